@@ -1,0 +1,72 @@
+"""evaluate: test-set metrics, scikit-learn's classification report, and per-example predictions."""
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.metrics import accuracy_score, classification_report, log_loss, precision_recall_fscore_support
+
+from imgclf.atomic import write_json, write_text
+from imgclf.dataset import LabeledImages
+from imgclf.errors import PipelineError
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    report_text: str
+    report: dict
+    predictions: np.ndarray  # predicted class index per test image
+
+
+def evaluate(model: keras.Model, class_names: tuple[str, ...], test: LabeledImages, batch_size: int) -> Evaluation:
+    if test.class_names != class_names:
+        raise PipelineError(
+            f"the test set's classes {list(test.class_names)} differ from the model's {list(class_names)}; "
+            "re-run `dvc repro`"
+        )
+    if tuple(model.input_shape[1:]) != test.images.shape[1:]:
+        raise PipelineError(
+            f"the model takes images of shape {model.input_shape[1:]}, the test set has {test.images.shape[1:]}"
+        )
+    probabilities = model.predict(test.images, batch_size=batch_size, verbose=0)
+    predictions = probabilities.argmax(axis=1)
+    labels = list(range(len(class_names)))
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        test.labels, predictions, labels=labels, average="macro", zero_division=0
+    )
+    metrics = {
+        "accuracy": float(accuracy_score(test.labels, predictions)),
+        "loss": float(log_loss(test.labels, probabilities, labels=labels)),
+        "precision_macro": float(precision),
+        "recall_macro": float(recall),
+        "f1_macro": float(f1),
+        "test_images": len(test),
+    }
+    report_args = dict(labels=labels, target_names=list(class_names), zero_division=0, digits=4)
+    return Evaluation(
+        metrics=metrics,
+        report_text=classification_report(test.labels, predictions, **report_args),
+        report=classification_report(test.labels, predictions, output_dict=True, **report_args),
+        predictions=predictions,
+    )
+
+
+def predictions_csv(test: LabeledImages, predictions: np.ndarray) -> str:
+    """`actual,predicted` class names, one row per test image: the input of DVC's confusion template."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["actual", "predicted"])
+    writer.writerows((test.class_names[a], test.class_names[p]) for a, p in zip(test.labels, predictions, strict=True))
+    return out.getvalue()
+
+
+def write_evaluation(result: Evaluation, test: LabeledImages, metrics_dir: Path) -> None:
+    metrics_dir = Path(metrics_dir)
+    write_json(metrics_dir / "eval.json", result.metrics)
+    write_text(metrics_dir / "classification_report.txt", result.report_text)
+    write_json(metrics_dir / "classification_report.json", result.report)
+    write_text(metrics_dir / "predictions.csv", predictions_csv(test, result.predictions))

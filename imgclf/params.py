@@ -1,0 +1,161 @@
+"""params.yaml -> validated, typed Params. params.yaml is the only place defaults live.
+
+Every key must be present and known; each value is checked against its type and range so that a
+mistake stops a stage with one line naming the key, the value and what is allowed.
+"""
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from imgclf.errors import PipelineError
+
+
+def bounded(**limits: float) -> typing.Any:
+    """A required field whose number (or each number of a list) must satisfy ge/gt/le/lt limits."""
+    return field(metadata=limits)
+
+
+@dataclass(frozen=True)
+class DataParams:
+    dataset: Literal["mnist_5k"]
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    max_per_class: int = bounded(ge=0)  # 0 keeps every image; N keeps the first N of each class
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    val_fraction: float = bounded(gt=0, lt=1)
+    test_fraction: float = bounded(gt=0, lt=1)  # used only when the dataset has no official test set
+    seed: int = bounded(ge=0)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    model: Literal["mlp"]
+    hidden_units: tuple[int, ...] = bounded(ge=1)
+    activation: Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "linear"]
+    initializer: Literal[
+        "random_normal", "random_uniform", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform"
+    ]
+    optimizer: Literal["sgd", "adam", "rmsprop"]
+    lr: float = bounded(gt=0)
+    momentum: float = bounded(ge=0, lt=1)  # SGD and RMSprop only
+    epochs: int = bounded(ge=1)
+    batch_size: int = bounded(ge=1)
+    seed: int = bounded(ge=0)
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    batch_size: int = bounded(ge=1)
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams
+    preprocess: PreprocessParams
+    split: SplitParams
+    train: TrainParams
+    evaluate: EvaluateParams
+
+
+_LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_LIMIT_OK = {
+    "ge": lambda v, b: v >= b,
+    "gt": lambda v, b: v > b,
+    "le": lambda v, b: v <= b,
+    "lt": lambda v, b: v < b,
+}
+
+
+def load_params(path: Path = Path("params.yaml")) -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: not found; run from the repository root, where params.yaml lives") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise PipelineError(f"{path}:{where} is not valid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_params(raw, source=str(path))
+
+
+def parse_params(raw: object, source: str = "params.yaml") -> Params:
+    try:
+        return _build(Params, raw, "")
+    except _Invalid as e:
+        raise PipelineError(f"{source}: {e}") from None
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _build(cls: type, raw: object, prefix: str) -> typing.Any:
+    where = prefix.rstrip(".") or "the top level"
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where} must be a mapping of keys to values, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in known:
+            raise _Invalid(f"unknown key {prefix}{key}; allowed keys here: {', '.join(known)}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        key = prefix + f.name
+        if f.name not in raw:
+            raise _Invalid(f"missing key {key}; add it (see the params reference in README.md)")
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            values[f.name] = _build(tp, raw[f.name], key + ".")
+        else:
+            values[f.name] = _coerce(raw[f.name], tp, key, f.metadata)
+    return cls(**values)
+
+
+def _coerce(value: object, tp: object, key: str, limits: typing.Mapping[str, float]) -> object:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise _Invalid(f"{key} = {value!r} is not allowed; choose one of: {', '.join(map(str, choices))}")
+        return value
+    if origin is tuple:
+        item_tp = typing.get_args(tp)[0]
+        if not isinstance(value, list):
+            raise _Invalid(f"{key} = {value!r} must be a list, e.g. [800] or [800, 400]")
+        return tuple(_coerce(v, item_tp, f"{key}[{i}]", limits) for i, v in enumerate(value))
+    number = _number(value, tp, key)
+    for name, bound in limits.items():
+        if not _LIMIT_OK[name](number, bound):
+            raise _Invalid(f"{key} = {value!r} is out of range; it must be {_LIMIT_TEXT[name]} {bound:g}")
+    return number
+
+
+def _number(value: object, tp: object, key: str) -> int | float:
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Invalid(f"{key} = {value!r} must be a whole number")
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if math.isfinite(number):
+                return number
+        raise _Invalid(f"{key} = {value!r} must be a number, e.g. 0.01 or 1e-3")
+    raise TypeError(f"unsupported params type {tp!r} for {key}")

@@ -1,0 +1,21 @@
+"""Turn RAW_DIR into PREPARED_DIR/train.npz (and test.npz where the dataset has an official test set)."""
+
+import argparse
+from pathlib import Path
+
+from imgclf.cli import exit_on_error
+from imgclf.params import load_params
+from imgclf.preprocess import preprocess
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("raw_dir", type=Path)
+    parser.add_argument("prepared_dir", type=Path)
+    args = parser.parse_args()
+    params = load_params()
+    preprocess(params.data, params.preprocess, args.raw_dir, args.prepared_dir)
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

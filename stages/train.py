@@ -1,0 +1,28 @@
+"""Train on SPLIT_DIR/train.npz (validating on val.npz); write MODEL_DIR, the DVCLive log and METRICS_FILE."""
+
+import argparse
+from pathlib import Path
+
+from imgclf.atomic import write_json
+from imgclf.cli import exit_on_error
+from imgclf.dataset import load_images
+from imgclf.params import load_params
+from imgclf.train import save_model, train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("split_dir", type=Path)
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("live_dir", type=Path)
+    parser.add_argument("metrics_file", type=Path)
+    args = parser.parse_args()
+    params = load_params()
+    train_data = load_images(args.split_dir / "train.npz")
+    model, metrics = train(params.train, train_data, load_images(args.split_dir / "val.npz"), args.live_dir)
+    save_model(model, train_data.class_names, args.model_dir)
+    write_json(args.metrics_file, metrics)
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,31 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from imgclf.dataset import LabeledImages
+from imgclf.params import Params, load_params
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def params() -> Params:
+    """The repository's own params.yaml: tests vary it with dataclasses.replace."""
+    return load_params(REPO / "params.yaml")
+
+
+def blobs(n_per_class: int = 40, num_classes: int = 3, side: int = 8, seed: int = 0) -> LabeledImages:
+    """Small, learnable images: each class is a bright square in its own place on a noisy background."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(num_classes), n_per_class)
+    images = rng.integers(0, 60, size=(len(labels), side, side, 1), dtype=np.uint8)
+    for i, c in enumerate(labels):
+        row = (c * 3) % (side - 2)
+        images[i, row : row + 3, 2:6, 0] = 220
+    order = rng.permutation(len(labels))
+    names = tuple(f"class_{c}" for c in range(num_classes))
+    return LabeledImages(images[order], labels[order], names)

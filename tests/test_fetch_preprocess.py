@@ -1,0 +1,59 @@
+import dataclasses
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imgclf.dataset import load_images
+from imgclf.errors import PipelineError
+from imgclf.fetch import MNIST_5K_FILE, copy_verified, fetch
+from imgclf.preprocess import first_per_class, preprocess, read_mnist_5k
+
+
+def write_mnist_csv(path: Path, rows: np.ndarray) -> None:
+    with gzip.open(path, "wt") as f:
+        np.savetxt(f, rows, fmt="%d", delimiter=",")
+
+
+def test_fetch_copies_the_verified_default_dataset(tmp_path: Path, params):
+    fetch(params.data, tmp_path / "raw")
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == [MNIST_5K_FILE]
+
+
+def test_checksum_mismatch_names_both_hashes_and_leaves_nothing(tmp_path: Path):
+    source = tmp_path / "source.csv.gz"
+    source.write_bytes(b"tampered")
+    with pytest.raises(PipelineError, match=r"source.csv.gz: sha256 [0-9a-f]{64} does not match the published 0{64}"):
+        copy_verified(source, tmp_path / "copy.csv.gz", "0" * 64)
+
+
+def test_real_default_dataset_becomes_5000_digits_500_a_class(tmp_path: Path, params):
+    fetch(params.data, tmp_path / "raw")
+    preprocess(params.data, params.preprocess, tmp_path / "raw", tmp_path / "prepared")
+    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == ["train.npz"]
+    data = load_images(tmp_path / "prepared" / "train.npz")
+    assert data.images.shape == (5000, 28, 28, 1) and data.images.dtype == np.uint8
+    assert data.class_names == tuple("0123456789")
+    assert np.bincount(data.labels).tolist() == [500] * 10
+    assert data.images.max() == 255 and data.images.mean() > 20  # real strokes, not an empty canvas
+
+
+def test_tiny_sample_keeps_the_first_images_of_each_class(tmp_path: Path, params):
+    pixels = np.arange(6)[:, None].repeat(784, axis=1)
+    write_mnist_csv(tmp_path / MNIST_5K_FILE, np.column_stack([pixels, [3, 1, 3, 1, 3, 1]]))
+    small = dataclasses.replace(params.preprocess, max_per_class=2)
+    preprocess(params.data, small, tmp_path, tmp_path / "prepared")
+    data = load_images(tmp_path / "prepared" / "train.npz")
+    assert data.labels.tolist() == [3, 1, 3, 1]
+    assert data.images[:, 0, 0, 0].tolist() == [0, 1, 2, 3]
+    assert first_per_class(np.array([0, 1, 0]), 0).tolist() == [0, 1, 2]
+
+
+def test_malformed_csv_names_the_file(tmp_path: Path):
+    write_mnist_csv(tmp_path / "short.csv.gz", np.zeros((2, 10)))
+    with pytest.raises(PipelineError, match=r"short.csv.gz: expected rows of 784 pixels"):
+        read_mnist_5k(tmp_path / "short.csv.gz")
+    (tmp_path / "text.csv.gz").write_bytes(gzip.compress(b"a,b,c\n"))
+    with pytest.raises(PipelineError, match="text.csv.gz: cannot read it as MNIST CSV"):
+        read_mnist_5k(tmp_path / "text.csv.gz")

@@ -1,0 +1,92 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from imgclf.errors import PipelineError
+from imgclf.params import load_params, parse_params
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def error_of(raw: dict) -> str:
+    with pytest.raises(PipelineError) as info:
+        parse_params(raw)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_repository_params_are_valid(params):
+    assert params.train.hidden_units == (800,)
+    assert params.train.batch_size == 200
+    assert params.split.val_fraction == 0.2
+
+
+def test_unknown_key_is_named_with_the_allowed_ones(raw):
+    raw["train"]["lrr"] = 0.1
+    message = error_of(raw)
+    assert "unknown key train.lrr" in message and "lr" in message
+
+
+def test_missing_key_is_named(raw):
+    del raw["split"]["seed"]
+    assert "missing key split.seed" in error_of(raw)
+
+
+def test_wrong_type_names_key_and_value(raw):
+    raw["train"]["epochs"] = "ten"
+    message = error_of(raw)
+    assert "train.epochs" in message and "'ten'" in message and "whole number" in message
+
+
+def test_bool_is_not_a_number(raw):
+    raw["train"]["batch_size"] = True
+    assert "train.batch_size" in error_of(raw)
+
+
+def test_out_of_range_says_what_is_allowed(raw):
+    raw["split"]["val_fraction"] = 1.5
+    message = error_of(raw)
+    assert "split.val_fraction = 1.5" in message and "< 1" in message
+
+
+def test_choice_lists_the_options(raw):
+    raw["train"]["optimizer"] = "adamw"
+    message = error_of(raw)
+    assert "train.optimizer = 'adamw'" in message and "sgd, adam, rmsprop" in message
+
+
+def test_list_items_are_checked(raw):
+    raw["train"]["hidden_units"] = [800, 0]
+    assert "train.hidden_units[1] = 0" in error_of(raw)
+    raw["train"]["hidden_units"] = 800
+    assert "must be a list" in error_of(raw)
+
+
+def test_exponent_written_without_dot_is_a_number(tmp_path: Path, raw):
+    text = (REPO / "params.yaml").read_text().replace("lr: 0.01", "lr: 1e-3")
+    assert "lr: 1e-3" in text
+    (tmp_path / "params.yaml").write_text(text)
+    assert load_params(tmp_path / "params.yaml").train.lr == pytest.approx(0.001)
+    bad = copy.deepcopy(raw)
+    bad["train"]["lr"] = "fast"
+    assert "train.lr = 'fast'" in error_of(bad)
+    bad["train"]["lr"] = "nan"
+    assert "train.lr" in error_of(bad)
+
+
+def test_missing_and_malformed_files_name_the_file(tmp_path: Path):
+    with pytest.raises(PipelineError, match="params.yaml: not found"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("train: [1, 2\n")
+    with pytest.raises(PipelineError, match=r"params.yaml: line \d+ is not valid YAML"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("- 1\n")
+    with pytest.raises(PipelineError, match="top level must be a mapping"):
+        load_params(tmp_path / "params.yaml")

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+
+from imgclf.errors import PipelineError
+from imgclf.plots import plot_confusion_matrix, plot_training_curves
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def write_live_log(live_dir: Path, epochs: int) -> None:
+    for split in ("train", "eval"):
+        for metric in ("loss", "accuracy"):
+            path = live_dir / "plots" / "metrics" / split / f"{metric}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = [f"step\t{metric}"] + [f"{s}\t{1 / (s + 1):.4f}" for s in range(epochs)]
+            path.write_text("\n".join(rows) + "\n")
+
+
+def test_training_curves_png(tmp_path: Path):
+    write_live_log(tmp_path / "live", epochs=5)
+    plot_training_curves(tmp_path / "live", tmp_path / "plots" / "training_curves.png")
+    assert (tmp_path / "plots" / "training_curves.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert [p.name for p in (tmp_path / "plots").iterdir()] == ["training_curves.png"]
+
+
+def test_confusion_matrix_png_includes_classes_never_predicted(tmp_path: Path):
+    (tmp_path / "predictions.csv").write_text("actual,predicted\ncat,cat\ndog,cat\n")
+    plot_confusion_matrix(tmp_path / "predictions.csv", ["cat", "dog", "panda"], tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_missing_inputs_are_named(tmp_path: Path):
+    with pytest.raises(PipelineError, match=r"loss.tsv: not found; run `dvc repro train` first"):
+        plot_training_curves(tmp_path / "live", tmp_path / "out.png")
+    (tmp_path / "predictions.csv").write_text("truth,guess\na,b\n")
+    with pytest.raises(PipelineError, match="missing column 'actual'"):
+        plot_confusion_matrix(tmp_path / "predictions.csv", ["a", "b"], tmp_path / "cm.png")
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "cm.png").exists()

@@ -1,0 +1,48 @@
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imgclf.dataset import load_images, save_images
+from imgclf.errors import PipelineError
+from imgclf.split import split, write_splits
+from tests.conftest import blobs
+
+
+def fingerprints(data) -> set[bytes]:
+    return {image.tobytes() for image in data.images}
+
+
+def test_split_is_stratified_disjoint_and_seeded(tmp_path: Path, params):
+    save_images(tmp_path / "train.npz", blobs(n_per_class=50, num_classes=4))
+    splits = split(params.split, tmp_path)
+    sizes = {name: len(data) for name, data in splits.items()}
+    assert sizes == {"train": 128, "val": 32, "test": 40}
+    for data in splits.values():
+        counts = np.bincount(data.labels, minlength=4)
+        assert counts.max() - counts.min() <= 1
+    train, val, test = (fingerprints(splits[n]) for n in ("train", "val", "test"))
+    assert not (train & val or train & test or val & test)
+    again = split(params.split, tmp_path)
+    assert np.array_equal(again["val"].images, splits["val"].images)
+    other = split(dataclasses.replace(params.split, seed=7), tmp_path)
+    assert not np.array_equal(other["val"].images, splits["val"].images)
+
+
+def test_official_test_set_is_kept_whole(tmp_path: Path, params):
+    save_images(tmp_path / "train.npz", blobs(n_per_class=50, seed=1))
+    official = blobs(n_per_class=7, seed=2)
+    save_images(tmp_path / "test.npz", official)
+    splits = split(params.split, tmp_path)
+    assert np.array_equal(splits["test"].images, official.images)
+    assert len(splits["train"]) == 120 and len(splits["val"]) == 30
+    write_splits(splits, tmp_path / "split")
+    assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["test.npz", "train.npz", "val.npz"]
+    assert len(load_images(tmp_path / "split" / "val.npz")) == 30
+
+
+def test_too_few_images_names_the_param(tmp_path: Path, params):
+    save_images(tmp_path / "train.npz", blobs(n_per_class=2, num_classes=4))
+    with pytest.raises(PipelineError, match=r"split.test_fraction = 0.2.*use more images per class"):
+        split(params.split, tmp_path)

@@ -1,0 +1,89 @@
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imgclf.errors import PipelineError
+from imgclf.evaluate import evaluate, predictions_csv, write_evaluation
+from imgclf.train import load_model, save_model, train
+from tests.conftest import blobs
+
+
+@pytest.fixture
+def small_train(params):
+    return dataclasses.replace(params.train, hidden_units=(16,), optimizer="adam", lr=0.01, epochs=3, batch_size=16)
+
+
+def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, small_train):
+    _, metrics = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    assert metrics["epochs_run"] == 3
+    assert metrics["val_accuracy"] > 0.9
+    assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
+    assert set(metrics) == {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "epochs_run",
+        "train_seconds",
+        "images_per_second",
+    }
+    for split in ("train", "eval"):
+        for metric in ("loss", "accuracy"):
+            rows = (tmp_path / "live" / "plots" / "metrics" / split / f"{metric}.tsv").read_text().splitlines()
+            assert rows[0] == f"step\t{metric}" and len(rows) == 1 + 3
+    assert not (tmp_path / "dvc.yaml").exists()
+
+
+def test_same_seed_gives_the_same_metrics_on_cpu(tmp_path: Path, small_train):
+    data, val = blobs(seed=3), blobs(n_per_class=10, seed=4)
+    runs = [train(small_train, data, val, tmp_path / f"live{i}")[1] for i in range(2)]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert runs[0][key] == runs[1][key]
+    _, other = train(dataclasses.replace(small_train, seed=5), data, val, tmp_path / "live_other")
+    assert other["loss"] != runs[0]["loss"]
+
+
+def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train, params):
+    test = blobs(n_per_class=10, seed=6)
+    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    save_model(model, test.class_names, tmp_path / "models")
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["class_names.json", "model.keras"]
+    loaded, class_names = load_model(tmp_path / "models")
+    assert class_names == test.class_names
+    assert np.allclose(loaded.predict(test.images, verbose=0), model.predict(test.images, verbose=0), atol=1e-6)
+
+    result = evaluate(loaded, class_names, test, batch_size=7)
+    assert result.metrics["accuracy"] > 0.9
+    assert result.metrics["test_images"] == 30
+    assert 0 < result.metrics["loss"] < 1
+    assert {"precision_macro", "recall_macro", "f1_macro"} <= set(result.metrics)
+    assert "class_2" in result.report_text and result.report["class_2"]["support"] == 10
+
+    write_evaluation(result, test, tmp_path / "metrics")
+    assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == [
+        "classification_report.json",
+        "classification_report.txt",
+        "eval.json",
+        "predictions.csv",
+    ]
+    lines = predictions_csv(test, result.predictions).splitlines()
+    assert lines[0] == "actual,predicted" and len(lines) == 31
+    assert lines[1].split(",")[0] == test.class_names[test.labels[0]]
+
+
+def test_evaluate_refuses_a_test_set_with_other_classes(tmp_path: Path, small_train):
+    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    other = dataclasses.replace(blobs(n_per_class=5), class_names=("a", "b", "c"))
+    with pytest.raises(PipelineError, match="differ from the model's"):
+        evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8)
+
+
+def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path):
+    with pytest.raises(PipelineError, match="model.keras: not found"):
+        load_model(tmp_path)
+    (tmp_path / "model.keras").write_bytes(b"not a zip")
+    (tmp_path / "class_names.json").write_text('["a"]')
+    with pytest.raises(PipelineError, match="model.keras: cannot load the model"):
+        load_model(tmp_path)
