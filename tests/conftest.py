@@ -19,13 +19,14 @@ def params() -> Params:
 
 
 def blobs(n_per_class: int = 40, num_classes: int = 3, side: int = 8, seed: int = 0) -> LabeledImages:
-    """Small, learnable images: each class is a bright square in its own place on a noisy background."""
+    """Small, learnable images: each class (at most 4) is a bright square in its own quadrant of a noisy image."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(num_classes), n_per_class)
     images = rng.integers(0, 60, size=(len(labels), side, side, 1), dtype=np.uint8)
+    half = side // 2
     for i, c in enumerate(labels):
-        row = (c * 3) % (side - 2)
-        images[i, row : row + 3, 2:6, 0] = 220
+        row, col = (c % 2) * half, (c // 2) * half
+        images[i, row : row + half, col : col + half, 0] = 220
     order = rng.permutation(len(labels))
     names = tuple(f"class_{c}" for c in range(num_classes))
     return LabeledImages(images[order], labels[order], names)

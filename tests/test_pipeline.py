@@ -1,0 +1,116 @@
+"""The whole pipeline through DVC on a tiny sample, in a temporary copy of this repository."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+TINY = {"preprocess": {"max_per_class": 40}, "train": {"epochs": 1, "batch_size": 32, "optimizer": "adam", "lr": 0.003}}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def copy_repo(target: Path) -> None:
+    """The files git would commit (tracked, or new and not ignored): what a fresh clone holds."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+
+
+def declared_outputs(project: Path) -> list[str]:
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    paths = []
+    for stage in stages.values():
+        for kind in ("outs", "metrics", "plots"):
+            paths += [next(iter(o)) if isinstance(o, dict) else o for o in stage.get(kind, [])]
+    return paths
+
+
+def stages_run(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("project")
+    copy_repo(project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for section, values in TINY.items():
+        params[section].update(values)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "tiny sample"], project)
+    return project
+
+
+def test_repro_then_experiment(project: Path):
+    repro = run(["dvc", "repro"], project)
+    assert stages_run(repro.stdout) == ["fetch", "preprocess", "split", "train", "evaluate", "plot"]
+    for path in declared_outputs(project):
+        assert (project / path).exists(), f"{path} declared in dvc.yaml but not written"
+    evaluation = json.loads((project / "metrics" / "eval.json").read_text())
+    assert evaluation["test_images"] == 80
+    assert evaluation["accuracy"] > 2 * 1 / 10, "no better than chance on 10 digit classes"
+    assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 1
+    assert (project / "plots" / "confusion_matrix.png").stat().st_size > 0
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+
+    experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
+    assert stages_run(experiment.stdout) == ["train", "evaluate", "plot"]
+    assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 2
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    experiments = [exp for baseline in shown for group in baseline["experiments"] or [] for exp in group["revs"]]
+    assert len(experiments) == 1
+    data = experiments[0]["data"]
+    assert data["params"]["params.yaml"]["data"]["train"]["epochs"] == 2
+    assert 0 <= data["metrics"]["metrics/eval.json"]["data"]["accuracy"] <= 1
+    assert data["metrics"]["metrics/train.json"]["data"]["epochs_run"] == 2
+
+
+def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["split"]["val_fraction"] = 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.split", "data/prepared", "data/split"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr == "error: params.yaml: split.val_fraction = 2 is out of range; it must be < 1\n"
+    assert not (tmp_path / "data").exists()
