@@ -47,3 +47,12 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: object) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Delete what a killed writer left behind in `folder` (the hidden temporaries of the functions above)."""
+    for leftover in Path(folder).glob(".*.tmp*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()

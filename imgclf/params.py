@@ -22,12 +22,29 @@ def bounded(**limits: float) -> typing.Any:
 
 
 @dataclass(frozen=True)
+class MirrorsParams:
+    """Base URLs (http, https, file) or local directories holding each dataset's published files."""
+
+    mnist: tuple[str, ...]
+    fashion_mnist: tuple[str, ...]
+    cifar10: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DataParams:
-    dataset: Literal["mnist_5k"]
+    dataset: Literal["mnist_5k", "mnist", "fashion_mnist", "cifar10", "folder"]
+    folder: str  # dataset folder: a directory, or a .zip / .tar.gz path or URL, of root/<class>/<image>
+    mirrors: MirrorsParams
+    retries: int = bounded(ge=0)
+    timeout_s: float = bounded(gt=0)
 
 
 @dataclass(frozen=True)
 class PreprocessParams:
+    image_size: int = bounded(ge=0)  # 0 keeps the dataset's own size; a photo folder needs one
+    resize: Literal["stretch", "pad"]
+    color: Literal["auto", "rgb", "grayscale"]
+    on_bad_image: Literal["skip", "stop"]
     max_per_class: int = bounded(ge=0)  # 0 keeps every image; N keeps the first N of each class
 
 
@@ -135,14 +152,18 @@ def _coerce(value: object, tp: object, key: str, limits: typing.Mapping[str, flo
         if not isinstance(value, list):
             raise _Invalid(f"{key} = {value!r} must be a list, e.g. [800] or [800, 400]")
         return tuple(_coerce(v, item_tp, f"{key}[{i}]", limits) for i, v in enumerate(value))
-    number = _number(value, tp, key)
+    scalar = _scalar(value, tp, key)
     for name, bound in limits.items():
-        if not _LIMIT_OK[name](number, bound):
+        if not _LIMIT_OK[name](scalar, bound):
             raise _Invalid(f"{key} = {value!r} is out of range; it must be {_LIMIT_TEXT[name]} {bound:g}")
-    return number
+    return scalar
 
 
-def _number(value: object, tp: object, key: str) -> int | float:
+def _scalar(value: object, tp: object, key: str) -> int | float | str:
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _Invalid(f"{key} = {value!r} must be a string (quote it)")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value

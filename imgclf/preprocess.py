@@ -1,13 +1,18 @@
-"""preprocess: raw dataset files -> data/prepared/train.npz (and test.npz where the dataset has an official one)."""
+"""preprocess: raw files -> data/prepared/train.npz, test.npz (where the dataset has an official test set) and
+report.json (the files skipped as undecodable)."""
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from imgclf.atomic import atomic_dir
+from imgclf.atomic import atomic_dir, write_json
+from imgclf.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
 from imgclf.dataset import LabeledImages, save_images
 from imgclf.errors import PipelineError
-from imgclf.fetch import MNIST_5K_FILE
+from imgclf.folder import ImageFiles, Skipped, find_root, list_images, load_images, split_dirs
+from imgclf.formats import read_cifar10, read_idx_pair
+from imgclf.images import fit
 from imgclf.params import DataParams, PreprocessParams
 
 MNIST_SIDE = 28
@@ -33,7 +38,72 @@ def first_per_class(labels: np.ndarray, limit: int) -> np.ndarray:
     return np.sort(keep)
 
 
+def convert(data: LabeledImages, params: PreprocessParams) -> LabeledImages:
+    """Resize and recolor a whole array as params say; the dataset's own size and channels by default."""
+    size = params.image_size or data.images.shape[1]
+    color = params.color
+    if color == "auto":
+        color = "grayscale" if data.images.shape[3] == 1 else "rgb"
+    channels = 1 if color == "grayscale" else 3
+    if data.images.shape[1:] == (size, size, channels):
+        return data
+    images = np.empty((len(data), size, size, channels), dtype=np.uint8)
+    for i, image in enumerate(data.images):
+        images[i] = fit(image[:, :, 0] if image.shape[2] == 1 else image, size, params.resize, color)
+    return LabeledImages(images, data.labels, data.class_names)
+
+
+def read_published(data: DataParams, raw: Path) -> dict[str, LabeledImages]:
+    if data.dataset == "mnist_5k":
+        return {"train": read_mnist_5k(raw / MNIST_5K.name)}
+    if data.dataset == "cifar10":
+        splits, class_names = read_cifar10(raw / CIFAR10.name)
+        return {name: LabeledImages(images, labels, class_names) for name, (images, labels) in splits.items()}
+    files = IDX_DATASETS[data.dataset]
+    return {
+        "train": LabeledImages(
+            *read_idx_pair(raw / files.train_images.name, raw / files.train_labels.name), files.class_names
+        ),
+        "test": LabeledImages(
+            *read_idx_pair(raw / files.test_images.name, raw / files.test_labels.name), files.class_names
+        ),
+    }
+
+
+def read_folder(params: PreprocessParams, raw: Path) -> tuple[dict[str, LabeledImages], list[Skipped]]:
+    if params.image_size == 0:
+        raise PipelineError(
+            "preprocess.image_size = 0 keeps each image's own size, but photos differ; set a size, "
+            "e.g. 32 for a simple network or 64 for SmallVGG"
+        )
+    color = "rgb" if params.color == "auto" else params.color
+    splits, skipped, class_names = {}, [], None
+    for split, folder in split_dirs(find_root(raw)).items():
+        files, wrong_type = list_images(folder, class_names)
+        class_names = files.class_names
+        keep = first_per_class(files.labels, params.max_per_class)
+        files = ImageFiles([files.paths[i] for i in keep], files.labels[keep], files.class_names)
+        images, bad = load_images(files, params.image_size, params.resize, color, params.on_bad_image == "stop")
+        empty = [name for c, name in enumerate(class_names) if not np.any(images.labels == c)]
+        if empty:
+            raise PipelineError(f"{folder}: no decodable images in class folder(s) {empty}")
+        splits[split] = images
+        skipped += wrong_type + bad
+    return splits, skipped
+
+
 def preprocess(data: DataParams, params: PreprocessParams, raw_dir: Path, prepared_dir: Path) -> None:
-    train = read_mnist_5k(Path(raw_dir) / MNIST_5K_FILE)
+    raw = Path(raw_dir) / data.dataset
+    if data.dataset == "folder":
+        splits, skipped = read_folder(params, raw)
+    else:
+        splits = {}
+        for name, split in read_published(data, raw).items():
+            splits[name] = convert(split.subset(first_per_class(split.labels, params.max_per_class)), params)
+        skipped = []
     with atomic_dir(prepared_dir) as tmp:
-        save_images(tmp / "train.npz", train.subset(first_per_class(train.labels, params.max_per_class)))
+        for name, split in splits.items():
+            save_images(tmp / f"{name}.npz", split)
+        write_json(tmp / "report.json", {"skipped": [asdict(s) for s in skipped]})
+    for s in skipped:
+        print(f"skipped {s.path}: {s.reason}")

@@ -1,5 +1,6 @@
-"""split: stratified, seeded train / validation / test sets from data/prepared/."""
+"""split: stratified, seeded train / validation / test sets from data/prepared/, and the data report."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +41,32 @@ def split(params: SplitParams, prepared_dir: Path) -> dict[str, LabeledImages]:
 def write_splits(splits: dict[str, LabeledImages], split_dir: Path) -> None:
     for name, data in splits.items():
         save_images(Path(split_dir) / f"{name}.npz", data)
+
+
+IMBALANCE_RATIO = 1.5  # warn when the largest class has this many times the images of the smallest
+
+
+def data_report(splits: dict[str, LabeledImages], prepared_dir: Path) -> dict:
+    """Per-class counts of each split, the files preprocess skipped, and a warning when classes are imbalanced."""
+    class_names = splits["train"].class_names
+    counts = {
+        name: dict(zip(class_names, np.bincount(data.labels, minlength=len(class_names)).tolist(), strict=True))
+        for name, data in splits.items()
+    }
+    warnings = []
+    smallest, largest = min(counts["train"].values()), max(counts["train"].values())
+    if largest > IMBALANCE_RATIO * smallest:
+        rare = min(counts["train"], key=counts["train"].get)
+        warnings.append(
+            f"classes are imbalanced: {largest} images in the largest training class, {smallest} in {rare!r}; "
+            "gather more of the rare classes for a fair classifier"
+        )
+    report_path = Path(prepared_dir) / "report.json"
+    skipped = json.loads(report_path.read_text(encoding="utf-8"))["skipped"] if report_path.exists() else []
+    return {
+        "image_shape": list(splits["train"].images.shape[1:]),
+        "images": {name: len(data) for name, data in splits.items()},
+        "class_counts": counts,
+        "skipped": skipped,
+        "warnings": warnings,
+    }

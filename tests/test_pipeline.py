@@ -105,7 +105,7 @@ def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
-        [sys.executable, "-m", "stages.split", "data/prepared", "data/split"],
+        [sys.executable, "-m", "stages.split", "data/prepared", "data/split", "metrics/data_report.json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -6,7 +6,7 @@ import pytest
 
 from imgclf.dataset import load_images, save_images
 from imgclf.errors import PipelineError
-from imgclf.split import split, write_splits
+from imgclf.split import data_report, split, write_splits
 from tests.conftest import blobs
 
 
@@ -46,3 +46,22 @@ def test_too_few_images_names_the_param(tmp_path: Path, params):
     save_images(tmp_path / "train.npz", blobs(n_per_class=2, num_classes=4))
     with pytest.raises(PipelineError, match=r"split.test_fraction = 0.2.*use more images per class"):
         split(params.split, tmp_path)
+
+
+def test_data_report_counts_each_split_and_warns_on_imbalance(tmp_path: Path, params):
+    balanced = blobs(n_per_class=50, num_classes=3)
+    save_images(tmp_path / "train.npz", balanced)
+    (tmp_path / "report.json").write_text('{"skipped": [{"path": "cats/x.jpg", "reason": "empty file"}]}')
+    report = data_report(split(params.split, tmp_path), tmp_path)
+    assert report["images"] == {"train": 96, "val": 24, "test": 30}
+    assert report["class_counts"]["test"] == {"class_0": 10, "class_1": 10, "class_2": 10}
+    assert report["image_shape"] == [8, 8, 1]
+    assert report["skipped"] == [{"path": "cats/x.jpg", "reason": "empty file"}]
+    assert report["warnings"] == []
+
+    rare = balanced.subset(
+        np.flatnonzero(balanced.labels != 2)[:80].tolist() + np.flatnonzero(balanced.labels == 2)[:20].tolist()
+    )
+    save_images(tmp_path / "train.npz", rare)
+    (warning,) = data_report(split(params.split, tmp_path), tmp_path)["warnings"]
+    assert "classes are imbalanced" in warning and "'class_2'" in warning

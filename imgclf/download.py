@@ -1,0 +1,164 @@
+"""Download published files from a list of mirrors: verified, retried with backoff, never left half-written.
+
+A mirror is a base URL (http://, https://, file://) or a local directory; a file's address is mirror + name.
+"""
+
+import gzip
+import hashlib
+import http.client
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from imgclf.atomic import atomic_path
+from imgclf.errors import PipelineError
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    md5: str | None = None  # the published checksum of the file itself; None: a user's file, not verified
+    content_md5: str | None = None  # of its gunzipped content: accepts a recompressed copy (e.g. Debian's)
+
+
+class ChecksumMismatch(Exception):
+    pass
+
+
+class NotFound(Exception):
+    pass
+
+
+def md5_of(path: Path, gunzip: bool = False) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with (gzip.open if gunzip else open)(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, file: RemoteFile) -> None:
+    if file.md5 is None:
+        return
+    actual = md5_of(path)
+    if actual == file.md5:
+        return
+    if file.content_md5:
+        try:
+            if md5_of(path, gunzip=True) == file.content_md5:
+                return
+        except (OSError, EOFError):
+            pass
+    raise ChecksumMismatch(f"md5 {actual} does not match the published {file.md5}")
+
+
+def address(mirror: str, name: str) -> str:
+    if "://" not in mirror:
+        return Path(mirror).expanduser().resolve().joinpath(name).as_uri()
+    return mirror.rstrip("/") + "/" + name
+
+
+def fetch_file(
+    file: RemoteFile,
+    mirrors: Sequence[str],
+    target_dir: Path,
+    retries: int,
+    timeout: float,
+    mirrors_key: str,
+    backoff: float = 1.0,
+) -> Path:
+    """Return target_dir/file.name, downloading it only if no verified copy is already there.
+
+    `mirrors_key` names the params.yaml key of `mirrors`, for the message when every mirror fails.
+    """
+    target = Path(target_dir) / file.name
+    if target.is_file():
+        try:
+            verify(target, file)
+            print(f"{target}: already downloaded and verified")
+            return target
+        except ChecksumMismatch:
+            target.unlink()
+    problems = []
+    for mirror in mirrors:
+        url = address(mirror, file.name)
+        for attempt in range(retries + 1):
+            try:
+                with atomic_path(target) as tmp:
+                    _download(url, tmp, timeout)
+                    verify(tmp, file)
+                return target
+            except NotFound:
+                problems.append(f"{url}: not found")
+                break
+            except ChecksumMismatch as e:
+                raise PipelineError(f"{file.name} from {url}: {e}; the mirror serves a different file") from None
+            except (OSError, http.client.HTTPException) as e:
+                problems.append(f"{url}: {_describe(e)}")
+                if attempt < retries:
+                    time.sleep(backoff * 2**attempt)
+    raise PipelineError(_give_up_message(file.name, problems, mirrors_key))
+
+
+def _download(url: str, out: Path, timeout: float) -> None:
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code in (404, 410):
+            raise NotFound() from None
+        raise
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, FileNotFoundError):
+            raise NotFound() from None
+        raise
+    with response, open(out, "wb") as f:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        received = 0
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=out.name.split(".tmp")[0].lstrip("."),
+            file=sys.stderr,
+            mininterval=0.5,
+            leave=False,
+        ) as bar:
+            while chunk := response.read(CHUNK):
+                f.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+    if total is not None and received != total:
+        raise http.client.IncompleteRead(b"", total - received)
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, http.client.IncompleteRead):
+        return f"transfer cut short ({e.expected} bytes missing)"
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        return str(e.reason)
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+OFFLINE_SIGNS = ("Name or service not known", "Temporary failure in name resolution", "Network is unreachable")
+
+
+def _give_up_message(name: str, problems: list[str], mirrors_key: str) -> str:
+    offline = bool(problems) and all(any(sign in p for sign in OFFLINE_SIGNS) for p in problems)
+    cause = "no network: " if offline else ""
+    last = problems[-1] if problems else f"{mirrors_key} is empty"
+    return (
+        f"could not download {name} from any mirror ({cause}{last}); point {mirrors_key} at a local copy, "
+        f"e.g. dvc exp run -S '{mirrors_key}=[/path/to/folder]' (a directory or a file:// URL holding {name})"
+    )

@@ -1,0 +1,116 @@
+"""A folder of photos, one sub-folder per class (root/<class>/*.jpg), optionally split as root/{train,test}/<class>/.
+
+Images are decoded on every core straight into one preallocated array; files that cannot be decoded are skipped
+and reported, or stop the stage, as params say.
+"""
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imgclf.dataset import LabeledImages
+from imgclf.errors import PipelineError
+from imgclf.images import BadImage, Color, Resize, decode, fit
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+SPLIT_DIRS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    paths: list[Path]
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def _visible(entries: Iterable[Path]) -> list[Path]:
+    return sorted(p for p in entries if not p.name.startswith("."))
+
+
+def find_root(path: Path) -> Path:
+    """Step into wrapper folders (an archive's single top folder) until the class or split folders appear."""
+    while True:
+        entries = _visible(path.iterdir())
+        if len(entries) == 1 and entries[0].is_dir() and any(p.is_dir() for p in entries[0].iterdir()):
+            path = entries[0]
+        else:
+            return path
+
+
+def split_dirs(root: Path) -> dict[str, Path]:
+    """{'train': root/train, 'test': root/test} where the folder ships its own test set, else {'train': root}."""
+    names = {p.name.lower(): p for p in _visible(root.iterdir()) if p.is_dir()}
+    if set(SPLIT_DIRS) <= set(names):
+        return {split: names[split] for split in SPLIT_DIRS}
+    return {"train": root}
+
+
+def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple[ImageFiles, list[Skipped]]:
+    """Image files by class (sorted by class, then name), and the files skipped for their type."""
+    class_dirs = [p for p in _visible(root.iterdir()) if p.is_dir()]
+    found = tuple(p.name for p in class_dirs)
+    if class_names is not None and found != class_names:
+        raise PipelineError(f"{root}: class folders {list(found)} differ from the train folders {list(class_names)}")
+    if not class_dirs:
+        raise PipelineError(f"{root}: no class folders; expected {root}/<class>/<image> (e.g. cats/, dogs/, panda/)")
+    if len(class_dirs) == 1:
+        raise PipelineError(f"{root}: only one class folder ({found[0]}); a classifier needs at least two")
+    paths, labels, skipped = [], [], []
+    for label, class_dir in enumerate(class_dirs):
+        files = [p for p in _visible(class_dir.rglob("*")) if p.is_file() and not _hidden_below(p, class_dir)]
+        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        skipped += [Skipped(str(p), f"not an image type ({p.suffix or 'no suffix'})") for p in files if p not in images]
+        if not images:
+            raise PipelineError(f"{class_dir}: no images (.jpg, .jpeg, .png, .bmp, .webp); add some or remove it")
+        paths += images
+        labels += [label] * len(images)
+    return ImageFiles(paths, np.array(labels, dtype=np.int64), found), skipped
+
+
+def _hidden_below(path: Path, top: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(top).parts)
+
+
+def load_images(
+    files: ImageFiles, size: int, resize: Resize, color: Color, stop_on_bad: bool, workers: int | None = None
+) -> tuple[LabeledImages, list[Skipped]]:
+    channels = 1 if color == "grayscale" else 3
+    images = np.empty((len(files.paths), size, size, channels), dtype=np.uint8)
+    ok = np.zeros(len(files.paths), dtype=bool)
+    problems: dict[int, str] = {}
+
+    def work(indices: range) -> None:
+        for i in indices:
+            try:
+                images[i] = fit(decode(files.paths[i]), size, resize, color)
+                ok[i] = True
+            except BadImage as e:
+                problems[i] = str(e)
+                if stop_on_bad:
+                    return
+
+    workers = workers or os.cpu_count() or 1
+    step = max(1, -(-len(files.paths) // (workers * 8)))
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, [range(i, min(i + step, len(files.paths))) for i in range(0, len(files.paths), step)]))
+    if problems and stop_on_bad:
+        first = min(problems)
+        raise PipelineError(
+            f"{files.paths[first]}: {problems[first]}; remove the file, or set preprocess.on_bad_image: skip"
+        )
+    kept = np.flatnonzero(ok)
+    for new, old in enumerate(kept):  # compact in place: no second copy of the array
+        if new != old:
+            images[new] = images[old]
+    data = LabeledImages(images[: len(kept)], files.labels[kept], files.class_names)
+    return data, [Skipped(str(files.paths[i]), reason) for i, reason in sorted(problems.items())]

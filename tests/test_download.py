@@ -1,0 +1,111 @@
+import dataclasses
+import hashlib
+import socket
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from imgclf.catalog import MNIST
+from imgclf.download import RemoteFile, fetch_file
+from imgclf.errors import PipelineError
+from imgclf.fetch import fetch
+from tests.fileserver import serve
+from tests.published import idx_dataset
+
+NAME = "train-images-idx3-ubyte.gz"
+
+
+@pytest.fixture
+def server():
+    with serve() as state:
+        state.files.update(idx_dataset(n_train=50, n_test=10))
+        yield state
+
+
+def published(server, name: str = NAME) -> RemoteFile:
+    return RemoteFile(name, hashlib.md5(server.files[name]).hexdigest())
+
+
+def get(server, folder: Path, file: RemoteFile, mirrors=None, retries: int = 2) -> Path:
+    return fetch_file(file, mirrors or [server.url], folder, retries, 5.0, "data.mirrors.mnist", backoff=0.01)
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_is_verified_and_not_repeated(tmp_path: Path, server):
+    path = get(server, tmp_path, published(server))
+    assert path.read_bytes() == server.files[NAME]
+    assert get(server, tmp_path, published(server)) == path
+    assert server.requests[NAME] == 1
+    assert listing(tmp_path) == [NAME]
+
+
+def test_wrong_checksum_names_file_and_both_hashes_and_leaves_nothing(tmp_path: Path, server):
+    wrong = RemoteFile(NAME, "0" * 32)
+    actual = hashlib.md5(server.files[NAME]).hexdigest()
+    with pytest.raises(PipelineError) as info:
+        get(server, tmp_path, wrong)
+    assert f"{NAME} from {server.url}/{NAME}: md5 {actual} does not match the published {'0' * 32}" in str(info.value)
+    assert listing(tmp_path) == []
+
+
+def test_truncated_transfer_is_retried_then_reported_and_a_rerun_recovers(tmp_path: Path, server):
+    server.faults[NAME] = "truncate"
+    with pytest.raises(PipelineError, match=r"could not download .* transfer cut short"):
+        get(server, tmp_path, published(server), retries=2)
+    assert server.requests[NAME] == 3
+    assert listing(tmp_path) == []
+    del server.faults[NAME]
+    assert get(server, tmp_path, published(server)).read_bytes() == server.files[NAME]
+
+
+def test_connection_dropped_midway_is_retried(tmp_path: Path, server):
+    server.faults[NAME] = "drop:1"
+    assert get(server, tmp_path, published(server)).read_bytes() == server.files[NAME]
+    assert server.requests[NAME] == 2
+
+
+def test_missing_file_moves_on_to_the_next_mirror(tmp_path: Path, server):
+    file = published(server)
+    with pytest.raises(PipelineError, match=r"/nowhere.gz: not found\); point data.mirrors.mnist at a local copy"):
+        get(server, tmp_path, RemoteFile("nowhere.gz", "0" * 32))
+    with serve() as empty:
+        assert get(server, tmp_path, file, mirrors=[empty.url, server.url]).is_file()
+        assert empty.requests[NAME] == 1
+
+
+def test_local_directory_and_file_url_mirrors(tmp_path: Path, server):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / NAME).write_bytes(server.files[NAME])
+    assert get(server, tmp_path / "a", published(server), mirrors=[str(mirror)]).is_file()
+    assert get(server, tmp_path / "b", published(server), mirrors=[mirror.as_uri()]).is_file()
+    assert server.requests[NAME] == 0
+
+
+def test_a_corrupted_copy_on_disk_is_downloaded_again(tmp_path: Path, server):
+    (tmp_path / NAME).write_bytes(b"bitrot")
+    assert get(server, tmp_path, published(server)).read_bytes() == server.files[NAME]
+
+
+def test_no_network_says_so_and_how_to_use_a_local_copy(tmp_path: Path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    with pytest.raises(PipelineError) as info:
+        fetch_file(RemoteFile(NAME, "0" * 32), ["https://mirror.example/mnist"], tmp_path, 0, 1.0, "data.mirrors.mnist")
+    message = str(info.value)
+    assert "no network" in message and "data.mirrors.mnist=[/path/to/folder]" in message and "\n" not in message
+
+
+def test_fetch_mnist_verifies_against_the_published_checksums(tmp_path: Path, server, params):
+    data = dataclasses.replace(
+        params.data, dataset="mnist", mirrors=dataclasses.replace(params.data.mirrors, mnist=(server.url,))
+    )
+    with pytest.raises(PipelineError, match=f"does not match the published {MNIST.train_images.md5}"):
+        fetch(data, tmp_path / "raw")
+    assert listing(tmp_path / "raw" / "mnist") == []

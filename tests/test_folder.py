@@ -1,0 +1,193 @@
+import dataclasses
+import io
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from imgclf.archive import extract_archive
+from imgclf.dataset import load_images
+from imgclf.errors import PipelineError
+from imgclf.fetch import fetch
+from imgclf.images import decode, fit
+from imgclf.preprocess import preprocess
+from tests.fileserver import serve
+
+RED_BGR = (0, 0, 255)
+
+
+def photo(path: Path, color_bgr=RED_BGR, size=(40, 30), **kwargs) -> Path:
+    """An image file of a flat color, written by OpenCV in the format its suffix names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    image[:] = color_bgr
+    ok, encoded = cv2.imencode(kwargs.get("suffix", path.suffix), kwargs.get("image", image))
+    assert ok
+    path.write_bytes(encoded.tobytes())
+    return path
+
+
+def photos(root: Path) -> Path:
+    """cats/dogs/panda in every supported format and depth, plus files that must be skipped or ignored."""
+    photo(root / "cats" / "a.jpg")
+    photo(root / "cats" / "b.JPEG", suffix=".jpg")
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 2], rgba[..., 3] = 255, 128
+    photo(root / "cats" / "c.png", image=rgba)
+    photo(root / "dogs" / "a.bmp", color_bgr=(255, 0, 0))
+    photo(root / "dogs" / "b.webp", color_bgr=(255, 0, 0))
+    photo(root / "dogs" / "c.PNG", suffix=".png", image=np.full((16, 16), 40000, np.uint16))
+    photo(root / "dogs" / "d.png", image=np.full((16, 16), 200, np.uint8))
+    photo(root / "panda" / "a.jpg", color_bgr=(0, 255, 0))
+    photo(root / "panda" / "b.jpg", color_bgr=(0, 255, 0))
+    good = (root / "panda" / "a.jpg").read_bytes()
+    (root / "panda" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (root / "panda" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
+    (root / "panda" / "empty.jpg").write_bytes(b"")
+    (root / "panda" / "text.jpg").write_text("not an image")
+    (root / "panda" / "notes.txt").write_text("taken at the zoo")
+    (root / "panda" / ".hidden.jpg").write_bytes(good)
+    (root / ".DS_Store").write_bytes(b"\0\0")
+    return root
+
+
+@pytest.fixture
+def folder_params(params):
+    data = dataclasses.replace(params.data, dataset="folder")
+    return data, dataclasses.replace(params.preprocess, image_size=32)
+
+
+def run_folder(source: Path | str, folder_params, tmp_path: Path, **preprocess_changes):
+    data, prep = folder_params
+    data = dataclasses.replace(data, folder=str(source))
+    prep = dataclasses.replace(prep, **preprocess_changes)
+    fetch(data, tmp_path / "raw")
+    preprocess(data, prep, tmp_path / "raw", tmp_path / "prepared")
+    return load_images(tmp_path / "prepared" / "train.npz")
+
+
+def test_folder_of_photos_is_decoded_to_rgb_and_bad_files_are_reported(tmp_path: Path, folder_params):
+    data = run_folder(photos(tmp_path / "photos"), folder_params, tmp_path)
+    assert data.class_names == ("cats", "dogs", "panda")
+    assert np.bincount(data.labels).tolist() == [3, 4, 2]
+    assert data.images.shape == (9, 32, 32, 3)
+    cat = data.images[data.labels == 0][0]
+    assert cat[16, 16, 0] > 200 and cat[16, 16, 2] < 50, "OpenCV's BGR must become RGB"
+    dog_16bit = data.images[data.labels == 1][2]
+    assert abs(int(dog_16bit[5, 5, 0]) - 40000 // 256) <= 1
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"truncated.jpg", "corrupt.png", "empty.jpg", "text.jpg", "notes.txt"}
+    assert reasons["empty.jpg"] == "empty file" and "truncated" in reasons["truncated.jpg"]
+    assert "not an image type" in reasons["notes.txt"]
+
+
+def test_bad_file_can_stop_the_stage(tmp_path: Path, folder_params):
+    with pytest.raises(PipelineError, match=r"panda/.*: .*; remove the file, or set preprocess.on_bad_image: skip"):
+        run_folder(photos(tmp_path / "photos"), folder_params, tmp_path, on_bad_image="stop")
+
+
+def test_grayscale_pad_and_tiny_sample(tmp_path: Path, folder_params):
+    root = tmp_path / "photos"
+    for name in ("a", "b", "c"):
+        photo(root / "wide" / f"{name}.png", color_bgr=(255, 255, 255), size=(64, 32))
+        photo(root / "tall" / f"{name}.png", color_bgr=(255, 255, 255), size=(32, 64))
+    data = run_folder(root, folder_params, tmp_path, color="grayscale", resize="pad", max_per_class=2)
+    assert data.images.shape == (4, 32, 32, 1)
+    tall, wide = data.images[data.labels == 0][0, :, :, 0], data.images[data.labels == 1][0, :, :, 0]
+    assert wide[0, 16] == 0 and wide[16, 16] == 255 and wide[16, 0] == 255
+    assert tall[16, 0] == 0 and tall[0, 16] == 255
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({"cats/a.jpg": True, "dogs/readme.txt": False}, r"dogs: no images"),
+        ({"cats/a.jpg": True, "cats/b.jpg": True}, "only one class folder"),
+        ({"a.jpg": True}, "no class folders"),
+        ({"cats/a.jpg": False, "dogs/b.jpg": False}, r"no decodable images in class folder\(s\) \['cats', 'dogs'\]"),
+    ],
+)
+def test_unusable_folders_are_clear_errors(tmp_path: Path, folder_params, layout, message):
+    for name, is_photo in layout.items():
+        path = tmp_path / "photos" / name
+        if is_photo:
+            photo(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("x")
+    with pytest.raises(PipelineError, match=message):
+        run_folder(tmp_path / "photos", folder_params, tmp_path)
+
+
+def test_empty_image_size_is_refused_for_photos(tmp_path: Path, folder_params):
+    with pytest.raises(PipelineError, match="preprocess.image_size = 0"):
+        run_folder(photos(tmp_path / "photos"), folder_params, tmp_path, image_size=0)
+
+
+def tree_with_official_test(root: Path) -> Path:
+    for split, n in (("train", 3), ("test", 2)):
+        for cls, color in (("cat", RED_BGR), ("dog", (255, 0, 0))):
+            for i in range(n):
+                photo(root / "pets" / split / cls / f"{i}.jpg", color_bgr=color)
+    return root
+
+
+def test_archives_and_urls_with_an_official_test_split(tmp_path: Path, folder_params):
+    tree = tree_with_official_test(tmp_path / "tree")
+    shutil.make_archive(str(tmp_path / "pets"), "zip", tree)
+    shutil.make_archive(str(tmp_path / "pets"), "gztar", tree)
+    for source in (tmp_path / "pets.zip", tmp_path / "pets.tar.gz"):
+        run = tmp_path / f"run-{source.name}"
+        train = run_folder(source, folder_params, run)
+        test = load_images(run / "prepared" / "test.npz")
+        assert (len(train), len(test)) == (6, 4) and test.class_names == ("cat", "dog")
+    with serve() as server:
+        server.files["pets.tar.gz"] = (tmp_path / "pets.tar.gz").read_bytes()
+        train = run_folder(f"{server.url}/pets.tar.gz", folder_params, tmp_path / "url")
+        assert len(train) == 6
+    assert sorted(p.name for p in (tmp_path / "url" / "raw").iterdir()) == ["folder"]
+
+
+def test_archive_entries_outside_the_target_are_refused(tmp_path: Path):
+    evil_zip = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil_zip, "w") as zf:
+        zf.writestr("cats/a.jpg", b"x")
+        zf.writestr("../../escaped.jpg", b"x")
+    with pytest.raises(PipelineError, match=r"evil.zip: refusing unsafe entry '../../escaped.jpg'"):
+        extract_archive(evil_zip, tmp_path / "out" / "zip")
+
+    for name, make in (
+        ("absolute", lambda tar: _add(tar, tarfile.TarInfo("/tmp/escaped.jpg"))),
+        ("dotdot", lambda tar: _add(tar, tarfile.TarInfo("cats/../../escaped.jpg"))),
+        ("symlink", lambda tar: _add(tar, _link("cats/link", "../../../etc/passwd"))),
+    ):
+        archive = tmp_path / f"{name}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            make(tar)
+        with pytest.raises(PipelineError, match=f"{name}.tar.gz: refusing unsafe entry"):
+            extract_archive(archive, tmp_path / "out" / name)
+    assert not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "out" / "escaped.jpg").exists()
+
+
+def _add(tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
+    info.size = 1 if info.type == tarfile.REGTYPE else 0
+    tar.addfile(info, io.BytesIO(b"x") if info.size else None)
+
+
+def _link(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+def test_decode_and_fit_handle_every_depth_and_channel_count(tmp_path: Path):
+    assert decode(photo(tmp_path / "gray.png", image=np.full((8, 8), 90, np.uint8))).shape == (8, 8)
+    assert decode(photo(tmp_path / "deep.png", image=np.full((8, 8, 3), 65535, np.uint16)))[0, 0].tolist() == [255] * 3
+    assert fit(np.zeros((10, 20), np.uint8), 8, "stretch", "rgb").shape == (8, 8, 3)
+    assert fit(np.zeros((10, 20, 3), np.uint8), 8, "pad", "grayscale").shape == (8, 8, 1)
