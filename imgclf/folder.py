@@ -4,12 +4,16 @@ Images are decoded on every core straight into one preallocated array; files tha
 and reported, or stop the stage, as params say.
 """
 
+import math
+import mmap
+import multiprocessing
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from imgclf.dataset import LabeledImages
@@ -84,33 +88,57 @@ def _hidden_below(path: Path, top: Path) -> bool:
 def load_images(
     files: ImageFiles, size: int, resize: Resize, color: Color, stop_on_bad: bool, workers: int | None = None
 ) -> tuple[LabeledImages, list[Skipped]]:
-    channels = 1 if color == "grayscale" else 3
-    images = np.empty((len(files.paths), size, size, channels), dtype=np.uint8)
-    ok = np.zeros(len(files.paths), dtype=bool)
-    problems: dict[int, str] = {}
-
-    def work(indices: range) -> None:
-        for i in indices:
-            try:
-                images[i] = fit(decode(files.paths[i]), size, resize, color)
-                ok[i] = True
-            except BadImage as e:
-                problems[i] = str(e)
-                if stop_on_bad:
-                    return
-
+    """Decode every file into one array allocated once, in shared memory that forked worker processes fill
+    (threads where fork is unavailable); then drop the undecodable ones in place."""
+    shape = (len(files.paths), size, size, 1 if color == "grayscale" else 3)
+    buffer = mmap.mmap(-1, max(1, math.prod(shape)))
+    images = np.frombuffer(buffer, dtype=np.uint8, count=math.prod(shape)).reshape(shape)
+    job = (images, files.paths, size, resize, color)
     workers = workers or os.cpu_count() or 1
-    step = max(1, -(-len(files.paths) // (workers * 8)))
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(work, [range(i, min(i + step, len(files.paths))) for i in range(0, len(files.paths), step)]))
+    step = max(1, -(-len(files.paths) // (workers * 4)))
+    starts = range(0, len(files.paths), step)
+    stops = [min(start + step, len(files.paths)) for start in starts]
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job) as pool:
+            results = list(pool.map(_decode_range_of_job, starts, stops))
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(lambda start, stop: _decode_range(*job, start, stop), starts, stops))
+    problems = {i: reason for result in results for i, reason in result.items()}
     if problems and stop_on_bad:
         first = min(problems)
         raise PipelineError(
             f"{files.paths[first]}: {problems[first]}; remove the file, or set preprocess.on_bad_image: skip"
         )
-    kept = np.flatnonzero(ok)
-    for new, old in enumerate(kept):  # compact in place: no second copy of the array
+    kept = [i for i in range(len(files.paths)) if i not in problems]
+    for new, old in enumerate(kept):
         if new != old:
             images[new] = images[old]
     data = LabeledImages(images[: len(kept)], files.labels[kept], files.class_names)
     return data, [Skipped(str(files.paths[i]), reason) for i, reason in sorted(problems.items())]
+
+
+def _decode_range(
+    images: np.ndarray, paths: list[Path], size: int, resize: Resize, color: Color, start: int, stop: int
+) -> dict[int, str]:
+    problems = {}
+    for i in range(start, stop):
+        try:
+            images[i] = fit(decode(paths[i]), size, resize, color)
+        except BadImage as e:
+            problems[i] = str(e)
+    return problems
+
+
+_job_of_this_worker: tuple = ()  # set once in each forked worker: the inherited shared array and its files
+
+
+def _remember_job(*job: object) -> None:
+    global _job_of_this_worker
+    cv2.setNumThreads(1)
+    _job_of_this_worker = job
+
+
+def _decode_range_of_job(start: int, stop: int) -> dict[int, str]:
+    return _decode_range(*_job_of_this_worker, start, stop)

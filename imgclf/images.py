@@ -1,5 +1,6 @@
 """Decode and fit images with OpenCV: any of jpg/png/bmp/webp, gray, RGBA or 16-bit, to one size and color mode."""
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -15,15 +16,13 @@ class BadImage(Exception):
 
 
 def decode(path: Path) -> np.ndarray:
-    """RGB (H x W x 3) or gray (H x W) uint8, from a file of any supported format and depth."""
-    buffer = np.fromfile(path, dtype=np.uint8)
-    if buffer.size == 0:
-        raise BadImage("empty file")
-    if buffer[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in buffer[-1024:].tobytes():
-        raise BadImage("truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    """RGB (H x W x 3) or gray (H x W) uint8, from a file of any supported format and depth.
+
+    OpenCV reads the file itself (fastest), applies EXIF orientation and drops alpha; it refuses truncated files.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
-        raise BadImage("not a decodable image")
+        raise BadImage("empty file" if os.path.getsize(path) == 0 else "not a decodable image (corrupt or truncated)")
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
