@@ -1,9 +1,15 @@
-"""Model builders: each architecture is one readable function. Models take raw uint8 images and scale them."""
+"""The labs' architectures, each one readable function. Every model takes raw uint8 images and scales them itself,
+so a saved model needs no preprocessing code beside it."""
 
 import keras
 from keras import layers
 
 from imgclf.params import TrainParams
+
+
+def scaled_input(input_shape: tuple[int, ...]) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inputs = keras.Input(shape=input_shape, dtype="uint8")
+    return inputs, layers.Rescaling(1 / 255)(inputs)
 
 
 def mlp(
@@ -12,24 +18,128 @@ def mlp(
     hidden_units: tuple[int, ...],
     activation: str,
     initializer: str,
+    dropout: float,
 ) -> keras.Model:
-    """The MNIST lab's multi-layer perceptron: flatten, dense hidden layers, softmax."""
-    inputs = keras.Input(shape=input_shape, dtype="uint8")
-    x = layers.Rescaling(1 / 255)(inputs)
+    """The MNIST lab's multi-layer perceptron (784-800-10), or the photo tutorial's 3072-1024-512-k."""
+    inputs, x = scaled_input(input_shape)
     x = layers.Flatten()(x)
     for units in hidden_units:
         x = layers.Dense(units, activation=activation, kernel_initializer=initializer)(x)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", kernel_initializer=initializer)(x)
     return keras.Model(inputs, outputs, name="mlp")
 
 
+def cnn(input_shape: tuple[int, ...], num_classes: int, conv_blocks: int, dense_units: int) -> keras.Model:
+    """The CIFAR-10 lab's network: per block [Conv x2, MaxPool, Dropout .25] with 32, 64, ... filters;
+    Dense, Dropout .5, softmax."""
+    inputs, x = scaled_input(input_shape)
+    for block in range(conv_blocks):
+        filters = 32 * 2**block
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.Conv2D(filters, 3, activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense_units, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def convpool(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    filters: tuple[int, ...],
+    kernel_sizes: tuple[int, ...],
+    dense_units: tuple[int, ...],
+) -> keras.Model:
+    """The width/depth study: Conv-MaxPool blocks (width = filters, depth = blocks), then a dense head."""
+    inputs, x = scaled_input(input_shape)
+    for width, kernel in zip(filters, kernel_sizes, strict=True):
+        x = layers.Conv2D(width, kernel, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2, padding="same")(x)
+    x = layers.Flatten()(x)
+    for units in dense_units:
+        x = layers.Dense(units, activation="relu")(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="convpool")
+
+
+def smallvgg(input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The photo-folder tutorial's SmallVGGNet: CONV-RELU-BN-POOL-DROPOUT, then (CONV-RELU-BN) x2 and x3 blocks
+    with POOL-DROPOUT, then Dense 512 with BN and Dropout."""
+    inputs, x = scaled_input(input_shape)
+    x = _conv_relu_bn(x, 32)
+    x = layers.MaxPooling2D(3)(x)
+    x = layers.Dropout(0.25)(x)
+    for filters, repeats in ((64, 2), (128, 3)):
+        for _ in range(repeats):
+            x = _conv_relu_bn(x, filters)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="smallvgg")
+
+
+def _conv_relu_bn(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    return layers.BatchNormalization()(x)
+
+
 def build_model(params: TrainParams, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    return mlp(input_shape, num_classes, params.hidden_units, params.activation, params.initializer)
+    if params.model == "cnn":
+        return cnn(input_shape, num_classes, params.cnn.conv_blocks, params.cnn.dense_units)
+    if params.model == "convpool":
+        c = params.convpool
+        return convpool(input_shape, num_classes, c.filters, c.kernel_sizes, c.dense_units)
+    if params.model == "smallvgg":
+        return smallvgg(input_shape, num_classes)
+    m = params.mlp
+    return mlp(input_shape, num_classes, m.hidden_units, m.activation, m.initializer, m.dropout)
 
 
-def build_optimizer(params: TrainParams) -> keras.optimizers.Optimizer:
+def learning_rate(params: TrainParams, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    schedules = keras.optimizers.schedules
+    if params.schedule == "inverse_time":
+        return schedules.InverseTimeDecay(params.lr, decay_steps=1, decay_rate=params.decay)
+    if params.schedule == "cosine":
+        return schedules.CosineDecay(params.lr, decay_steps=params.epochs * steps_per_epoch)
+    if params.schedule == "step":
+        return schedules.ExponentialDecay(
+            params.lr, params.step_epochs * steps_per_epoch, params.step_factor, staircase=True
+        )
+    return params.lr
+
+
+def build_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    lr = learning_rate(params, steps_per_epoch)
     if params.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=params.lr, momentum=params.momentum)
+        return keras.optimizers.SGD(learning_rate=lr, momentum=params.momentum, nesterov=params.nesterov)
     if params.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=params.lr, momentum=params.momentum)
-    return keras.optimizers.Adam(learning_rate=params.lr)
+        return keras.optimizers.RMSprop(learning_rate=lr, momentum=params.momentum)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def augmentation(params: TrainParams) -> keras.Sequential | None:
+    """The labs' ImageDataGenerator as Keras preprocessing layers, applied to training batches only."""
+    a = params.augment
+    if not a.enabled:
+        return None
+    steps = []
+    if a.rotation:
+        steps.append(layers.RandomRotation(a.rotation / 360, fill_mode="nearest", seed=params.seed))
+    if a.shift:
+        steps.append(layers.RandomTranslation(a.shift, a.shift, fill_mode="nearest", seed=params.seed))
+    if a.shear:
+        steps.append(layers.RandomShear(a.shear, a.shear, fill_mode="nearest", seed=params.seed))
+    if a.zoom:
+        steps.append(layers.RandomZoom(a.zoom, fill_mode="nearest", seed=params.seed))
+    if a.horizontal_flip:
+        steps.append(layers.RandomFlip("horizontal", seed=params.seed))
+    return keras.Sequential(steps, name="augmentation")

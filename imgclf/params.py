@@ -55,19 +55,72 @@ class SplitParams:
     seed: int = bounded(ge=0)
 
 
+Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "linear"]
+
+
 @dataclass(frozen=True)
-class TrainParams:
-    model: Literal["mlp"]
+class MlpParams:
     hidden_units: tuple[int, ...] = bounded(ge=1)
-    activation: Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "linear"]
+    activation: Activation
     initializer: Literal[
         "random_normal", "random_uniform", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform"
     ]
+    dropout: float = bounded(ge=0, lt=1)
+
+
+@dataclass(frozen=True)
+class CnnParams:
+    conv_blocks: int = bounded(ge=1)  # block i: Conv(32 * 2**i) x2, MaxPool, Dropout .25
+    dense_units: int = bounded(ge=1)
+
+
+@dataclass(frozen=True)
+class ConvPoolParams:
+    filters: tuple[int, ...] = bounded(ge=1)  # one conv-pool block per entry
+    kernel_sizes: tuple[int, ...] = bounded(ge=1)  # one per block, usually decreasing
+    dense_units: tuple[int, ...] = bounded(ge=1)
+
+    def __post_init__(self) -> None:
+        if len(self.kernel_sizes) != len(self.filters):
+            raise ValueError(f"kernel_sizes has {len(self.kernel_sizes)} entries; give one per filters entry")
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    enabled: bool
+    rotation: float = bounded(ge=0, le=180)  # degrees
+    shift: float = bounded(ge=0, lt=1)  # fraction of width and height
+    shear: float = bounded(ge=0, lt=1)
+    zoom: float = bounded(ge=0, lt=1)
+    horizontal_flip: bool
+
+
+@dataclass(frozen=True)
+class EarlyStoppingParams:
+    enabled: bool
+    monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"]
+    patience: int = bounded(ge=0)
+    restore_best_weights: bool
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    model: Literal["mlp", "cnn", "convpool", "smallvgg"]
+    mlp: MlpParams
+    cnn: CnnParams
+    convpool: ConvPoolParams
     optimizer: Literal["sgd", "adam", "rmsprop"]
     lr: float = bounded(gt=0)
     momentum: float = bounded(ge=0, lt=1)  # SGD and RMSprop only
+    nesterov: bool  # SGD only
+    schedule: Literal["constant", "inverse_time", "cosine", "step"]
+    decay: float = bounded(ge=0)  # inverse_time: lr / (1 + decay * step), the old Keras SGD `decay`
+    step_epochs: int = bounded(ge=1)  # step: multiply lr by step_factor every step_epochs
+    step_factor: float = bounded(gt=0, le=1)
     epochs: int = bounded(ge=1)
     batch_size: int = bounded(ge=1)
+    augment: AugmentParams
+    early_stopping: EarlyStoppingParams
     seed: int = bounded(ge=0)
 
 
@@ -137,7 +190,10 @@ def _build(cls: type, raw: object, prefix: str) -> typing.Any:
             values[f.name] = _build(tp, raw[f.name], key + ".")
         else:
             values[f.name] = _coerce(raw[f.name], tp, key, f.metadata)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as e:
+        raise _Invalid(f"{where}: {e}") from None
 
 
 def _coerce(value: object, tp: object, key: str, limits: typing.Mapping[str, float]) -> object:
@@ -159,7 +215,11 @@ def _coerce(value: object, tp: object, key: str, limits: typing.Mapping[str, flo
     return scalar
 
 
-def _scalar(value: object, tp: object, key: str) -> int | float | str:
+def _scalar(value: object, tp: object, key: str) -> int | float | str | bool:
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Invalid(f"{key} = {value!r} must be true or false")
     if tp is str:
         if isinstance(value, str):
             return value

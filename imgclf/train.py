@@ -1,5 +1,6 @@
 """train: fit the model on data/split/train.npz, validating on val.npz, logging each epoch with DVCLive."""
 
+import math
 import time
 from pathlib import Path
 
@@ -11,11 +12,28 @@ from dvclive.keras import DVCLiveCallback
 from imgclf.atomic import atomic_path
 from imgclf.dataset import LabeledImages, read_class_names, write_class_names
 from imgclf.errors import PipelineError
-from imgclf.models import build_model, build_optimizer
+from imgclf.models import augmentation, build_model, build_optimizer
 from imgclf.params import TrainParams
 
 MODEL_FILE = "model.keras"
 CLASS_NAMES_FILE = "class_names.json"
+
+
+def input_pipeline(
+    data: LabeledImages, batch_size: int, seed: int, shuffle: bool, augment: keras.Sequential | None = None
+) -> tf.data.Dataset:
+    """Batches gathered by index from one in-memory copy: shuffled each epoch, augmented, prefetched."""
+    images, labels = tf.constant(data.images), tf.constant(data.labels)
+    batches = tf.data.Dataset.range(len(data))
+    if shuffle:
+        batches = batches.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
+    batches = batches.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+    if augment is not None:
+        batches = batches.map(
+            lambda x, y: (tf.cast(tf.clip_by_value(tf.round(augment(x, training=True)), 0, 255), tf.uint8), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def train(
@@ -26,31 +44,59 @@ def train(
         raise PipelineError("train.npz and val.npz disagree on class names or image shape; re-run `dvc repro split`")
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
-    model = build_model(params, train_data.images.shape[1:], len(train_data.class_names))
-    model.compile(optimizer=build_optimizer(params), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False)
+    steps_per_epoch = -(-len(train_data) // params.batch_size)
+    try:
+        model = build_model(params, train_data.images.shape[1:], len(train_data.class_names))
+    except ValueError as e:
+        raise PipelineError(
+            f"train.model = {params.model} cannot take images of shape {train_data.images.shape[1:]} "
+            f"({str(e).splitlines()[0]}); raise preprocess.image_size or use fewer blocks"
+        ) from None
+    model.compile(
+        optimizer=build_optimizer(params, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False)),
+    ]
+    stopping = params.early_stopping
+    if stopping.enabled:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping.monitor, patience=stopping.patience, restore_best_weights=stopping.restore_best_weights
+            )
+        )
     start = time.perf_counter()
     history = model.fit(
-        train_data.images,
-        train_data.labels,
-        batch_size=params.batch_size,
+        input_pipeline(train_data, params.batch_size, params.seed, shuffle=True, augment=augmentation(params)),
+        validation_data=input_pipeline(val_data, params.batch_size, params.seed, shuffle=False),
         epochs=params.epochs,
-        validation_data=(val_data.images, val_data.labels),
-        shuffle=True,
+        shuffle=False,  # the input pipeline shuffles
         verbose=2,
-        callbacks=[DVCLiveCallback(live=live)],
+        callbacks=callbacks,
     )
     seconds = time.perf_counter() - start
-    epochs_run = len(history.history["loss"])
+    losses = history.history["loss"]
+    if not all(math.isfinite(loss) for loss in losses):
+        raise PipelineError(
+            f"the training loss became NaN or infinite in epoch {len(losses)}; "
+            f"lower train.lr (now {params.lr:g}) or pick another train.optimizer"
+        )
+    monitored = history.history[stopping.monitor]
+    best = min if stopping.monitor.endswith("loss") else max
     final = {name: float(values[-1]) for name, values in history.history.items()}
     metrics = {
         "loss": final["loss"],
         "accuracy": final["accuracy"],
         "val_loss": final["val_loss"],
         "val_accuracy": final["val_accuracy"],
-        "epochs_run": epochs_run,
+        "epochs_run": len(losses),
+        "best_epoch": 1 + monitored.index(best(monitored)),
+        "stopped_epoch": len(losses) if len(losses) < params.epochs else 0,
         "train_seconds": round(seconds, 3),
-        "images_per_second": round(epochs_run * len(train_data) / seconds, 1),
+        "images_per_second": round(len(losses) * len(train_data) / seconds, 1),
     }
     return model, metrics
 

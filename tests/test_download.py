@@ -50,6 +50,7 @@ def test_wrong_checksum_names_file_and_both_hashes_and_leaves_nothing(tmp_path: 
         get(server, tmp_path, wrong)
     assert f"{NAME} from {server.url}/{NAME}: md5 {actual} does not match the published {'0' * 32}" in str(info.value)
     assert listing(tmp_path) == []
+    assert get(server, tmp_path, published(server)).read_bytes() == server.files[NAME]
 
 
 def test_truncated_transfer_is_retried_then_reported_and_a_rerun_recovers(tmp_path: Path, server):
@@ -62,16 +63,25 @@ def test_truncated_transfer_is_retried_then_reported_and_a_rerun_recovers(tmp_pa
     assert get(server, tmp_path, published(server)).read_bytes() == server.files[NAME]
 
 
-def test_connection_dropped_midway_is_retried(tmp_path: Path, server):
+def test_connection_dropped_midway_is_retried_and_a_rerun_recovers(tmp_path: Path, server):
     server.faults[NAME] = "drop:1"
     assert get(server, tmp_path, published(server)).read_bytes() == server.files[NAME]
     assert server.requests[NAME] == 2
+    server.faults[NAME], server.requests[NAME] = "drop:10", 0
+    with pytest.raises(PipelineError, match="transfer cut short"):
+        get(server, tmp_path / "again", published(server), retries=1)
+    assert listing(tmp_path / "again") == []
+    server.faults[NAME] = ""
+    assert get(server, tmp_path / "again", published(server)).read_bytes() == server.files[NAME]
 
 
 def test_missing_file_moves_on_to_the_next_mirror(tmp_path: Path, server):
     file = published(server)
     with pytest.raises(PipelineError, match=r"/nowhere.gz: not found\); point data.mirrors.mnist at a local copy"):
         get(server, tmp_path, RemoteFile("nowhere.gz", "0" * 32))
+    assert listing(tmp_path) == []
+    server.files["nowhere.gz"] = b"now here"
+    assert get(server, tmp_path, RemoteFile("nowhere.gz", hashlib.md5(b"now here").hexdigest())).is_file()
     with serve() as empty:
         assert get(server, tmp_path, file, mirrors=[empty.url, server.url]).is_file()
         assert empty.requests[NAME] == 1

@@ -23,7 +23,7 @@ def error_of(raw: dict) -> str:
 
 
 def test_repository_params_are_valid(params):
-    assert params.train.hidden_units == (800,)
+    assert params.train.mlp.hidden_units == (800,)
     assert params.train.batch_size == 200
     assert params.split.val_fraction == 0.2
 
@@ -63,10 +63,20 @@ def test_choice_lists_the_options(raw):
 
 
 def test_list_items_are_checked(raw):
-    raw["train"]["hidden_units"] = [800, 0]
-    assert "train.hidden_units[1] = 0" in error_of(raw)
-    raw["train"]["hidden_units"] = 800
+    raw["train"]["mlp"]["hidden_units"] = [800, 0]
+    assert "train.mlp.hidden_units[1] = 0" in error_of(raw)
+    raw["train"]["mlp"]["hidden_units"] = 800
     assert "must be a list" in error_of(raw)
+
+
+def test_related_keys_are_checked_together(raw):
+    raw["train"]["convpool"]["kernel_sizes"] = [5]
+    assert "train.convpool: kernel_sizes has 1 entries; give one per filters entry" in error_of(raw)
+
+
+def test_switches_must_be_booleans(raw):
+    raw["train"]["augment"]["enabled"] = "yes please"
+    assert "train.augment.enabled = 'yes please' must be true or false" in error_of(raw)
 
 
 def test_exponent_written_without_dot_is_a_number(tmp_path: Path, raw):

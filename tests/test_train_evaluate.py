@@ -12,7 +12,14 @@ from tests.conftest import blobs
 
 @pytest.fixture
 def small_train(params):
-    return dataclasses.replace(params.train, hidden_units=(16,), optimizer="adam", lr=0.01, epochs=3, batch_size=16)
+    return dataclasses.replace(
+        params.train,
+        mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
+        optimizer="adam",
+        lr=0.01,
+        epochs=3,
+        batch_size=16,
+    )
 
 
 def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, small_train):
@@ -26,9 +33,12 @@ def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, sma
         "val_loss",
         "val_accuracy",
         "epochs_run",
+        "best_epoch",
+        "stopped_epoch",
         "train_seconds",
         "images_per_second",
     }
+    assert metrics["stopped_epoch"] == 0 and 1 <= metrics["best_epoch"] <= 3
     for split in ("train", "eval"):
         for metric in ("loss", "accuracy"):
             rows = (tmp_path / "live" / "plots" / "metrics" / split / f"{metric}.tsv").read_text().splitlines()

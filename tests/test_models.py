@@ -1,0 +1,92 @@
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from imgclf.errors import PipelineError
+from imgclf.models import augmentation, build_model, learning_rate
+from imgclf.train import input_pipeline, train
+from tests.conftest import blobs
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "convpool", "smallvgg"])
+def test_every_architecture_takes_raw_images_and_gives_class_probabilities(params, name):
+    model = build_model(dataclasses.replace(params.train, model=name), (32, 32, 3), 5)
+    probabilities = model.predict(np.full((2, 32, 32, 3), 255, np.uint8), verbose=0)
+    assert probabilities.shape == (2, 5)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert model.layers[1].__class__.__name__ == "Rescaling"
+
+
+def conv_layers(model: keras.Model) -> int:
+    return sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers)
+
+
+def test_depth_and_width_follow_params(params):
+    one_block = dataclasses.replace(params.train, model="cnn", cnn=dataclasses.replace(params.train.cnn, conv_blocks=1))
+    assert conv_layers(build_model(one_block, (32, 32, 3), 10)) == 2
+    assert (
+        conv_layers(build_model(dataclasses.replace(one_block, model="cnn", cnn=params.train.cnn), (32, 32, 3), 10))
+        == 4
+    )
+    deep = dataclasses.replace(
+        params.train,
+        model="convpool",
+        convpool=dataclasses.replace(params.train.convpool, filters=(8, 16, 32), kernel_sizes=(5, 3, 3)),
+    )
+    model = build_model(deep, (32, 32, 1), 10)
+    assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == [8, 16, 32]
+    two_hidden = dataclasses.replace(params.train, mlp=dataclasses.replace(params.train.mlp, hidden_units=(800, 500)))
+    assert [
+        layer.units
+        for layer in build_model(two_hidden, (28, 28, 1), 10).layers
+        if isinstance(layer, keras.layers.Dense)
+    ] == [800, 500, 10]
+
+
+def test_learning_rate_schedules(params):
+    inverse = learning_rate(dataclasses.replace(params.train, schedule="inverse_time", lr=0.1, decay=0.01), 10)
+    assert float(inverse(10)) == pytest.approx(0.1 / (1 + 0.01 * 10))
+    step = learning_rate(dataclasses.replace(params.train, schedule="step", lr=0.1, step_epochs=2, step_factor=0.5), 10)
+    assert float(step(19)) == pytest.approx(0.1) and float(step(20)) == pytest.approx(0.05)
+    cosine = learning_rate(dataclasses.replace(params.train, schedule="cosine", lr=0.1, epochs=5), 10)
+    assert float(cosine(0)) == pytest.approx(0.1) and float(cosine(50)) == pytest.approx(0.0, abs=1e-6)
+    assert learning_rate(params.train, 10) == params.train.lr
+
+
+def test_augmentation_changes_training_batches_only(params):
+    on = dataclasses.replace(params.train, augment=dataclasses.replace(params.train.augment, enabled=True))
+    data = blobs(n_per_class=4, side=16)
+    ((plain_x, plain_y),) = input_pipeline(data, 12, 0, shuffle=False).take(1)
+    ((aug_x, aug_y),) = input_pipeline(data, 12, 0, shuffle=False, augment=augmentation(on)).take(1)
+    assert aug_x.dtype == plain_x.dtype == "uint8" and aug_x.shape == plain_x.shape
+    assert np.array_equal(aug_y, plain_y) and not np.array_equal(aug_x, plain_x)
+    assert augmentation(params.train) is None
+
+
+def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
+    stopping = dataclasses.replace(params.train.early_stopping, enabled=True, monitor="val_accuracy", patience=1)
+    quick = dataclasses.replace(
+        params.train,
+        optimizer="adam",
+        lr=0.05,
+        epochs=30,
+        batch_size=16,
+        early_stopping=stopping,
+        mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
+    )
+    _, metrics = train(quick, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    assert metrics["epochs_run"] < 30 and metrics["stopped_epoch"] == metrics["epochs_run"]
+    assert metrics["best_epoch"] == metrics["epochs_run"] - 1
+
+
+def test_nan_loss_stops_with_a_clear_error(tmp_path, params):
+    exploding = dataclasses.replace(params.train, lr=1e12, epochs=3, batch_size=8)
+    with pytest.raises(PipelineError, match=r"loss became NaN or infinite in epoch 1; lower train.lr \(now 1e\+12\)"):
+        train(exploding, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+
+
+def test_too_small_images_for_the_architecture_is_a_clear_error(tmp_path, params):
+    with pytest.raises(PipelineError, match=r"train.model = smallvgg cannot take images of shape \(8, 8, 1\)"):
+        train(dataclasses.replace(params.train, model="smallvgg", epochs=1), blobs(), blobs(seed=3), tmp_path)
