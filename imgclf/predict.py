@@ -1,0 +1,129 @@
+"""Classify images with a trained model: top-k labels with probabilities, as a table or CSV, and optionally each
+image annotated with its label. The model's own input size and channels decide how images are prepared.
+
+    python -m imgclf.predict photos/cat.jpg photos/more/ --top-k 3 --csv predictions.csv --annotate annotated/
+"""
+
+import argparse
+import csv
+import io
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from imgclf.atomic import atomic_path, write_text
+from imgclf.cli import exit_on_error
+from imgclf.errors import PipelineError
+from imgclf.folder import IMAGE_SUFFIXES
+from imgclf.images import BadImage, Resize, decode, fit
+
+Prediction = list[tuple[str, float]]  # (label, probability), most likely first
+
+
+def image_files(inputs: list[Path]) -> list[Path]:
+    files = []
+    for path in inputs:
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                raise PipelineError(f"{path}: no images (.jpg, .jpeg, .png, .bmp, .webp) in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise PipelineError(f"{path}: no such file or folder")
+    return files
+
+
+def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> np.ndarray:
+    height, width, channels = input_shape
+    if height != width:
+        raise PipelineError(f"the model takes {height} x {width} images; only square inputs are supported")
+    try:
+        return fit(decode(path), height, resize, "grayscale" if channels == 1 else "rgb")
+    except BadImage as e:
+        raise PipelineError(f"{path}: cannot read it as an image ({e})") from None
+    except OSError as e:
+        raise PipelineError(f"{path}: cannot read it ({e.strerror})") from None
+
+
+def predict(model, class_names: tuple[str, ...], files: list[Path], top_k: int, resize: Resize) -> list[Prediction]:
+    images = np.stack([load_for_model(path, tuple(model.input_shape[1:]), resize) for path in files])
+    probabilities = model.predict(images, verbose=0)
+    top = np.argsort(-probabilities, axis=1)[:, :top_k]
+    return [[(class_names[c], float(row[c])) for c in best] for row, best in zip(probabilities, top, strict=True)]
+
+
+def as_csv(files: list[Path], predictions: list[Prediction]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "rank", "label", "probability"])
+    for path, prediction in zip(files, predictions, strict=True):
+        writer.writerows((str(path), rank, label, f"{p:.6f}") for rank, (label, p) in enumerate(prediction, 1))
+    return out.getvalue()
+
+
+def as_table(files: list[Path], predictions: list[Prediction]) -> str:
+    width = max(len(str(p)) for p in files)
+    rows = [
+        f"{path!s:<{width}}  " + "  ".join(f"{label} {p:.2%}" for label, p in prediction)
+        for path, prediction in zip(files, predictions, strict=True)
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def annotate(path: Path, prediction: Prediction, out_dir: Path) -> Path:
+    """The original image, at least 400 px wide, with the top label and its probability written on it."""
+    image = decode(path)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[1] < 400:
+        scale = 400 / image.shape[1]
+        image = cv2.resize(image, (400, round(image.shape[0] * scale)), interpolation=cv2.INTER_NEAREST)
+    label, probability = prediction[0]
+    cv2.putText(image, f"{label}: {probability:.2%}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
+    target = out_dir / f"{path.stem}.png"
+    with atomic_path(target) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("inputs", type=Path, nargs="+", help="image files or folders of images")
+    parser.add_argument(
+        "--model", type=Path, default=Path("models"), help="folder with model.keras and class_names.json"
+    )
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--resize", choices=["stretch", "pad"], default="stretch", help="as preprocess.resize")
+    parser.add_argument("--csv", type=Path, help="write the predictions to this CSV file instead of a table")
+    parser.add_argument("--annotate", type=Path, help="write each image with its label to this folder")
+    args = parser.parse_args()
+    if args.top_k < 1:
+        raise PipelineError(f"--top-k {args.top_k}: must be at least 1")
+    files = image_files(args.inputs)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from imgclf.train import load_model
+
+    model, class_names = load_model(args.model)
+    predictions = predict(model, class_names, files, min(args.top_k, len(class_names)), args.resize)
+    if args.csv:
+        write_text(args.csv, as_csv(files, predictions))
+    else:
+        sys.stdout.write(as_table(files, predictions))
+    if args.annotate:
+        for path, prediction in zip(files, predictions, strict=True):
+            annotate(path, prediction, args.annotate)
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,86 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from imgclf.errors import PipelineError
+from imgclf.predict import annotate, as_csv, as_table, image_files, predict
+from imgclf.train import save_model
+from tests.conftest import REPO
+
+
+def quadrant_image(path: Path, quadrant: int, side: int = 40) -> Path:
+    """A photo-like file of the blobs() classes: a bright square in one quadrant, at a bigger size."""
+    image = np.full((side, side, 3), 20, np.uint8)
+    half = side // 2
+    image[
+        (quadrant % 2) * half : (quadrant % 2) * half + half, (quadrant // 2) * half : (quadrant // 2) * half + half
+    ] = 220
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A small trained model of 8 x 8 gray images in 3 classes, saved as the train stage saves it."""
+    import dataclasses
+
+    from imgclf.params import load_params
+    from imgclf.train import train
+    from tests.conftest import blobs
+
+    params = load_params(REPO / "params.yaml").train
+    params = dataclasses.replace(
+        params,
+        mlp=dataclasses.replace(params.mlp, hidden_units=(16,)),
+        optimizer="adam",
+        lr=0.01,
+        epochs=15,
+        batch_size=16,
+    )
+    folder = tmp_path_factory.mktemp("model")
+    model, _ = train(params, blobs(seed=1), blobs(n_per_class=10, seed=2), folder / "live")
+    save_model(model, ("top_left", "bottom_left", "top_right"), folder)
+    return folder
+
+
+def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir):
+    from imgclf.train import load_model
+
+    files = [quadrant_image(tmp_path / f"{q}.png", q) for q in range(3)]
+    model, class_names = load_model(model_dir)
+    predictions = predict(model, class_names, files, top_k=2, resize="stretch")
+    assert [p[0][0] for p in predictions] == ["top_left", "bottom_left", "top_right"]
+    assert all(len(p) == 2 and p[0][1] >= p[1][1] for p in predictions)
+    lines = as_csv(files, predictions).splitlines()
+    assert lines[0] == "path,rank,label,probability" and len(lines) == 1 + 3 * 2
+    assert "top_left" in as_table(files, predictions).splitlines()[0]
+    written = annotate(files[0], predictions[0], tmp_path / "annotated")
+    assert cv2.imread(str(written)).shape[1] == 400
+
+
+def test_folders_are_expanded_and_bad_inputs_named(tmp_path: Path):
+    quadrant_image(tmp_path / "in" / "a.JPG", 0)
+    (tmp_path / "in" / ".hidden.png").write_bytes(b"")
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    assert [p.name for p in image_files([tmp_path / "in"])] == ["a.JPG"]
+    with pytest.raises(PipelineError, match="missing.jpg: no such file or folder"):
+        image_files([tmp_path / "missing.jpg"])
+
+
+def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):
+    good = quadrant_image(tmp_path / "good.png", 2)
+    command = [sys.executable, "-m", "imgclf.predict", "--model", str(model_dir), str(good)]
+    result = subprocess.run([*command, "--csv", str(tmp_path / "out.csv")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith(f"{good},1,top_right,")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    result = subprocess.run([*command, str(tmp_path / "broken.jpg")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'broken.jpg'}: cannot read it as an image (not a decodable image (corrupt or truncated))"
+    ]
