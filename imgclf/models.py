@@ -1,5 +1,5 @@
 """The labs' architectures, each one readable function. Every model takes raw uint8 images and scales them itself,
-so a saved model needs no preprocessing code beside it."""
+so a saved model needs no preprocessing code beside it; the softmax stays float32 under mixed precision."""
 
 import keras
 from keras import layers
@@ -27,7 +27,7 @@ def mlp(
         x = layers.Dense(units, activation=activation, kernel_initializer=initializer)(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", kernel_initializer=initializer)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", kernel_initializer=initializer, dtype="float32")(x)
     return keras.Model(inputs, outputs, name="mlp")
 
 
@@ -44,7 +44,7 @@ def cnn(input_shape: tuple[int, ...], num_classes: int, conv_blocks: int, dense_
     x = layers.Flatten()(x)
     x = layers.Dense(dense_units, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 
@@ -63,7 +63,7 @@ def convpool(
     x = layers.Flatten()(x)
     for units in dense_units:
         x = layers.Dense(units, activation="relu")(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="convpool")
 
 
@@ -83,7 +83,7 @@ def smallvgg(input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     x = layers.Dense(512, activation="relu")(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="smallvgg")
 
 

@@ -121,6 +121,9 @@ class TrainParams:
     batch_size: int = bounded(ge=1)
     augment: AugmentParams
     early_stopping: EarlyStoppingParams
+    mixed_precision: Literal["auto", "on", "off"]  # auto: on only when a GPU is visible
+    xla: Literal["auto", "on", "off"]  # Keras jit_compile; auto: XLA where Keras supports it (GPU)
+    distribute: Literal["auto", "mirrored", "none"]  # auto: MultiWorker with TF_CONFIG, Mirrored with 2+ GPUs
     seed: int = bounded(ge=0)
 
 

@@ -11,6 +11,7 @@ from dvclive.keras import DVCLiveCallback
 
 from imgclf.atomic import atomic_path
 from imgclf.dataset import LabeledImages, read_class_names, write_class_names
+from imgclf.devices import is_chief, jit_compile, set_precision, strategy_for
 from imgclf.errors import PipelineError
 from imgclf.models import augmentation, build_model, build_optimizer
 from imgclf.params import TrainParams
@@ -33,7 +34,9 @@ def input_pipeline(
             lambda x, y: (tf.cast(tf.clip_by_value(tf.round(augment(x, training=True)), 0, 255), tf.uint8), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    return batches.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def train(
@@ -42,25 +45,28 @@ def train(
     """Returns the trained model and the final figures for metrics/train.json."""
     if val_data.class_names != train_data.class_names or val_data.images.shape[1:] != train_data.images.shape[1:]:
         raise PipelineError("train.npz and val.npz disagree on class names or image shape; re-run `dvc repro split`")
+    strategy = strategy_for(params)  # first: a multi-worker strategy must exist before TensorFlow runs any op
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     steps_per_epoch = -(-len(train_data) // params.batch_size)
-    try:
-        model = build_model(params, train_data.images.shape[1:], len(train_data.class_names))
-    except ValueError as e:
-        raise PipelineError(
-            f"train.model = {params.model} cannot take images of shape {train_data.images.shape[1:]} "
-            f"({str(e).splitlines()[0]}); raise preprocess.image_size or use fewer blocks"
-        ) from None
-    model.compile(
-        optimizer=build_optimizer(params, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False)),
-    ]
+    set_precision(params)
+    with strategy.scope():
+        try:
+            model = build_model(params, train_data.images.shape[1:], len(train_data.class_names))
+        except ValueError as e:
+            raise PipelineError(
+                f"train.model = {params.model} cannot take images of shape {train_data.images.shape[1:]} "
+                f"({str(e).splitlines()[0]}); raise preprocess.image_size or use fewer blocks"
+            ) from None
+        model.compile(
+            optimizer=build_optimizer(params, steps_per_epoch),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=jit_compile(params),
+        )
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if is_chief():
+        callbacks.append(DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False)))
     stopping = params.early_stopping
     if stopping.enabled:
         callbacks.append(
@@ -97,6 +103,7 @@ def train(
         "stopped_epoch": len(losses) if len(losses) < params.epochs else 0,
         "train_seconds": round(seconds, 3),
         "images_per_second": round(len(losses) * len(train_data) / seconds, 1),
+        "replicas": strategy.num_replicas_in_sync,
     }
     return model, metrics
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from imgclf.atomic import write_json
 from imgclf.cli import exit_on_error
 from imgclf.dataset import load_images
+from imgclf.devices import is_chief
 from imgclf.params import load_params
 from imgclf.train import save_model, train
 
@@ -20,8 +21,9 @@ def main() -> None:
     params = load_params()
     train_data = load_images(args.split_dir / "train.npz")
     model, metrics = train(params.train, train_data, load_images(args.split_dir / "val.npz"), args.live_dir)
-    save_model(model, train_data.class_names, args.model_dir)
-    write_json(args.metrics_file, metrics)
+    if is_chief():  # in a multi-worker cluster, the other workers write nothing
+        save_model(model, train_data.class_names, args.model_dir)
+        write_json(args.metrics_file, metrics)
 
 
 if __name__ == "__main__":

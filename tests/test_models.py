@@ -90,3 +90,24 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path, params):
 def test_too_small_images_for_the_architecture_is_a_clear_error(tmp_path, params):
     with pytest.raises(PipelineError, match=r"train.model = smallvgg cannot take images of shape \(8, 8, 1\)"):
         train(dataclasses.replace(params.train, model="smallvgg", epochs=1), blobs(), blobs(seed=3), tmp_path)
+
+
+def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tmp_path, params):
+    mixed = dataclasses.replace(
+        params.train,
+        mixed_precision="on",
+        epochs=1,
+        batch_size=16,
+        mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
+    )
+    try:
+        model, metrics = train(mixed, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "a")
+        dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+        assert dense[0].compute_dtype == "float16" and dense[-1].compute_dtype == "float32"
+        assert np.isfinite(metrics["loss"])
+        model, _ = train(
+            dataclasses.replace(mixed, mixed_precision="auto"), blobs(seed=1), blobs(seed=2), tmp_path / "b"
+        )
+        assert all(layer.compute_dtype == "float32" for layer in model.layers if isinstance(layer, keras.layers.Dense))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

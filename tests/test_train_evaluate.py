@@ -37,6 +37,7 @@ def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, sma
         "stopped_epoch",
         "train_seconds",
         "images_per_second",
+        "replicas",
     }
     assert metrics["stopped_epoch"] == 0 and 1 <= metrics["best_epoch"] <= 3
     for split in ("train", "eval"):

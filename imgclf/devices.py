@@ -1,0 +1,64 @@
+"""Where training runs: the tf.distribute strategy, mixed precision and XLA, chosen from params and the machine."""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from imgclf.errors import PipelineError
+from imgclf.params import TrainParams
+
+
+def tf_config() -> dict:
+    return json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+
+
+def cluster_workers() -> int:
+    """How many workers TF_CONFIG describes (0 without one)."""
+    return len(tf_config().get("cluster", {}).get("worker", []))
+
+
+def is_chief() -> bool:
+    """Whether this process writes the outputs: always on one machine; in a cluster, the chief or worker 0."""
+    config = tf_config()
+    task, cluster = config.get("task", {}), config.get("cluster", {})
+    if not cluster:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and task.get("index", 0) == 0
+
+
+def strategy_for(params: TrainParams) -> tf.distribute.Strategy:
+    """Several GPUs: MirroredStrategy; else the default. `mirrored` asks for MirroredStrategy over every local
+    device, CPUs included when there is no GPU.
+
+    A TF_CONFIG cluster would call for MultiWorkerMirroredStrategy, but Keras 3's `fit` fails under it while
+    building the model (keras-team/keras#20585, open), so that is refused with a clear message instead."""
+    if params.distribute == "none":
+        return tf.distribute.get_strategy()
+    if cluster_workers() > 1:
+        raise PipelineError(
+            "TF_CONFIG describes a multi-worker cluster, but Keras 3's model.fit does not yet support "
+            "MultiWorkerMirroredStrategy (keras-team/keras#20585); unset TF_CONFIG, or set train.distribute: none "
+            "and train on one machine (several GPUs there use MirroredStrategy)"
+        )
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if params.distribute == "mirrored":
+        return tf.distribute.MirroredStrategy([d.name for d in gpus or tf.config.list_logical_devices("CPU")])
+    return tf.distribute.get_strategy()
+
+
+def set_precision(params: TrainParams) -> str:
+    """Sets (and returns) Keras' global dtype policy for this run; every run sets it, so none inherits another's."""
+    on = params.mixed_precision == "on" or (params.mixed_precision == "auto" and tf.config.list_logical_devices("GPU"))
+    policy = "mixed_float16" if on else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def jit_compile(params: TrainParams) -> bool | str:
+    return {"auto": "auto", "on": True, "off": False}[params.xla]
