@@ -93,7 +93,7 @@ def fetch_file(
         for attempt in range(retries + 1):
             try:
                 with atomic_path(target) as tmp:
-                    _download(url, tmp, timeout)
+                    _download(url, tmp, timeout, file.name)
                     verify(tmp, file)
                 return target
             except NotFound:
@@ -108,7 +108,7 @@ def fetch_file(
     raise PipelineError(_give_up_message(file.name, problems, mirrors_key))
 
 
-def _download(url: str, out: Path, timeout: float) -> None:
+def _download(url: str, out: Path, timeout: float, name: str) -> None:
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as e:
@@ -128,7 +128,7 @@ def _download(url: str, out: Path, timeout: float) -> None:
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
-            desc=out.name.split(".tmp")[0].lstrip("."),
+            desc=name,
             file=sys.stderr,
             mininterval=0.5,
             leave=False,

@@ -8,27 +8,15 @@ from sklearn.metrics import ConfusionMatrixDisplay
 
 from imgclf.atomic import atomic_path
 from imgclf.errors import PipelineError
-
-
-def read_series(path: Path, column: str) -> tuple[list[int], list[float]]:
-    """One metric of a DVCLive .tsv log: (steps, values)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        return [int(r["step"]) + 1 for r in rows], [float(r[column]) for r in rows]
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: not found; run `dvc repro train` first") from None
-    except (KeyError, ValueError, TypeError) as e:
-        raise PipelineError(f"{path}: not a DVCLive log with columns step and {column} ({e})") from None
+from imgclf.livelog import read_series
 
 
 def plot_training_curves(live_dir: Path, out: Path) -> None:
-    metrics_dir = Path(live_dir) / "plots" / "metrics"
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for split, label in (("train", "train"), ("eval", "validation")):
-            ax.plot(*read_series(metrics_dir / split / f"{metric}.tsv", metric), label=label)
+            ax.plot(*read_series(live_dir, split, metric), label=label)
         ax.set(title=metric.capitalize(), xlabel="epoch", ylabel=metric)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -1,34 +1,52 @@
 """train: fit the model on data/split/train.npz, validating on val.npz, logging each epoch with DVCLive."""
 
+import dataclasses
+import hashlib
+import json
 import math
+import shutil
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from imgclf.atomic import atomic_path
+from imgclf.atomic import atomic_path, write_json
 from imgclf.dataset import LabeledImages, read_class_names, write_class_names
 from imgclf.devices import is_chief, jit_compile, set_precision, strategy_for
 from imgclf.errors import PipelineError
+from imgclf.livelog import keras_series
 from imgclf.models import augmentation, build_model, build_optimizer
 from imgclf.params import TrainParams
 
 MODEL_FILE = "model.keras"
 CLASS_NAMES_FILE = "class_names.json"
+FINGERPRINT_FILE = "fingerprint.json"
+RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs
 
 
 def input_pipeline(
-    data: LabeledImages, batch_size: int, seed: int, shuffle: bool, augment: keras.Sequential | None = None
+    data: LabeledImages,
+    batch_size: int,
+    seed: int,
+    epochs: range | None = None,
+    augment: keras.Sequential | None = None,
 ) -> tf.data.Dataset:
-    """Batches gathered by index from one in-memory copy: shuffled each epoch, augmented, prefetched."""
+    """Batches gathered by index from one in-memory copy, augmented and prefetched. With `epochs`, the batches of
+    those epochs in a row, each epoch shuffled by its own seed (seed + epoch): a resumed run sees exactly the
+    batches an uninterrupted one would. Without, one pass in order (for validation)."""
     images, labels = tf.constant(data.images), tf.constant(data.labels)
-    batches = tf.data.Dataset.range(len(data))
-    if shuffle:
-        batches = batches.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-    batches = batches.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+    n = len(data)
+    if epochs is None:
+        indices = tf.data.Dataset.range(n).batch(batch_size)
+    else:
+        indices = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(
+            lambda epoch: tf.data.Dataset.range(n).shuffle(n, seed=seed + epoch).batch(batch_size)
+        )
+    batches = indices.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
     if augment is not None:
         batches = batches.map(
             lambda x, y: (tf.cast(tf.clip_by_value(tf.round(augment(x, training=True)), 0, 255), tf.uint8), y),
@@ -39,10 +57,34 @@ def input_pipeline(
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
+def fingerprint(params: TrainParams, train_data: LabeledImages, val_data: LabeledImages) -> str:
+    """What a backup belongs to: resuming is only right with the same params and data."""
+    digest = hashlib.md5(json.dumps(dataclasses.asdict(params), sort_keys=True).encode(), usedforsecurity=False)
+    for array in (train_data.images, train_data.labels, val_data.images, val_data.labels):
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def resume_epoch(backup_dir: Path, expected: str) -> int:
+    """Epochs completed by an interrupted run of the same params and data (0 when there is none, or another's)."""
+    try:
+        if json.loads((backup_dir / FINGERPRINT_FILE).read_text())["fingerprint"] == expected:
+            return int(json.loads((backup_dir / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        pass
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    backup_dir.mkdir(parents=True)
+    write_json(backup_dir / FINGERPRINT_FILE, {"fingerprint": expected})
+    return 0
+
+
 def train(
-    params: TrainParams, train_data: LabeledImages, val_data: LabeledImages, live_dir: Path
+    params: TrainParams, train_data: LabeledImages, val_data: LabeledImages, live_dir: Path, backup_dir: Path
 ) -> tuple[keras.Model, dict[str, float]]:
-    """Returns the trained model and the final figures for metrics/train.json."""
+    """Returns the trained model and the final figures for metrics/train.json.
+
+    Each completed epoch is backed up in `backup_dir`; a run that was killed resumes from its last completed epoch
+    when trained again with the same params and data. The backup is removed once training completes."""
     if val_data.class_names != train_data.class_names or val_data.images.shape[1:] != train_data.images.shape[1:]:
         raise PipelineError("train.npz and val.npz disagree on class names or image shape; re-run `dvc repro split`")
     strategy = strategy_for(params)  # first: a multi-worker strategy must exist before TensorFlow runs any op
@@ -64,9 +106,13 @@ def train(
             metrics=["accuracy"],
             jit_compile=jit_compile(params),
         )
-    callbacks = [keras.callbacks.TerminateOnNaN()]
+    first_epoch = resume_epoch(Path(backup_dir), fingerprint(params, train_data, val_data))
+    if first_epoch:
+        print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
+    callbacks = [keras.callbacks.TerminateOnNaN(), keras.callbacks.BackupAndRestore(str(backup_dir))]
     if is_chief():
-        callbacks.append(DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False)))
+        live = Live(str(live_dir), resume=first_epoch > 0, dvcyaml=False, save_dvc_exp=False)
+        callbacks.append(DVCLiveCallback(live=live))
     stopping = params.early_stopping
     if stopping.enabled:
         callbacks.append(
@@ -76,21 +122,27 @@ def train(
         )
     start = time.perf_counter()
     history = model.fit(
-        input_pipeline(train_data, params.batch_size, params.seed, shuffle=True, augment=augmentation(params)),
-        validation_data=input_pipeline(val_data, params.batch_size, params.seed, shuffle=False),
+        input_pipeline(
+            train_data, params.batch_size, params.seed, range(first_epoch, params.epochs), augmentation(params)
+        ),
+        validation_data=input_pipeline(val_data, params.batch_size, params.seed),
         epochs=params.epochs,
+        steps_per_epoch=steps_per_epoch,
         shuffle=False,  # the input pipeline shuffles
         verbose=2,
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - start
+    shutil.rmtree(backup_dir, ignore_errors=True)
     losses = history.history["loss"]
+    epochs_run = first_epoch + len(losses)
     if not all(math.isfinite(loss) for loss in losses):
         raise PipelineError(
-            f"the training loss became NaN or infinite in epoch {len(losses)}; "
+            f"the training loss became NaN or infinite in epoch {epochs_run}; "
             f"lower train.lr (now {params.lr:g}) or pick another train.optimizer"
         )
-    monitored = history.history[stopping.monitor]
+    earlier = keras_series(live_dir, stopping.monitor)[:first_epoch] if first_epoch else []
+    monitored = earlier + history.history[stopping.monitor]
     best = min if stopping.monitor.endswith("loss") else max
     final = {name: float(values[-1]) for name, values in history.history.items()}
     metrics = {
@@ -98,9 +150,9 @@ def train(
         "accuracy": final["accuracy"],
         "val_loss": final["val_loss"],
         "val_accuracy": final["val_accuracy"],
-        "epochs_run": len(losses),
+        "epochs_run": epochs_run,
         "best_epoch": 1 + monitored.index(best(monitored)),
-        "stopped_epoch": len(losses) if len(losses) < params.epochs else 0,
+        "stopped_epoch": epochs_run if epochs_run < params.epochs else 0,
         "train_seconds": round(seconds, 3),
         "images_per_second": round(len(losses) * len(train_data) / seconds, 1),
         "replicas": strategy.num_replicas_in_sync,

@@ -8,7 +8,7 @@ from imgclf.cli import exit_on_error
 from imgclf.dataset import load_images
 from imgclf.devices import is_chief
 from imgclf.params import load_params
-from imgclf.train import save_model, train
+from imgclf.train import RESUME_DIR, save_model, train
 
 
 def main() -> None:
@@ -20,7 +20,8 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     train_data = load_images(args.split_dir / "train.npz")
-    model, metrics = train(params.train, train_data, load_images(args.split_dir / "val.npz"), args.live_dir)
+    val_data = load_images(args.split_dir / "val.npz")
+    model, metrics = train(params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR)
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
         write_json(args.metrics_file, metrics)

@@ -33,7 +33,13 @@ def main(out: Path) -> None:
         batch_size=16,
         distribute="mirrored",
     )
-    _, metrics = train(params, blobs(seed=1), blobs(n_per_class=10, seed=2), out.parent / f"{out.stem}-live")
+    _, metrics = train(
+        params,
+        blobs(seed=1),
+        blobs(n_per_class=10, seed=2),
+        out.parent / f"{out.stem}-live",
+        out.parent / f"{out.stem}-backup",
+    )
     out.write_text(json.dumps(metrics))
 
 

@@ -58,8 +58,8 @@ def test_learning_rate_schedules(params):
 def test_augmentation_changes_training_batches_only(params):
     on = dataclasses.replace(params.train, augment=dataclasses.replace(params.train.augment, enabled=True))
     data = blobs(n_per_class=4, side=16)
-    ((plain_x, plain_y),) = input_pipeline(data, 12, 0, shuffle=False).take(1)
-    ((aug_x, aug_y),) = input_pipeline(data, 12, 0, shuffle=False, augment=augmentation(on)).take(1)
+    ((plain_x, plain_y),) = input_pipeline(data, 12, 0).take(1)
+    ((aug_x, aug_y),) = input_pipeline(data, 12, 0, augment=augmentation(on)).take(1)
     assert aug_x.dtype == plain_x.dtype == "uint8" and aug_x.shape == plain_x.shape
     assert np.array_equal(aug_y, plain_y) and not np.array_equal(aug_x, plain_x)
     assert augmentation(params.train) is None
@@ -76,7 +76,7 @@ def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
         early_stopping=stopping,
         mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
     )
-    _, metrics = train(quick, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    _, metrics = train(quick, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
     assert metrics["epochs_run"] < 30 and metrics["stopped_epoch"] == metrics["epochs_run"]
     assert metrics["best_epoch"] == metrics["epochs_run"] - 1
 
@@ -84,12 +84,18 @@ def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
 def test_nan_loss_stops_with_a_clear_error(tmp_path, params):
     exploding = dataclasses.replace(params.train, lr=1e12, epochs=3, batch_size=8)
     with pytest.raises(PipelineError, match=r"loss became NaN or infinite in epoch 1; lower train.lr \(now 1e\+12\)"):
-        train(exploding, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+        train(exploding, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
 
 
 def test_too_small_images_for_the_architecture_is_a_clear_error(tmp_path, params):
     with pytest.raises(PipelineError, match=r"train.model = smallvgg cannot take images of shape \(8, 8, 1\)"):
-        train(dataclasses.replace(params.train, model="smallvgg", epochs=1), blobs(), blobs(seed=3), tmp_path)
+        train(
+            dataclasses.replace(params.train, model="smallvgg", epochs=1),
+            blobs(),
+            blobs(seed=3),
+            tmp_path,
+            tmp_path / "backup",
+        )
 
 
 def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tmp_path, params):
@@ -101,12 +107,18 @@ def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tm
         mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
     )
     try:
-        model, metrics = train(mixed, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "a")
+        model, metrics = train(
+            mixed, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "a", tmp_path / "a-backup"
+        )
         dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         assert dense[0].compute_dtype == "float16" and dense[-1].compute_dtype == "float32"
         assert np.isfinite(metrics["loss"])
         model, _ = train(
-            dataclasses.replace(mixed, mixed_precision="auto"), blobs(seed=1), blobs(seed=2), tmp_path / "b"
+            dataclasses.replace(mixed, mixed_precision="auto"),
+            blobs(seed=1),
+            blobs(seed=2),
+            tmp_path / "b",
+            tmp_path / "b-backup",
         )
         assert all(layer.compute_dtype == "float32" for layer in model.layers if isinstance(layer, keras.layers.Dense))
     finally:

@@ -43,7 +43,7 @@ def model_dir(tmp_path_factory):
         batch_size=16,
     )
     folder = tmp_path_factory.mktemp("model")
-    model, _ = train(params, blobs(seed=1), blobs(n_per_class=10, seed=2), folder / "live")
+    model, _ = train(params, blobs(seed=1), blobs(n_per_class=10, seed=2), folder / "live", folder / "backup")
     save_model(model, ("top_left", "bottom_left", "top_right"), folder)
     return folder
 

@@ -1,13 +1,22 @@
 import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from imgclf.dataset import save_images
 from imgclf.errors import PipelineError
 from imgclf.evaluate import evaluate, predictions_csv, write_evaluation
+from imgclf.params import load_params
 from imgclf.train import load_model, save_model, train
-from tests.conftest import blobs
+from tests.conftest import REPO, blobs
 
 
 @pytest.fixture
@@ -23,7 +32,9 @@ def small_train(params):
 
 
 def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, small_train):
-    _, metrics = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    _, metrics = train(
+        small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup"
+    )
     assert metrics["epochs_run"] == 3
     assert metrics["val_accuracy"] > 0.9
     assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
@@ -49,16 +60,18 @@ def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, sma
 
 def test_same_seed_gives_the_same_metrics_on_cpu(tmp_path: Path, small_train):
     data, val = blobs(seed=3), blobs(n_per_class=10, seed=4)
-    runs = [train(small_train, data, val, tmp_path / f"live{i}")[1] for i in range(2)]
+    runs = [train(small_train, data, val, tmp_path / f"live{i}", tmp_path / f"backup{i}")[1] for i in range(2)]
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert runs[0][key] == runs[1][key]
-    _, other = train(dataclasses.replace(small_train, seed=5), data, val, tmp_path / "live_other")
+    _, other = train(
+        dataclasses.replace(small_train, seed=5), data, val, tmp_path / "live_other", tmp_path / "backup_other"
+    )
     assert other["loss"] != runs[0]["loss"]
 
 
 def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train, params):
     test = blobs(n_per_class=10, seed=6)
-    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
     save_model(model, test.class_names, tmp_path / "models")
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["class_names.json", "model.keras"]
     loaded, class_names = load_model(tmp_path / "models")
@@ -85,7 +98,7 @@ def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train,
 
 
 def test_evaluate_refuses_a_test_set_with_other_classes(tmp_path: Path, small_train):
-    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live")
+    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
     other = dataclasses.replace(blobs(n_per_class=5), class_names=("a", "b", "c"))
     with pytest.raises(PipelineError, match="differ from the model's"):
         evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8)
@@ -98,3 +111,46 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path):
     (tmp_path / "class_names.json").write_text('["a"]')
     with pytest.raises(PipelineError, match="model.keras: cannot load the model"):
         load_model(tmp_path)
+
+
+def run_train_stage(workdir: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "stages.train", "data/split", "models", "dvclive", "metrics/train.json"],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path: Path, params):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["train"].update({"epochs": 12, "batch_size": 16})
+    raw["train"]["mlp"]["hidden_units"] = [64]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    data, val = blobs(n_per_class=60, seed=1), blobs(n_per_class=10, seed=2)
+    save_images(tmp_path / "data" / "split" / "train.npz", data)
+    save_images(tmp_path / "data" / "split" / "val.npz", val)
+
+    stage = run_train_stage(tmp_path)
+    progress = tmp_path / "models" / ".resume" / "training_metadata.json"
+    deadline = time.monotonic() + 120
+    while not (progress.exists() and json.loads(progress.read_text() or "{}").get("epoch", 0) >= 4):
+        assert stage.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
+        time.sleep(0.05)
+    stage.send_signal(signal.SIGKILL)
+    stage.wait()
+    assert not (tmp_path / "models" / "model.keras").exists()
+
+    resumed = run_train_stage(tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    assert b"resuming from epoch" in out
+    assert not (tmp_path / "models" / ".resume").exists()
+    result = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    assert len((tmp_path / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()) == 1 + 12
+
+    _, uninterrupted = train(load_params(tmp_path / "params.yaml").train, data, val, tmp_path / "l", tmp_path / "b")
+    assert result["epochs_run"] == uninterrupted["epochs_run"] == 12
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "best_epoch"):
+        assert result[key] == uninterrupted[key], key
