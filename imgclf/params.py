@@ -123,7 +123,8 @@ class TrainParams:
     early_stopping: EarlyStoppingParams
     mixed_precision: Literal["auto", "on", "off"]  # auto: on only when a GPU is visible
     xla: Literal["auto", "on", "off"]  # Keras jit_compile; auto: XLA where Keras supports it (GPU)
-    distribute: Literal["auto", "mirrored", "none"]  # auto: MultiWorker with TF_CONFIG, Mirrored with 2+ GPUs
+    distribute: Literal["auto", "mirrored", "none"]  # auto: MirroredStrategy with 2+ GPUs
+    backup_every_s: float = bounded(ge=0)  # back up a completed epoch (to resume a killed run) at most this often
     seed: int = bounded(ge=0)
 
 

@@ -78,13 +78,28 @@ def resume_epoch(backup_dir: Path, expected: str) -> int:
     return 0
 
 
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore, saving a completed epoch at most every `every_s` seconds (and always the last):
+    each save costs a fraction of a second, too much to pay after every short epoch."""
+
+    def __init__(self, backup_dir: Path, every_s: float) -> None:
+        super().__init__(str(backup_dir), double_checkpoint=True)  # a kill mid-save falls back to the one before
+        self.every_s, self.last_save = every_s, time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.last_save >= self.every_s or epoch + 1 == self.params.get("epochs"):
+            super().on_epoch_end(epoch, logs)
+            self.last_save = time.monotonic()
+
+
 def train(
     params: TrainParams, train_data: LabeledImages, val_data: LabeledImages, live_dir: Path, backup_dir: Path
 ) -> tuple[keras.Model, dict[str, float]]:
     """Returns the trained model and the final figures for metrics/train.json.
 
-    Each completed epoch is backed up in `backup_dir`; a run that was killed resumes from its last completed epoch
-    when trained again with the same params and data. The backup is removed once training completes."""
+    Completed epochs are backed up in `backup_dir` (every `backup_every_s` seconds at most); a run that was killed
+    resumes from its last backed-up epoch when trained again with the same params and data, and ends as an
+    uninterrupted run would. The backup is removed once training completes."""
     if val_data.class_names != train_data.class_names or val_data.images.shape[1:] != train_data.images.shape[1:]:
         raise PipelineError("train.npz and val.npz disagree on class names or image shape; re-run `dvc repro split`")
     strategy = strategy_for(params)  # first: a multi-worker strategy must exist before TensorFlow runs any op
@@ -109,7 +124,7 @@ def train(
     first_epoch = resume_epoch(Path(backup_dir), fingerprint(params, train_data, val_data))
     if first_epoch:
         print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
-    callbacks = [keras.callbacks.TerminateOnNaN(), keras.callbacks.BackupAndRestore(str(backup_dir))]
+    callbacks = [keras.callbacks.TerminateOnNaN(), EpochBackup(backup_dir, params.backup_every_s)]
     if is_chief():
         live = Live(str(live_dir), resume=first_epoch > 0, dvcyaml=False, save_dvc_exp=False)
         callbacks.append(DVCLiveCallback(live=live))

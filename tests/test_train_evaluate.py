@@ -123,9 +123,16 @@ def run_train_stage(workdir: Path) -> subprocess.Popen:
     )
 
 
+def epochs_backed_up(metadata: Path) -> int:
+    try:
+        return json.loads(metadata.read_text())["epoch"]
+    except (OSError, ValueError, KeyError):  # not written yet, or caught mid-write
+        return 0
+
+
 def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path: Path, params):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["train"].update({"epochs": 12, "batch_size": 16})
+    raw["train"].update({"epochs": 12, "batch_size": 16, "backup_every_s": 0})
     raw["train"]["mlp"]["hidden_units"] = [64]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     data, val = blobs(n_per_class=60, seed=1), blobs(n_per_class=10, seed=2)
@@ -135,7 +142,7 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_o
     stage = run_train_stage(tmp_path)
     progress = tmp_path / "models" / ".resume" / "training_metadata.json"
     deadline = time.monotonic() + 120
-    while not (progress.exists() and json.loads(progress.read_text() or "{}").get("epoch", 0) >= 4):
+    while epochs_backed_up(progress) < 4:
         assert stage.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
         time.sleep(0.05)
     stage.send_signal(signal.SIGKILL)
