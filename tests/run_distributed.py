@@ -4,7 +4,6 @@ python tests/run_distributed.py mirrored OUT.json   # two logical CPU devices, M
 TF_CONFIG=... python tests/run_distributed.py cluster OUT.json   # one worker of a MultiWorker cluster
 """
 
-import dataclasses
 import json
 import os
 import sys
@@ -17,22 +16,14 @@ import tensorflow as tf
 
 from imgclf.params import load_params
 from imgclf.train import train
-from tests.conftest import REPO, blobs
+from tests.conftest import REPO, blobs, quick_mlp
 
 
 def main(out: Path) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     params = load_params(REPO / "params.yaml").train
-    params = dataclasses.replace(
-        params,
-        mlp=dataclasses.replace(params.mlp, hidden_units=(16,)),
-        optimizer="adam",
-        lr=0.01,
-        epochs=4,
-        batch_size=16,
-        distribute="mirrored",
-    )
+    params = quick_mlp(params, epochs=4, distribute="mirrored")
     _, metrics = train(
         params,
         blobs(seed=1),

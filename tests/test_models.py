@@ -7,7 +7,7 @@ import pytest
 from imgclf.errors import PipelineError
 from imgclf.models import augmentation, build_model, learning_rate
 from imgclf.train import input_pipeline, train
-from tests.conftest import blobs
+from tests.conftest import blobs, quick_mlp
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "convpool", "smallvgg"])
@@ -67,15 +67,7 @@ def test_augmentation_changes_training_batches_only(params):
 
 def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
     stopping = dataclasses.replace(params.train.early_stopping, enabled=True, monitor="val_accuracy", patience=1)
-    quick = dataclasses.replace(
-        params.train,
-        optimizer="adam",
-        lr=0.05,
-        epochs=30,
-        batch_size=16,
-        early_stopping=stopping,
-        mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
-    )
+    quick = quick_mlp(params.train, lr=0.05, epochs=30, early_stopping=stopping)
     _, metrics = train(quick, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
     assert metrics["epochs_run"] < 30 and metrics["stopped_epoch"] == metrics["epochs_run"]
     assert metrics["best_epoch"] == metrics["epochs_run"] - 1
@@ -99,13 +91,7 @@ def test_too_small_images_for_the_architecture_is_a_clear_error(tmp_path, params
 
 
 def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tmp_path, params):
-    mixed = dataclasses.replace(
-        params.train,
-        mixed_precision="on",
-        epochs=1,
-        batch_size=16,
-        mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
-    )
+    mixed = quick_mlp(params.train, mixed_precision="on", epochs=1)
     try:
         model, metrics = train(
             mixed, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "a", tmp_path / "a-backup"

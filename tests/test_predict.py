@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from imgclf.errors import PipelineError
+from imgclf.params import load_params
 from imgclf.predict import annotate, as_csv, as_table, image_files, predict
-from imgclf.train import save_model
-from tests.conftest import REPO
+from imgclf.train import save_model, train
+from tests.conftest import REPO, blobs, quick_mlp
 
 
 def quadrant_image(path: Path, quadrant: int, side: int = 40) -> Path:
@@ -27,21 +28,7 @@ def quadrant_image(path: Path, quadrant: int, side: int = 40) -> Path:
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A small trained model of 8 x 8 gray images in 3 classes, saved as the train stage saves it."""
-    import dataclasses
-
-    from imgclf.params import load_params
-    from imgclf.train import train
-    from tests.conftest import blobs
-
-    params = load_params(REPO / "params.yaml").train
-    params = dataclasses.replace(
-        params,
-        mlp=dataclasses.replace(params.mlp, hidden_units=(16,)),
-        optimizer="adam",
-        lr=0.01,
-        epochs=15,
-        batch_size=16,
-    )
+    params = quick_mlp(load_params(REPO / "params.yaml").train, epochs=15)
     folder = tmp_path_factory.mktemp("model")
     model, _ = train(params, blobs(seed=1), blobs(n_per_class=10, seed=2), folder / "live", folder / "backup")
     save_model(model, ("top_left", "bottom_left", "top_right"), folder)

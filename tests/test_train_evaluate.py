@@ -16,19 +16,12 @@ from imgclf.errors import PipelineError
 from imgclf.evaluate import evaluate, predictions_csv, write_evaluation
 from imgclf.params import load_params
 from imgclf.train import load_model, save_model, train
-from tests.conftest import REPO, blobs
+from tests.conftest import REPO, blobs, quick_mlp
 
 
 @pytest.fixture
 def small_train(params):
-    return dataclasses.replace(
-        params.train,
-        mlp=dataclasses.replace(params.train.mlp, hidden_units=(16,)),
-        optimizer="adam",
-        lr=0.01,
-        epochs=3,
-        batch_size=16,
-    )
+    return quick_mlp(params.train, epochs=3)
 
 
 def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, small_train):
