@@ -92,6 +92,21 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
             self.last_save = time.monotonic()
 
 
+def training_callbacks(params: TrainParams, resumed: bool, live_dir: Path, backup_dir: Path) -> list:
+    stopping = params.early_stopping
+    callbacks = [keras.callbacks.TerminateOnNaN(), EpochBackup(backup_dir, params.backup_every_s)]
+    if is_chief():
+        live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False)
+        callbacks.append(DVCLiveCallback(live=live))
+    if stopping.enabled:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping.monitor, patience=stopping.patience, restore_best_weights=stopping.restore_best_weights
+            )
+        )
+    return callbacks
+
+
 def train(
     params: TrainParams, train_data: LabeledImages, val_data: LabeledImages, live_dir: Path, backup_dir: Path
 ) -> tuple[keras.Model, dict[str, float]]:
@@ -102,7 +117,7 @@ def train(
     uninterrupted run would. The backup is removed once training completes."""
     if val_data.class_names != train_data.class_names or val_data.images.shape[1:] != train_data.images.shape[1:]:
         raise PipelineError("train.npz and val.npz disagree on class names or image shape; re-run `dvc repro split`")
-    strategy = strategy_for(params)  # first: a multi-worker strategy must exist before TensorFlow runs any op
+    strategy = strategy_for(params)  # first: a refused multi-worker cluster fails before any work
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     steps_per_epoch = -(-len(train_data) // params.batch_size)
@@ -124,17 +139,6 @@ def train(
     first_epoch = resume_epoch(Path(backup_dir), fingerprint(params, train_data, val_data))
     if first_epoch:
         print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
-    callbacks = [keras.callbacks.TerminateOnNaN(), EpochBackup(backup_dir, params.backup_every_s)]
-    if is_chief():
-        live = Live(str(live_dir), resume=first_epoch > 0, dvcyaml=False, save_dvc_exp=False)
-        callbacks.append(DVCLiveCallback(live=live))
-    stopping = params.early_stopping
-    if stopping.enabled:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=stopping.monitor, patience=stopping.patience, restore_best_weights=stopping.restore_best_weights
-            )
-        )
     start = time.perf_counter()
     history = model.fit(
         input_pipeline(
@@ -145,7 +149,7 @@ def train(
         steps_per_epoch=steps_per_epoch,
         shuffle=False,  # the input pipeline shuffles
         verbose=2,
-        callbacks=callbacks,
+        callbacks=training_callbacks(params, first_epoch > 0, live_dir, backup_dir),
     )
     seconds = time.perf_counter() - start
     shutil.rmtree(backup_dir, ignore_errors=True)
@@ -156,9 +160,10 @@ def train(
             f"the training loss became NaN or infinite in epoch {epochs_run}; "
             f"lower train.lr (now {params.lr:g}) or pick another train.optimizer"
         )
-    earlier = keras_series(live_dir, stopping.monitor)[:first_epoch] if first_epoch else []
-    monitored = earlier + history.history[stopping.monitor]
-    best = min if stopping.monitor.endswith("loss") else max
+    monitor = params.early_stopping.monitor
+    earlier = keras_series(live_dir, monitor)[:first_epoch] if first_epoch else []
+    monitored = earlier + history.history[monitor]
+    best = min if monitor.endswith("loss") else max
     final = {name: float(values[-1]) for name, values in history.history.items()}
     metrics = {
         "loss": final["loss"],
