@@ -134,12 +134,18 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class PlotParams:
+    misclassified: int = bounded(ge=0)  # how many misclassified test images plots/misclassified.png shows
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams
     preprocess: PreprocessParams
     split: SplitParams
     train: TrainParams
     evaluate: EvaluateParams
+    plot: PlotParams
 
 
 _LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}

@@ -1,11 +1,13 @@
-"""Draw the training curves from LIVE_DIR and the confusion matrix from PREDICTIONS into PLOTS_DIR."""
+"""Draw the training curves from LIVE_DIR, and the confusion matrix and misclassified images from PREDICTIONS of
+TEST_FILE, into PLOTS_DIR."""
 
 import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.dataset import read_class_names
-from imgclf.plots import plot_confusion_matrix, plot_training_curves
+from imgclf.dataset import load_images, read_class_names
+from imgclf.params import load_params
+from imgclf.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
 
 def main() -> None:
@@ -13,11 +15,16 @@ def main() -> None:
     parser.add_argument("live_dir", type=Path)
     parser.add_argument("predictions", type=Path)
     parser.add_argument("class_names", type=Path)
+    parser.add_argument("test_file", type=Path)
     parser.add_argument("plots_dir", type=Path)
     args = parser.parse_args()
+    params = load_params()
     plot_training_curves(args.live_dir, args.plots_dir / "training_curves.png")
     plot_confusion_matrix(
         args.predictions, list(read_class_names(args.class_names)), args.plots_dir / "confusion_matrix.png"
+    )
+    plot_misclassified(
+        load_images(args.test_file), args.predictions, params.plot.misclassified, args.plots_dir / "misclassified.png"
     )
 
 

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.plots import plot_confusion_matrix, plot_training_curves
+from imgclf.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
+from tests.conftest import blobs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -37,3 +38,22 @@ def test_missing_inputs_are_named(tmp_path: Path):
     with pytest.raises(PipelineError, match="missing column 'actual'"):
         plot_confusion_matrix(tmp_path / "predictions.csv", ["a", "b"], tmp_path / "cm.png")
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "cm.png").exists()
+
+
+def test_misclassified_grid_shows_the_wrong_ones_and_checks_it_matches_the_test_set(tmp_path: Path):
+    test = blobs(n_per_class=4)
+    names = [test.class_names[label] for label in test.labels]
+    guesses = [names[0]] * len(names)  # everything predicted as the first image's class
+    (tmp_path / "predictions.csv").write_text(
+        "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in zip(names, guesses, strict=True))
+    )
+    plot_misclassified(test, tmp_path / "predictions.csv", 5, tmp_path / "wrong.png")
+    assert (tmp_path / "wrong.png").read_bytes().startswith(PNG_SIGNATURE)
+
+    (tmp_path / "all_right.csv").write_text("actual,predicted\n" + "".join(f"{a},{a}\n" for a in names))
+    plot_misclassified(test, tmp_path / "all_right.csv", 5, tmp_path / "none.png")
+    assert (tmp_path / "none.png").read_bytes().startswith(PNG_SIGNATURE)
+
+    (tmp_path / "other.csv").write_text("actual,predicted\n" + "".join(f"{a},{a}\n" for a in reversed(names)))
+    with pytest.raises(PipelineError, match=r"other.csv: its rows do not match the test set"):
+        plot_misclassified(test, tmp_path / "other.csv", 5, tmp_path / "x.png")
