@@ -71,9 +71,12 @@ def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple
         raise PipelineError(f"{root}: only one class folder ({found[0]}); a classifier needs at least two")
     paths, labels, skipped = [], [], []
     for label, class_dir in enumerate(class_dirs):
-        files = [p for p in _visible(class_dir.rglob("*")) if p.is_file() and not _hidden_below(p, class_dir)]
-        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-        skipped += [Skipped(str(p), f"not an image type ({p.suffix or 'no suffix'})") for p in files if p not in images]
+        images = []
+        for p in visible_files(class_dir):
+            if is_image_file(p):
+                images.append(p)
+            else:
+                skipped.append(Skipped(str(p), f"not an image type ({p.suffix or 'no suffix'})"))
         if not images:
             raise PipelineError(f"{class_dir}: no images (.jpg, .jpeg, .png, .bmp, .webp); add some or remove it")
         paths += images
@@ -81,8 +84,17 @@ def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple
     return ImageFiles(paths, np.array(labels, dtype=np.int64), found), skipped
 
 
-def _hidden_below(path: Path, top: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(top).parts)
+def visible_files(folder: Path) -> list[Path]:
+    """Every file below `folder`, sorted, leaving out hidden files and anything in hidden folders."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def load_images(

@@ -17,7 +17,7 @@ import numpy as np
 from imgclf.atomic import atomic_path, write_text
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
-from imgclf.folder import IMAGE_SUFFIXES
+from imgclf.folder import is_image_file, visible_files
 from imgclf.images import BadImage, Resize, decode, fit
 
 Prediction = list[tuple[str, float]]  # (label, probability), most likely first
@@ -27,13 +27,7 @@ def image_files(inputs: list[Path]) -> list[Path]:
     files = []
     for path in inputs:
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in IMAGE_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            found = [p for p in visible_files(path) if is_image_file(p)]
             if not found:
                 raise PipelineError(f"{path}: no images (.jpg, .jpeg, .png, .bmp, .webp) in this folder")
             files += found
