@@ -52,12 +52,10 @@ def strategy_for(params: TrainParams) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def set_precision(params: TrainParams) -> str:
-    """Sets (and returns) Keras' global dtype policy for this run; every run sets it, so none inherits another's."""
+def set_precision(params: TrainParams) -> None:
+    """Sets Keras' global dtype policy for this run; every run sets it, so none inherits another's."""
     on = params.mixed_precision == "on" or (params.mixed_precision == "auto" and tf.config.list_logical_devices("GPU"))
-    policy = "mixed_float16" if on else "float32"
-    keras.mixed_precision.set_global_policy(policy)
-    return policy
+    keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")
 
 
 def jit_compile(params: TrainParams) -> bool | str:

@@ -74,10 +74,10 @@ def fetch_folder(data: DataParams, target: Path) -> None:
                 extract_archive(archive, tmp)
             finally:
                 shutil.rmtree(archive.parent)
-        elif Path(source).expanduser().is_dir():
-            shutil.copytree(Path(source).expanduser(), tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
-        elif Path(source).expanduser().is_file() and is_archive(source):
-            extract_archive(Path(source).expanduser(), tmp)
+        elif (local := Path(source).expanduser()).is_dir():
+            shutil.copytree(local, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
+        elif local.is_file() and is_archive(source):
+            extract_archive(local, tmp)
         else:
             raise PipelineError(
                 f"data.folder = {source!r}: not a directory or a .zip / .tar.gz file; point it at your photos"
