@@ -55,8 +55,6 @@ def copy_verified(source: Path, target: Path, file: RemoteFile) -> None:
 def fetch_folder(data: DataParams, target: Path) -> None:
     """A photo folder from a directory, or a .zip / .tar.gz at a path or URL, unpacked into `target`."""
     source = data.folder
-    if not source:
-        raise PipelineError("data.folder is empty; set it to your photos: a folder of class sub-folders or an archive")
     with atomic_dir(target) as tmp:
         if "://" in source:
             base, _, name = source.rpartition("/")

@@ -38,6 +38,10 @@ class DataParams:
     retries: int = bounded(ge=0)
     timeout_s: float = bounded(gt=0)
 
+    def __post_init__(self) -> None:
+        if self.dataset == "folder" and not self.folder:
+            raise ValueError("dataset folder needs data.folder: your photos (class sub-folders) or an archive of them")
+
 
 @dataclass(frozen=True)
 class PreprocessParams:

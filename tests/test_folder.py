@@ -58,7 +58,7 @@ def photos(root: Path) -> Path:
 
 @pytest.fixture
 def folder_params(params):
-    data = dataclasses.replace(params.data, dataset="folder")
+    data = dataclasses.replace(params.data, dataset="folder", folder="photos")
     return data, dataclasses.replace(params.preprocess, image_size=32)
 
 

@@ -72,6 +72,9 @@ def test_list_items_are_checked(raw):
 def test_related_keys_are_checked_together(raw):
     raw["train"]["convpool"]["kernel_sizes"] = [5]
     assert "train.convpool: kernel_sizes has 1 entries; give one per filters entry" in error_of(raw)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["data"]["dataset"] = "folder"
+    assert "data: dataset folder needs data.folder" in error_of(raw)
 
 
 def test_switches_must_be_booleans(raw):

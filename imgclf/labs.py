@@ -1,0 +1,148 @@
+"""The labs' hyperparameter studies (sweeps.yaml), each expanded into named experiments: params.yaml overrides
+that `dvc exp run -S` takes. Every experiment is validated like params.yaml before anything is queued."""
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from imgclf.errors import PipelineError
+from imgclf.params import parse_params
+
+Overrides = dict[str, object]  # dotted params.yaml key -> value
+
+
+@dataclass(frozen=True)
+class Sweep:
+    keys: tuple[str, ...]  # varied together: point i takes value i of each
+    points: tuple[Overrides, ...]
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    title: str
+    base: Overrides
+    sweeps: tuple[Sweep, ...]
+    tiny: Overrides
+
+    @property
+    def swept_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(key for sweep in self.sweeps for key in sweep.keys))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    overrides: Overrides  # everything the experiment sets, base first
+    point: Overrides  # the swept values that make it this experiment
+
+
+def load_labs(path: Path = Path("sweeps.yaml")) -> dict[str, Lab]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: not found; run from the repository root, where sweeps.yaml lives") from None
+    except yaml.YAMLError as e:
+        raise PipelineError(f"{path}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict) or not raw:
+        raise PipelineError(f"{path}: must map each lab's name to its title, base, sweeps and tiny")
+    return {name: _lab(name, spec, f"{path}: {name}") for name, spec in raw.items()}
+
+
+def _lab(name: str, spec: object, where: str) -> Lab:
+    fields = ("title", "base", "sweeps", "tiny")
+    if not isinstance(spec, dict) or sorted(spec) != sorted(fields):
+        raise PipelineError(f"{where}: must have exactly the keys {', '.join(fields)}")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise PipelineError(f"{where}: a lab name may hold only letters, digits and _")
+    for key in ("base", "tiny"):
+        if not isinstance(spec[key], dict):
+            raise PipelineError(f"{where}.{key}: must map params keys (like train.lr) to values")
+    if not isinstance(spec["sweeps"], list) or not spec["sweeps"]:
+        raise PipelineError(f"{where}.sweeps: must be a list of sweeps, each mapping params keys to lists of values")
+    sweeps = tuple(_sweep(s, f"{where}.sweeps[{i}]") for i, s in enumerate(spec["sweeps"]))
+    unset = [key for sweep in sweeps for key in sweep.keys if key not in spec["base"]]
+    if unset:
+        raise PipelineError(f"{where}.base: set {unset[0]} too (the value its sweep varies from)")
+    return Lab(name, str(spec["title"]), spec["base"], sweeps, spec["tiny"])
+
+
+def _sweep(spec: object, where: str) -> Sweep:
+    if not isinstance(spec, dict) or not spec or not all(isinstance(v, list) and v for v in spec.values()):
+        raise PipelineError(f"{where}: must map params keys to non-empty lists of values")
+    lengths = {len(values) for values in spec.values()}
+    if len(lengths) > 1:
+        raise PipelineError(f"{where}: keys that change together need as many values each; got {sorted(lengths)}")
+    points = tuple(dict(zip(spec, values, strict=True)) for values in zip(*spec.values(), strict=True))
+    return Sweep(tuple(spec), points)
+
+
+def experiments(
+    lab: Lab, tiny: bool = False, extra: Overrides | None = None, only_sweep: int | None = None
+) -> list[Experiment]:
+    """The lab's distinct experiments in sweep order; `tiny` adds the lab's tiny-sample overrides, `extra` the
+    user's own (a swept key cannot be one of them: that would collapse the sweep); `only_sweep` (from 1) keeps
+    one sweep's experiments."""
+    extra = extra or {}
+    if only_sweep is not None and not 1 <= only_sweep <= len(lab.sweeps):
+        raise PipelineError(f"--sweep {only_sweep}: lab {lab.name} has sweeps 1 to {len(lab.sweeps)}")
+    clash = [key for key in extra if key in lab.swept_keys]
+    if clash:
+        raise PipelineError(f"-S {clash[0]}: lab {lab.name} sweeps this key; leave it out, or edit sweeps.yaml")
+    shared = {**lab.base, **(lab.tiny if tiny else {}), **extra}
+    found: dict[str, Experiment] = {}
+    chosen: dict[str, None] = {}  # in the order of the chosen sweeps
+    for number, sweep in enumerate(lab.sweeps, 1):
+        for point in sweep.points:
+            overrides = {**shared, **point}
+            key = json.dumps({k: overrides[k] for k in lab.swept_keys}, sort_keys=True)
+            at_base = all(overrides[k] == lab.base[k] for k in lab.swept_keys)
+            found.setdefault(key, Experiment(f"{lab.name}-{'base' if at_base else slug(point)}", overrides, point))
+            if only_sweep in (None, number):
+                chosen[key] = None
+    names = [e.name for e in found.values()]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise PipelineError(f"lab {lab.name}: two experiments would both be named {duplicates.pop()}")
+    return [found[key] for key in chosen]
+
+
+def slug(point: Overrides) -> str:
+    """A git-ref-safe name: train.lr=0.05 -> lr-0.05; train.mlp.hidden_units=[800, 500] -> mlp.hidden_units-800x500."""
+    parts = []
+    for key, value in point.items():
+        shown = "x".join(map(str, value)) if isinstance(value, list) else str(value).lower()
+        parts.append(f"{key.split('.', 1)[-1]}-{shown}")
+    return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(parts))
+
+
+def apply(raw_params: dict, overrides: Overrides) -> dict:
+    """params.yaml's content with the dotted keys set, as `dvc exp run -S` would."""
+    result = copy.deepcopy(raw_params)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = result
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise PipelineError(f"{key}: {part} is not a section of params.yaml")
+        node[leaf] = value
+    return result
+
+
+def check(raw_params: dict, runs: list[Experiment]) -> None:
+    """Every experiment's params as the stages will validate them, so a typo stops the sweep before it is queued."""
+    for run in runs:
+        parse_params(apply(raw_params, run.overrides), source=f"experiment {run.name}")
+
+
+def set_param_args(overrides: Overrides) -> list[str]:
+    """`-S key=value` arguments; values in JSON, which DVC's (Hydra's) override grammar reads back unchanged."""
+    args = []
+    for key, value in overrides.items():
+        args += ["-S", f"{key}={json.dumps(value, separators=(',', ':'))}"]
+    return args

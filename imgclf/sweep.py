@@ -1,0 +1,77 @@
+"""Run a lab's whole hyperparameter study (sweeps.yaml) as DVC experiments, then write its report.
+
+    python -m imgclf.sweep mnist_mlp                      # queue, run (dvc exp run --run-all), report
+    python -m imgclf.sweep photos -S data.folder=~/photos  # your own overrides for every experiment
+    python -m imgclf.sweep cifar10_cnn --tiny             # the same study on a few images per class
+    python -m imgclf.sweep mnist_mlp --sweep 2            # only the lab's second sweep (batch size)
+    python -m imgclf.sweep mnist_mlp --queue-only         # queue only; run later with dvc queue start
+
+Each experiment is queued with `dvc exp run --queue -n LAB-... -S ...`; re-running a lab replaces its experiments.
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from imgclf.cli import exit_on_error
+from imgclf.errors import PipelineError
+from imgclf.labs import Experiment, Overrides, check, experiments, load_labs, set_param_args
+from imgclf.report import dvc, find_lab, write_report
+
+
+def parse_set(pairs: list[str]) -> Overrides:
+    """`key=value` pairs, values read as YAML like `dvc exp run -S` does."""
+    overrides: Overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PipelineError(f"-S {pair}: expected key=value, e.g. -S train.lr=0.05")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def queue(runs: list[Experiment], project: Path) -> None:
+    existing = set(dvc("exp", "ls", "--name-only", cwd=project).split())
+    replaced = [r.name for r in runs if r.name in existing]
+    if replaced:
+        dvc("exp", "remove", *replaced, cwd=project)
+    for run in runs:
+        print(f"queue {run.name}", flush=True)
+        dvc("exp", "run", "--queue", "--name", run.name, *set_param_args(run.overrides), cwd=project)
+
+
+def run_queue(jobs: int, project: Path) -> None:
+    """`dvc exp run --run-all`: starts DVC's queue workers and follows their logs until the queue is empty."""
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "--run-all", "--jobs", str(jobs)], cwd=project)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lab", help="a lab of sweeps.yaml")
+    parser.add_argument("--tiny", action="store_true", help="add the lab's tiny-sample overrides (quick check)")
+    parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every experiment")
+    parser.add_argument("--sweep", type=int, help="only the lab's Nth sweep (1 is the first in sweeps.yaml)")
+    parser.add_argument("--jobs", type=int, default=1, help="experiments at once (dvc queue workers)")
+    parser.add_argument("--queue-only", action="store_true", help="queue the experiments, run nothing")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/LAB/ is written (default reports)")
+    args = parser.parse_args()
+    project = Path(".")
+    lab = find_lab(load_labs(), args.lab)
+    runs = experiments(lab, tiny=args.tiny, extra=parse_set(args.set), only_sweep=args.sweep)
+    check(yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8")), runs)
+    queue(runs, project)
+    if args.queue_only:
+        print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
+        return
+    run_queue(args.jobs, project)
+    results = write_report(lab, args.out / lab.name, project)
+    print(f"{args.out / lab.name / 'report.md'}: {len(results)} of {len(runs)} experiments finished")
+    if len(results) < len(runs):
+        raise PipelineError(f"{len(runs) - len(results)} experiments did not finish; see dvc queue status")
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,89 @@
+"""The labs' sweeps run for real through DVC's queue on tiny samples, in a temporary copy of this repository:
+the whole photo-folder study, and one sweep of each other lab (all 34 tiny experiments take about 12 minutes on
+2 cores; tests/test_sweeps.py checks every experiment's params without running it)."""
+
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tests.conftest import blobs
+from tests.project import copy_repo, run
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("sweeps")
+    copy_repo(project)
+    run(["git", "init", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    data = blobs(n_per_class=12, side=16)
+    for i, (image, label) in enumerate(zip(data.images, data.labels, strict=True)):
+        folder = root / ("cats", "dogs", "panda")[label]
+        folder.mkdir(exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.jpg"), image)
+    return root
+
+
+def sweep(project: Path, *args: str, check: bool = True):
+    return run([sys.executable, "-m", "imgclf.sweep", *args, "--tiny", "--jobs", "2"], project, check=check)
+
+
+def report(project: Path, lab: str) -> dict:
+    return json.loads((project / "reports" / lab / "results.json").read_text())
+
+
+def test_photo_lab_runs_whole_and_reports(project: Path, photos: Path):
+    sweep(project, "photos", "-S", f"data.folder={photos}")
+    results = report(project, "photos")
+    names = ["photos-model-mlp-image_size-32", "photos-base", "photos-augment.enabled-false"]
+    names.append("photos-early_stopping.enabled-true")
+    assert [e["name"] for e in results["experiments"]] == names and results["missing"] == []
+    by_name = {e["name"]: e["params"] for e in results["experiments"]}
+    assert by_name["photos-model-mlp-image_size-32"]["train.model"] == "mlp"
+    assert by_name["photos-model-mlp-image_size-32"]["preprocess.image_size"] == 32
+    assert by_name["photos-base"]["train.model"] == "smallvgg"
+    assert by_name["photos-early_stopping.enabled-true"]["train.early_stopping.enabled"] is True
+    assert all(p["preprocess.max_per_class"] == 10 and p["data.folder"] == str(photos) for p in by_name.values())
+    text = (project / "reports" / "photos" / "report.md").read_text()
+    assert text.count("| **best** |") == 1 and f"| **best** | {results['best']} |" in text
+    for picture in ("sweep1-model.png", "sweep2-augment.enabled.png", "sweep3-early_stopping.enabled.png"):
+        assert (project / "reports" / "photos" / picture).read_bytes().startswith(b"\x89PNG")
+        assert f"]({picture})" in text
+    curves = (project / "reports" / "photos" / "curves" / "index.html").read_text()
+    assert all(name in curves for name in names), "dvc plots diff overlays every experiment's curves"
+
+
+@pytest.mark.parametrize(
+    ("lab", "number", "key", "expected"),
+    [
+        ("cifar10_cnn", 3, "train.cnn.conv_blocks", [1, 2]),
+        ("convpool", 2, "train.convpool.filters", [[32], [32, 64], [32, 64, 128]]),
+        ("mnist_mlp", 4, "train.mlp.hidden_units", [[800, 500], [800, 700], [800, 900], [800, 1200]]),
+    ],
+)
+def test_one_sweep_of_each_other_lab_runs_on_the_tiny_sample(project: Path, lab, number, key, expected):
+    sweep(project, lab, "--sweep", str(number))
+    finished = report(project, lab)["experiments"]
+    assert sorted(e["params"][key] for e in finished) == sorted(expected)
+    assert all(e["params"]["data.dataset"] == "mnist_5k" and 0 <= e["accuracy"] <= 1 for e in finished)
+    assert all(e["train_seconds"] > 0 and e["images_per_second"] > 0 for e in finished)
+
+
+def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project: Path, tmp_path: Path):
+    failed = sweep(project, "photos", "--sweep", "3", "-S", f"data.folder={tmp_path / 'nowhere'}", check=False)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines()[-1] == "error: 2 experiments did not finish; see dvc queue status"
+    results = report(project, "photos")
+    rerun = {"photos-base", "photos-early_stopping.enabled-true"}  # finished by the first test: now failed
+    assert rerun <= set(results["missing"])
+    assert not rerun & {e["name"] for e in results["experiments"]}

@@ -1,0 +1,164 @@
+"""The labs' sweeps (sweeps.yaml) and the report, without running DVC: expansion, validation, DVC's reading of
+the -S values, and the report's table and plots from `dvc exp show --json` data."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from dvc.utils.hydra import apply_overrides
+
+from imgclf.errors import PipelineError
+from imgclf.labs import apply, check, experiments, load_labs, set_param_args
+from imgclf.report import Result, completed_experiments, markdown, plot_sweep
+from tests.conftest import REPO
+
+PHOTOS = {"data.folder": "photos"}
+
+
+@pytest.fixture
+def labs():
+    return load_labs(REPO / "sweeps.yaml")
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def values(runs, key) -> list:
+    return [run.overrides[key] for run in runs]
+
+
+def test_each_lab_sweeps_what_its_lab_varies(labs):
+    mnist = labs["mnist_mlp"]
+    assert values(experiments(mnist, only_sweep=1), "train.epochs") == [50, 75, 100, 125]
+    assert values(experiments(mnist, only_sweep=2), "train.batch_size") == [50, 100, 200, 400]
+    assert values(experiments(mnist, only_sweep=3), "train.mlp.hidden_units") == [[500], [700], [900], [1200]]
+    second = values(experiments(mnist, only_sweep=4), "train.mlp.hidden_units")
+    assert second == [[800, 500], [800, 700], [800, 900], [800, 1200]]
+    cifar = labs["cifar10_cnn"]
+    assert values(experiments(cifar, only_sweep=1), "train.lr") == [0.01, 0.02, 0.05, 0.1]
+    assert values(experiments(cifar, only_sweep=2), "train.epochs") == [15, 20, 25, 30]
+    assert values(experiments(cifar, only_sweep=3), "train.cnn.conv_blocks") == [1, 2]
+    convpool = experiments(labs["convpool"])
+    assert {len(f) for f in values(convpool, "train.convpool.filters")} == {1, 2, 3}  # depth
+    assert {f[0] for f in values(convpool, "train.convpool.filters")} == {16, 32, 64}  # width
+    photos = experiments(labs["photos"], extra=PHOTOS)
+    assert set(values(photos, "train.model")) == {"mlp", "smallvgg"}
+    assert set(values(photos, "train.augment.enabled")) == set(values(photos, "train.early_stopping.enabled"))
+    assert set(values(photos, "train.augment.enabled")) == {False, True}
+
+
+def test_an_experiment_two_sweeps_share_runs_once_as_base(labs):
+    runs = experiments(labs["mnist_mlp"])
+    assert len(runs) == 15 and len({r.name for r in runs}) == 15  # 100 epochs = batch 200 = the base
+    base = next(r for r in runs if r.name == "mnist_mlp-base")
+    assert (base.overrides["train.epochs"], base.overrides["train.batch_size"]) == (100, 200)
+    assert [r.name for r in experiments(labs["mnist_mlp"], only_sweep=2)] == [
+        "mnist_mlp-batch_size-50",
+        "mnist_mlp-batch_size-100",
+        "mnist_mlp-base",
+        "mnist_mlp-batch_size-400",
+    ]
+
+
+def test_every_experiment_is_valid_params_full_size_and_tiny(labs, raw):
+    for lab in labs.values():
+        extra = PHOTOS if lab.name == "photos" else None
+        check(raw, experiments(lab, extra=extra))
+        tiny = experiments(lab, tiny=True, extra=extra)
+        check(raw, tiny)
+        assert all(run.overrides["preprocess.max_per_class"] > 0 for run in tiny)
+        if lab.name != "photos":
+            assert all(run.overrides["data.dataset"] == "mnist_5k" for run in tiny), "tiny runs offline"
+
+
+def test_dvc_reads_every_set_param_back_as_meant(labs, raw, tmp_path: Path):
+    for lab in labs.values():
+        for run in experiments(lab, tiny=True, extra=PHOTOS if lab.name == "photos" else None):
+            shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+            apply_overrides(tmp_path / "params.yaml", set_param_args(run.overrides)[1::2])
+            assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == apply(raw, run.overrides), run.name
+
+
+def test_photo_lab_needs_your_folder_and_says_so(labs, raw):
+    with pytest.raises(PipelineError, match="dataset folder needs data.folder"):
+        check(raw, experiments(labs["photos"], tiny=True))
+
+
+def test_overriding_a_swept_key_or_a_missing_sweep_is_refused(labs):
+    with pytest.raises(PipelineError, match="-S train.epochs: lab mnist_mlp sweeps this key"):
+        experiments(labs["mnist_mlp"], extra={"train.epochs": 5})
+    with pytest.raises(PipelineError, match="--sweep 5: lab mnist_mlp has sweeps 1 to 4"):
+        experiments(labs["mnist_mlp"], only_sweep=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lab:\n  title: t\n  base: {train.lr: 0.1}\n  tiny: {}\n  sweeps: [{train.lr: [1, 2], train.epochs: [1]}]",
+         r"lab.sweeps\[0\]: keys that change together need as many values each; got \[1, 2\]"),
+        ("lab:\n  title: t\n  base: {}\n  tiny: {}\n  sweeps: [{train.lr: [1, 2]}]",
+         "lab.base: set train.lr too"),
+        ("lab:\n  title: t\n  base: {}\n  sweeps: []", "lab: must have exactly the keys title, base, sweeps, tiny"),
+    ],
+)  # fmt: skip
+def test_a_malformed_sweeps_file_is_named(tmp_path: Path, text: str, message: str):
+    (tmp_path / "sweeps.yaml").write_text(text)
+    with pytest.raises(PipelineError, match=message):
+        load_labs(tmp_path / "sweeps.yaml")
+
+
+def exp(name: str, stamp: str, accuracy: float, state: str = "success", epochs: int = 10) -> dict:
+    metrics = {
+        "metrics/eval.json": {"data": {"accuracy": accuracy, "loss": 1 - accuracy}},
+        "metrics/train.json": {"data": {"train_seconds": epochs / 2, "images_per_second": 1000.0}},
+    }
+    params = {"params.yaml": {"data": {"train": {"epochs": epochs, "lr": 0.01}}}}
+    revs = [{"name": name, "data": {"timestamp": stamp, "metrics": metrics, "params": params}}]
+    return {"executor": {"state": state}, "revs": revs}
+
+
+def test_report_takes_finished_experiments_only_the_newest_of_a_name():
+    shown = [
+        {"rev": "workspace", "experiments": None},
+        {
+            "rev": "abc",
+            "experiments": [
+                exp("a", "2026-11-22T10:00:00", 0.5),
+                exp("a", "2026-11-22T11:00:00", 0.7),  # re-run: replaces the first
+                exp("b", "2026-11-22T10:00:00", 0.9),
+                exp("b", "2026-11-22T12:00:00", 0.9, state="failed"),  # failed re-run: its metrics are stale
+                exp("c", "2026-11-22T10:00:00", 0.9, state="queued"),
+            ],
+        },
+    ]
+    finished = completed_experiments(shown)
+    assert sorted(finished) == ["a"]
+    assert finished["a"].accuracy == 0.7 and finished["a"].params["train.epochs"] == 10
+
+
+def result(name: str, accuracy: float, epochs: int) -> Result:
+    return Result(name, {"train.epochs": epochs, "train.lr": 0.01}, accuracy, 1 - accuracy, epochs / 2, 1000.0)
+
+
+def test_report_table_shows_what_changed_and_marks_the_best(labs):
+    lab = labs["mnist_mlp"]
+    results = [result("mnist_mlp-epochs-50", 0.95, 50), result("mnist_mlp-base", 0.96, 100)]
+    text = markdown(lab, results, ["mnist_mlp-epochs-75"], {"train.lr": 0.01, "train.epochs": 100}, ["p.png"])
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert rows[0] == "|  | experiment | train.epochs | test accuracy | test loss | train time (s) | images/s |"
+    assert rows[2] == "|  | mnist_mlp-epochs-50 | 50 | 95.00% | 0.0500 | 25.0 | 1,000 |"
+    assert rows[3].startswith("| **best** | mnist_mlp-base | 100 | 96.00% |")
+    assert "Not finished (queued, running or failed; see `dvc queue status`): mnist_mlp-epochs-75" in text
+    assert "![p.png](p.png)" in text
+
+
+def test_sweep_plot_is_written_for_finished_points_only(labs, tmp_path: Path):
+    lab = labs["mnist_mlp"]
+    results = {"mnist_mlp-epochs-50": result("mnist_mlp-epochs-50", 0.95, 50)}
+    assert plot_sweep(lab.sweeps[0], experiments(lab, only_sweep=1), results, "epochs", tmp_path / "epochs.png")
+    assert (tmp_path / "epochs.png").read_bytes().startswith(b"\x89PNG")
+    assert not plot_sweep(lab.sweeps[1], experiments(lab, only_sweep=2), results, "batch", tmp_path / "batch.png")
+    assert not (tmp_path / "batch.png").exists()
