@@ -1,8 +1,10 @@
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from imgclf.atomic import atomic_dir, atomic_path, write_json
+from imgclf.atomic import atomic_dir, atomic_path, write_json, write_text
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path):
@@ -34,3 +36,15 @@ def test_directory_is_replaced_whole_or_not_at_all(tmp_path: Path):
     with atomic_dir(target) as tmp:
         (tmp / "c").write_text("3")
     assert sorted(p.name for p in target.iterdir()) == ["c"]
+
+
+def test_outputs_get_the_usual_permissions_not_private_temporary_ones(tmp_path: Path):
+    mask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "metrics.json", "{}")
+        with atomic_dir(tmp_path / "prepared") as tmp:
+            (tmp / "train.npz").write_bytes(b"")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "prepared").stat().st_mode) == 0o755
