@@ -131,8 +131,8 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
         extrapolated = r.get("extrapolated_wall_seconds_25_epochs", "")
         lines.append(f"| {name} | {r['epochs_run']} | {r['accuracy']:.2%} | {number} | {r['wall_seconds']:.1f} | "
                      f"{extrapolated} |")  # fmt: skip
-    lines += ["", "Presets (the lab's setup plus): "]
-    lines += [f"- {name}: " + ", ".join(f"`{k}={v}`" for k, v in p.items()) for name, p in PRESETS.items()]
+    lines += ["", "Presets (the lab's setup plus):"]
+    lines += [f"- {name}: " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in p.items()) for name, p in PRESETS.items()]
     if args.cifar_folder:
         lines += ["", f"CIFAR-10 ran {args.cifar_epochs} epochs; the 25-epoch time is the measured non-training "
                   "time plus 25 x the measured training seconds per epoch."]  # fmt: skip
