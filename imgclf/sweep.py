@@ -67,10 +67,11 @@ def main() -> None:
         print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
         return
     run_queue(args.jobs, project)
-    results = write_report(lab, args.out / lab.name, project)
-    print(f"{args.out / lab.name / 'report.md'}: {len(results)} of {len(runs)} experiments finished")
-    if len(results) < len(runs):
-        raise PipelineError(f"{len(runs) - len(results)} experiments did not finish; see dvc queue status")
+    finished = {result.name for result in write_report(lab, args.out / lab.name, project)}
+    failed = [run.name for run in runs if run.name not in finished]
+    print(f"{args.out / lab.name / 'report.md'}: {len(runs) - len(failed)} of {len(runs)} experiments finished")
+    if failed:
+        raise PipelineError(f"{len(failed)} experiments did not finish ({', '.join(failed)}); see dvc queue status")
 
 
 if __name__ == "__main__":

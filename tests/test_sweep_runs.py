@@ -82,7 +82,9 @@ def test_one_sweep_of_each_other_lab_runs_on_the_tiny_sample(project: Path, lab,
 def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project: Path, tmp_path: Path):
     failed = sweep(project, "photos", "--sweep", "3", "-S", f"data.folder={tmp_path / 'nowhere'}", check=False)
     assert failed.returncode == 1
-    assert failed.stderr.splitlines()[-1] == "error: 2 experiments did not finish; see dvc queue status"
+    assert failed.stderr.splitlines()[-1] == (
+        "error: 2 experiments did not finish (photos-base, photos-early_stopping.enabled-true); see dvc queue status"
+    )
     results = report(project, "photos")
     rerun = {"photos-base", "photos-early_stopping.enabled-true"}  # finished by the first test: now failed
     assert rerun <= set(results["missing"])
