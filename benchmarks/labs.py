@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml
 
 from imgclf.labs import apply, load_labs
+from imgclf.params import read_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 def repro(project: Path, overrides: dict) -> dict:
     """Writes params.yaml with the overrides and times `dvc repro`; returns its metrics and wall time."""
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw = read_yaml(REPO / "params.yaml")
     (project / "params.yaml").write_text(yaml.safe_dump(apply(raw, overrides), sort_keys=False))
     seconds, _ = run([sys.executable, "-m", "dvc", "repro"], project)
     evaluation = json.loads((project / "metrics" / "eval.json").read_text())

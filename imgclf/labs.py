@@ -7,10 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from imgclf.errors import PipelineError
-from imgclf.params import parse_params
+from imgclf.params import parse_params, read_yaml
 
 Overrides = dict[str, object]  # dotted params.yaml key -> value
 
@@ -42,12 +40,7 @@ class Experiment:
 
 
 def load_labs(path: Path = Path("sweeps.yaml")) -> dict[str, Lab]:
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: not found; run from the repository root, where sweeps.yaml lives") from None
-    except yaml.YAMLError as e:
-        raise PipelineError(f"{path}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict) or not raw:
         raise PipelineError(f"{path}: must map each lab's name to its title, base, sweeps and tiny")
     return {name: _lab(name, spec, f"{path}: {name}") for name, spec in raw.items()}
@@ -109,6 +102,12 @@ def experiments(
     if duplicates:
         raise PipelineError(f"lab {lab.name}: two experiments would both be named {duplicates.pop()}")
     return [found[key] for key in chosen]
+
+
+def find_lab(labs: dict[str, Lab], name: str) -> Lab:
+    if name not in labs:
+        raise PipelineError(f"no lab {name!r} in sweeps.yaml; choose one of: {', '.join(labs)}")
+    return labs[name]
 
 
 def slug(point: Overrides) -> str:

@@ -162,16 +162,21 @@ _LIMIT_OK = {
 
 
 def load_params(path: Path = Path("params.yaml")) -> Params:
+    return parse_params(read_yaml(path), source=str(path))
+
+
+def read_yaml(path: Path) -> object:
+    """A YAML file of the repository (params.yaml, sweeps.yaml) as plain data; a missing or malformed one is a
+    one-line error."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PipelineError(f"{path}: not found; run from the repository root, where params.yaml lives") from None
+        raise PipelineError(f"{path}: not found; run from the repository root, where {path.name} lives") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise PipelineError(f"{path}:{where} is not valid YAML: {getattr(e, 'problem', e)}") from None
-    return parse_params(raw, source=str(path))
 
 
 def parse_params(raw: object, source: str = "params.yaml") -> Params:

@@ -9,16 +9,16 @@ import argparse
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
 from matplotlib.figure import Figure
 
 from imgclf.atomic import atomic_dir, atomic_path, write_json, write_text
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
-from imgclf.labs import Experiment, Lab, Sweep, experiments, load_labs
+from imgclf.labs import Experiment, Lab, Sweep, experiments, find_lab, load_labs
+from imgclf.params import read_yaml
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path(".")) -> list[Res
     finished = completed_experiments(json.loads(dvc("exp", "show", "--json", cwd=project)))
     results = [finished[r.name] for r in runs if r.name in finished]
     missing = [r.name for r in runs if r.name not in finished]
-    workspace = flatten(yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8")))
+    workspace = flatten(read_yaml(project / "params.yaml"))
     by_name = {r.name: r for r in results}
     pictures = []
     for i, sweep in enumerate(lab.sweeps, 1):
@@ -171,7 +171,7 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path(".")) -> list[Res
         with atomic_dir(out_dir / "curves") as tmp:
             dvc("plots", "diff", *(r.name for r in results), "--out", str(tmp.resolve()), cwd=project)
     write_json(out_dir / "results.json", {"best": best(results).name if results else None, "missing": missing,
-                                          "experiments": [r.__dict__ for r in results]})  # fmt: skip
+                                          "experiments": [asdict(r) for r in results]})  # fmt: skip
     write_text(out_dir / "report.md", markdown(lab, results, missing, workspace, pictures))
     return results
 
@@ -184,12 +184,6 @@ def main() -> None:
     lab = find_lab(load_labs(), args.lab)
     results = write_report(lab, args.out / lab.name)
     print(f"{args.out / lab.name / 'report.md'}: {len(results)} experiments")
-
-
-def find_lab(labs: dict[str, Lab], name: str) -> Lab:
-    if name not in labs:
-        raise PipelineError(f"no lab {name!r} in sweeps.yaml; choose one of: {', '.join(labs)}")
-    return labs[name]
 
 
 if __name__ == "__main__":

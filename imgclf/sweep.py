@@ -18,8 +18,9 @@ import yaml
 
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
-from imgclf.labs import Experiment, Overrides, check, experiments, load_labs, set_param_args
-from imgclf.report import dvc, find_lab, write_report
+from imgclf.labs import Experiment, Overrides, check, experiments, find_lab, load_labs, set_param_args
+from imgclf.params import read_yaml
+from imgclf.report import dvc, write_report
 
 
 def parse_set(pairs: list[str]) -> Overrides:
@@ -61,7 +62,7 @@ def main() -> None:
     project = Path(".")
     lab = find_lab(load_labs(), args.lab)
     runs = experiments(lab, tiny=args.tiny, extra=parse_set(args.set), only_sweep=args.sweep)
-    check(yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8")), runs)
+    check(read_yaml(project / "params.yaml"), runs)
     queue(runs, project)
     if args.queue_only:
         print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
