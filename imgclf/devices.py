@@ -6,7 +6,6 @@ import os
 import keras
 import tensorflow as tf
 
-from imgclf.errors import PipelineError
 from imgclf.params import TrainParams
 
 
@@ -31,25 +30,23 @@ def is_chief() -> bool:
 
 
 def strategy_for(params: TrainParams) -> tf.distribute.Strategy:
-    """Several GPUs: MirroredStrategy; else the default. `mirrored` asks for MirroredStrategy over every local
-    device, CPUs included when there is no GPU.
-
-    A TF_CONFIG cluster would call for MultiWorkerMirroredStrategy, but Keras 3's `fit` fails under it while
-    building the model (keras-team/keras#20585, open), so that is refused with a clear message instead."""
+    """A TF_CONFIG cluster of several workers: MultiWorkerMirroredStrategy (trained by `cluster.fit_on_cluster`).
+    Else several GPUs: MirroredStrategy; `mirrored` asks for MirroredStrategy over every local device, CPUs
+    included when there is no GPU; otherwise the default strategy."""
     if params.distribute == "none":
         return tf.distribute.get_strategy()
     if cluster_workers() > 1:
-        raise PipelineError(
-            "TF_CONFIG describes a multi-worker cluster, but Keras 3's model.fit does not yet support "
-            "MultiWorkerMirroredStrategy (keras-team/keras#20585); unset TF_CONFIG, or set train.distribute: none "
-            "and train on one machine (several GPUs there use MirroredStrategy)"
-        )
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     if params.distribute == "mirrored":
         return tf.distribute.MirroredStrategy([d.name for d in gpus or tf.config.list_logical_devices("CPU")])
     return tf.distribute.get_strategy()
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def set_precision(params: TrainParams) -> None:

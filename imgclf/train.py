@@ -15,8 +15,9 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
 from imgclf.atomic import atomic_path, write_json
+from imgclf.cluster import check_workers_agree, fit_on_cluster
 from imgclf.dataset import LabeledImages, read_class_names, write_class_names
-from imgclf.devices import is_chief, jit_compile, set_precision, strategy_for
+from imgclf.devices import is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
 from imgclf.errors import PipelineError
 from imgclf.livelog import keras_series
 from imgclf.models import augmentation, build_model, build_optimizer
@@ -114,10 +115,11 @@ def train(
 
     Completed epochs are backed up in `backup_dir` (every `backup_every_s` seconds at most); a run that was killed
     resumes from its last backed-up epoch when trained again with the same params and data, and ends as an
-    uninterrupted run would. The backup is removed once training completes."""
+    uninterrupted run would (bit for bit without dropout and augmentation, whose random draws are not backed up).
+    The backup is removed once training completes."""
     if val_data.class_names != train_data.class_names or val_data.images.shape[1:] != train_data.images.shape[1:]:
         raise PipelineError("train.npz and val.npz disagree on class names or image shape; re-run `dvc repro split`")
-    strategy = strategy_for(params)  # first: a refused multi-worker cluster fails before any work
+    strategy = strategy_for(params)  # first: MultiWorkerMirroredStrategy must exist before any other TF op
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     steps_per_epoch = -(-len(train_data) // params.batch_size)
@@ -136,24 +138,35 @@ def train(
             metrics=["accuracy"],
             jit_compile=jit_compile(params),
         )
-    first_epoch = resume_epoch(Path(backup_dir), fingerprint(params, train_data, val_data))
+    expected = fingerprint(params, train_data, val_data)
+    first_epoch = resume_epoch(Path(backup_dir), expected)
+    if is_multi_worker(strategy):
+        check_workers_agree(strategy, expected, first_epoch)
     if first_epoch:
         print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
-    start = time.perf_counter()
-    history = model.fit(
-        input_pipeline(
-            train_data, params.batch_size, params.seed, range(first_epoch, params.epochs), augmentation(params)
-        ),
-        validation_data=input_pipeline(val_data, params.batch_size, params.seed),
-        epochs=params.epochs,
-        steps_per_epoch=steps_per_epoch,
-        shuffle=False,  # the input pipeline shuffles
-        verbose=2,
-        callbacks=training_callbacks(params, first_epoch > 0, live_dir, backup_dir),
+    train_batches = input_pipeline(
+        train_data, params.batch_size, params.seed, range(first_epoch, params.epochs), augmentation(params)
     )
+    val_batches = input_pipeline(val_data, params.batch_size, params.seed)
+    callbacks = training_callbacks(params, first_epoch > 0, live_dir, backup_dir)
+    start = time.perf_counter()
+    if is_multi_worker(strategy):
+        history = fit_on_cluster(
+            model, strategy, train_batches, val_batches, range(first_epoch, params.epochs), steps_per_epoch, callbacks
+        )
+    else:
+        history = model.fit(
+            train_batches,
+            validation_data=val_batches,
+            epochs=params.epochs,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # the input pipeline shuffles
+            verbose=2,
+            callbacks=callbacks,
+        ).history
     seconds = time.perf_counter() - start
     shutil.rmtree(backup_dir, ignore_errors=True)
-    losses = history.history["loss"]
+    losses = history["loss"]
     epochs_run = first_epoch + len(losses)
     if not all(math.isfinite(loss) for loss in losses):
         raise PipelineError(
@@ -162,9 +175,9 @@ def train(
         )
     monitor = params.early_stopping.monitor
     earlier = keras_series(live_dir, monitor)[:first_epoch] if first_epoch else []
-    monitored = earlier + history.history[monitor]
+    monitored = earlier + history[monitor]
     best = min if monitor.endswith("loss") else max
-    final = {name: float(values[-1]) for name, values in history.history.items()}
+    final = {name: float(values[-1]) for name, values in history.items()}
     metrics = {
         "loss": final["loss"],
         "accuracy": final["accuracy"],

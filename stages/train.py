@@ -5,8 +5,9 @@ from pathlib import Path
 
 from imgclf.atomic import write_json
 from imgclf.cli import exit_on_error
+from imgclf.cluster import finish_together
 from imgclf.dataset import load_images
-from imgclf.devices import is_chief
+from imgclf.devices import is_chief, is_multi_worker
 from imgclf.params import load_params
 from imgclf.train import RESUME_DIR, save_model, train
 
@@ -25,6 +26,8 @@ def main() -> None:
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
         write_json(args.metrics_file, metrics)
+    if is_multi_worker(model.distribute_strategy):
+        finish_together(model.distribute_strategy)
 
 
 if __name__ == "__main__":

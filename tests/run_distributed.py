@@ -1,9 +1,12 @@
 """Train a small model under tf.distribute in a fresh process (devices can only be set before TensorFlow starts).
 
-python tests/run_distributed.py mirrored OUT.json   # two logical CPU devices, MirroredStrategy
-TF_CONFIG=... python tests/run_distributed.py cluster OUT.json   # one worker of a MultiWorker cluster
+python tests/run_distributed.py OUT.json                # two logical CPU devices, MirroredStrategy
+TF_CONFIG=... python tests/run_distributed.py OUT.json [SEED]  # one worker of a MultiWorkerMirroredStrategy cluster
+
+OUT.json gets the run's metrics and a digest of the trained weights (the workers of a cluster must agree on it).
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -14,25 +17,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tensorflow as tf
 
+from imgclf.cli import exit_on_error
+from imgclf.devices import cluster_workers
 from imgclf.params import load_params
 from imgclf.train import train
 from tests.conftest import REPO, blobs, quick_mlp
 
 
-def main(out: Path) -> None:
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+def main(out: Path, seed: int | None) -> None:
+    if not cluster_workers():
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     params = load_params(REPO / "params.yaml").train
-    params = quick_mlp(params, epochs=4, distribute="mirrored")
-    _, metrics = train(
+    params = quick_mlp(params, epochs=4, distribute="mirrored", seed=params.seed if seed is None else seed)
+    model, metrics = train(
         params,
         blobs(seed=1),
         blobs(n_per_class=10, seed=2),
         out.parent / f"{out.stem}-live",
         out.parent / f"{out.stem}-backup",
     )
-    out.write_text(json.dumps(metrics))
+    digest = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest()
+    out.write_text(json.dumps({**metrics, "weights_sha256": digest}))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    exit_on_error(lambda: main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None))

@@ -1,34 +1,76 @@
-"""tf.distribute on this CPU machine: two logical CPU devices for MirroredStrategy."""
+"""tf.distribute on this CPU machine: MirroredStrategy over two logical CPU devices, and a MultiWorkerMirrored
+cluster of two worker processes on 127.0.0.1."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from imgclf.devices import is_chief, strategy_for
-from imgclf.errors import PipelineError
+from imgclf.devices import is_chief
 from tests.conftest import REPO
 
 SCRIPT = str(REPO / "tests" / "run_distributed.py")
 
 
-def test_mirrored_strategy_over_two_logical_cpus(tmp_path: Path):
-    result = subprocess.run(
-        [sys.executable, SCRIPT, str(tmp_path / "m.json")], capture_output=True, text=True, timeout=300
-    )
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("mirrored") / "m.json"
+    result = subprocess.run([sys.executable, SCRIPT, str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["replicas"] == 2 and metrics["epochs_run"] == 4
-    assert metrics["val_accuracy"] > 0.8
+    return json.loads(out.read_text())
 
 
-def test_a_multi_worker_cluster_is_refused_clearly_until_keras_supports_it(monkeypatch, params):
-    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
-    with pytest.raises(PipelineError, match=r"MultiWorkerMirroredStrategy \(keras-team/keras#20585\)"):
-        strategy_for(params.train)
+def test_mirrored_strategy_over_two_logical_cpus(mirrored: dict):
+    assert mirrored["replicas"] == 2 and mirrored["epochs_run"] == 4
+    assert mirrored["val_accuracy"] > 0.8
+
+
+def run_cluster(tmp_path: Path, seeds: tuple[int | None, int | None] = (None, None)) -> list[tuple[int, str]]:
+    """Two worker processes on 127.0.0.1 (with these train.seed overrides); their exit codes and outputs."""
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    workers = []
+    for index, seed in enumerate(seeds):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, SCRIPT, str(tmp_path / f"w{index}.json"), *([] if seed is None else [str(seed)])],
+                env={**os.environ, "TF_CONFIG": config},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    return [(worker.wait(timeout=300), worker.communicate()[0]) for worker in workers]
+
+
+def test_a_two_worker_cluster_trains_as_mirrored_over_two_devices(tmp_path: Path, mirrored: dict):
+    """Each worker gets half of every global batch: the same split as two local replicas, so the same weights."""
+    for returncode, output in run_cluster(tmp_path):
+        assert returncode == 0, output[-3000:]
+    for index in range(2):
+        result = json.loads((tmp_path / f"w{index}.json").read_text())
+        assert result["replicas"] == 2 and result["epochs_run"] == 4
+        assert result["weights_sha256"] == mirrored["weights_sha256"]
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert result[name] == pytest.approx(mirrored[name], rel=1e-5)
+    assert not (tmp_path / "w1-live").exists(), "only the chief logs with DVCLive"
+    assert (tmp_path / "w0-live" / "metrics.json").is_file()
+
+
+def test_workers_with_different_params_stop_with_one_clear_error(tmp_path: Path):
+    for returncode, output in run_cluster(tmp_path, seeds=(1, 2)):
+        assert returncode == 1
+        assert output.splitlines()[-1].startswith("error: the workers of the TF_CONFIG cluster disagree on params")
 
 
 def test_only_the_chief_writes(monkeypatch):
