@@ -200,13 +200,15 @@ def save_model(model: keras.Model, class_names: tuple[str, ...], model_dir: Path
 
 
 def load_model(model_dir: Path) -> tuple[keras.Model, tuple[str, ...]]:
-    """Loads with Keras safe mode: a .keras file from someone else cannot run arbitrary code."""
+    """Loads for inference, with Keras safe mode: a .keras file from someone else cannot run arbitrary code. The
+    optimizer stays in the file (to train on elsewhere) but is not restored: a mixed-precision model's loss-scale
+    optimizer would not fit this process's float32 one."""
     model_path, names_path = Path(model_dir) / MODEL_FILE, Path(model_dir) / CLASS_NAMES_FILE
     for path in (model_path, names_path):
         if not path.is_file():
             raise PipelineError(f"{path}: not found; run `dvc repro train` first")
     try:
-        model = keras.saving.load_model(model_path, safe_mode=True)
+        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for a bad file; all mean the same to the user
         raise PipelineError(f"{model_path}: cannot load the model ({type(e).__name__}: {e}); retrain it") from None
     class_names = read_class_names(names_path)

@@ -1,4 +1,5 @@
 import dataclasses
+import warnings
 
 import keras
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.models import augmentation, build_model, learning_rate
-from imgclf.train import input_pipeline, train
+from imgclf.train import input_pipeline, load_model, save_model, train
 from tests.conftest import blobs, quick_mlp
 
 
@@ -99,6 +100,13 @@ def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tm
         dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         assert dense[0].compute_dtype == "float16" and dense[-1].compute_dtype == "float32"
         assert np.isfinite(metrics["loss"])
+        save_model(model, ("a", "b", "c"), tmp_path / "m")
+        keras.mixed_precision.set_global_policy("float32")  # as evaluate and predict, in a fresh process
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loaded, _ = load_model(tmp_path / "m")
+        images = blobs(n_per_class=2, seed=3).images
+        np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
         model, _ = train(
             dataclasses.replace(mixed, mixed_precision="auto"),
             blobs(seed=1),
