@@ -144,16 +144,13 @@ def train(
         check_workers_agree(strategy, expected, first_epoch)
     if first_epoch:
         print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
-    train_batches = input_pipeline(
-        train_data, params.batch_size, params.seed, range(first_epoch, params.epochs), augmentation(params)
-    )
+    epochs_left = range(first_epoch, params.epochs)
+    train_batches = input_pipeline(train_data, params.batch_size, params.seed, epochs_left, augmentation(params))
     val_batches = input_pipeline(val_data, params.batch_size, params.seed)
     callbacks = training_callbacks(params, first_epoch > 0, live_dir, backup_dir)
     start = time.perf_counter()
     if is_multi_worker(strategy):
-        history = fit_on_cluster(
-            model, strategy, train_batches, val_batches, range(first_epoch, params.epochs), steps_per_epoch, callbacks
-        )
+        history = fit_on_cluster(model, strategy, train_batches, val_batches, epochs_left, steps_per_epoch, callbacks)
     else:
         history = model.fit(
             train_batches,
