@@ -39,8 +39,8 @@ def evaluate(model: keras.Model, class_names: tuple[str, ...], test: LabeledImag
         test.labels, predictions, labels=labels, average="macro", zero_division=0
     )
     metrics = {
-        "accuracy": float(accuracy_score(test.labels, predictions)),
-        "loss": float(log_loss(test.labels, probabilities, labels=labels)),
+        "test_accuracy": float(accuracy_score(test.labels, predictions)),
+        "test_loss": float(log_loss(test.labels, probabilities, labels=labels)),
         "precision_macro": float(precision),
         "recall_macro": float(recall),
         "f1_macro": float(f1),

@@ -2,6 +2,7 @@
 that `dvc exp run -S` takes. Every experiment is validated like params.yaml before anything is queued."""
 
 import copy
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class Lab:
     base: Overrides
     sweeps: tuple[Sweep, ...]
     tiny: Overrides
+    published: dict[str, str]  # experiment name -> the lab's own published result for it
 
     @property
     def swept_keys(self) -> tuple[str, ...]:
@@ -36,7 +38,7 @@ class Lab:
 class Experiment:
     name: str
     overrides: Overrides  # everything the experiment sets, base first
-    point: Overrides  # the swept values that make it this experiment
+    point: Overrides  # the swept values that make it this experiment, as its sweep lists them
 
 
 def load_labs(path: Path = Path("sweeps.yaml")) -> dict[str, Lab]:
@@ -48,8 +50,8 @@ def load_labs(path: Path = Path("sweeps.yaml")) -> dict[str, Lab]:
 
 def _lab(name: str, spec: object, where: str) -> Lab:
     fields = ("title", "base", "sweeps", "tiny")
-    if not isinstance(spec, dict) or sorted(spec) != sorted(fields):
-        raise PipelineError(f"{where}: must have exactly the keys {', '.join(fields)}")
+    if not isinstance(spec, dict) or not set(fields) <= set(spec) <= {*fields, "published"}:
+        raise PipelineError(f"{where}: must have the keys {', '.join(fields)} (and, optionally, published)")
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise PipelineError(f"{where}: a lab name may hold only letters, digits and _")
     for key in ("base", "tiny"):
@@ -61,7 +63,13 @@ def _lab(name: str, spec: object, where: str) -> Lab:
     unset = [key for sweep in sweeps for key in sweep.keys if key not in spec["base"]]
     if unset:
         raise PipelineError(f"{where}.base: set {unset[0]} too (the value its sweep varies from)")
-    return Lab(name, str(spec["title"]), spec["base"], sweeps, spec["tiny"])
+    published = spec.get("published") or {}
+    lab = Lab(name, str(spec["title"]), spec["base"], sweeps, spec["tiny"], {k: str(v) for k, v in published.items()})
+    names = [run.name for run in experiments(lab)]
+    unknown = [key for key in published if key not in names]
+    if unknown:
+        raise PipelineError(f"{where}.published: no experiment {unknown[0]}; the lab's are {', '.join(names)}")
+    return lab
 
 
 def _sweep(spec: object, where: str) -> Sweep:
@@ -88,20 +96,21 @@ def experiments(
         raise PipelineError(f"-S {clash[0]}: lab {lab.name} sweeps this key; leave it out, or edit sweeps.yaml")
     shared = {**lab.base, **(lab.tiny if tiny else {}), **extra}
     found: dict[str, Experiment] = {}
-    chosen: dict[str, None] = {}  # in the order of the chosen sweeps
+    chosen: dict[str, Overrides] = {}  # in the order of the chosen sweeps -> the point as the sweep lists it
     for number, sweep in enumerate(lab.sweeps, 1):
         for point in sweep.points:
             overrides = {**shared, **point}
             key = json.dumps({k: overrides[k] for k in lab.swept_keys}, sort_keys=True)
             at_base = all(overrides[k] == lab.base[k] for k in lab.swept_keys)
-            found.setdefault(key, Experiment(f"{lab.name}-{'base' if at_base else slug(point)}", overrides, point))
+            name = f"{lab.name}-{'base' if at_base else slug(point, lab.swept_keys)}"
+            found.setdefault(key, Experiment(name, overrides, point))
             if only_sweep in (None, number):
-                chosen[key] = None
+                chosen.setdefault(key, point)
     names = [e.name for e in found.values()]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise PipelineError(f"lab {lab.name}: two experiments would both be named {duplicates.pop()}")
-    return [found[key] for key in chosen]
+    return [dataclasses.replace(found[key], point=point) for key, point in chosen.items()]
 
 
 def find_lab(labs: dict[str, Lab], name: str) -> Lab:
@@ -110,13 +119,23 @@ def find_lab(labs: dict[str, Lab], name: str) -> Lab:
     return labs[name]
 
 
-def slug(point: Overrides) -> str:
-    """A git-ref-safe name: train.lr=0.05 -> lr-0.05; train.mlp.hidden_units=[800, 500] -> mlp.hidden_units-800x500."""
-    parts = []
-    for key, value in point.items():
-        shown = "x".join(map(str, value)) if isinstance(value, list) else str(value).lower()
-        parts.append(f"{key.split('.', 1)[-1]}-{shown}")
-    return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(parts))
+def short_key(key: str, keys: tuple[str, ...]) -> str:
+    """The shortest dotted suffix of `key` that no other of `keys` ends with: train.mlp.hidden_units -> hidden_units,
+    train.augment.enabled -> augment.enabled beside train.early_stopping.enabled."""
+    parts = key.split(".")
+    for n in range(1, len(parts)):
+        suffix = ".".join(parts[-n:])
+        if not any(other != key and (other == suffix or other.endswith("." + suffix)) for other in keys):
+            return suffix
+    return key
+
+
+def slug(point: Overrides, keys: tuple[str, ...]) -> str:
+    """A git-ref-safe name from the point's first key (the others change with it), short among the lab's swept
+    `keys`: train.lr=0.05 -> lr-0.05; train.mlp.hidden_units=[800, 500] -> hidden_units-800x500."""
+    key, value = next(iter(point.items()))
+    shown = "x".join(map(str, value)) if isinstance(value, list) else str(value).lower()
+    return re.sub(r"[^A-Za-z0-9._-]", "_", f"{short_key(key, keys)}-{shown}")
 
 
 def apply(raw_params: dict, overrides: Overrides) -> dict:

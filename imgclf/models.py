@@ -53,12 +53,15 @@ def convpool(
     num_classes: int,
     filters: tuple[int, ...],
     kernel_sizes: tuple[int, ...],
+    padding: tuple[str, ...],
+    activation: str,
     dense_units: tuple[int, ...],
 ) -> keras.Model:
-    """The width/depth study: Conv-MaxPool blocks (width = filters, depth = blocks), then a dense head."""
+    """The width/depth study: Conv-MaxPool blocks (width = filters, depth = blocks), then a dense relu head. The
+    study's convolutions have no activation (`linear`) and its fourth is unpadded (`valid`)."""
     inputs, x = scaled_input(input_shape)
-    for width, kernel in zip(filters, kernel_sizes, strict=True):
-        x = layers.Conv2D(width, kernel, padding="same", activation="relu")(x)
+    for width, kernel, pad in zip(filters, kernel_sizes, padding, strict=True):
+        x = layers.Conv2D(width, kernel, padding=pad, activation=activation)(x)
         x = layers.MaxPooling2D(2, padding="same")(x)
     x = layers.Flatten()(x)
     for units in dense_units:
@@ -97,7 +100,7 @@ def build_model(params: TrainParams, input_shape: tuple[int, ...], num_classes: 
         return cnn(input_shape, num_classes, params.cnn.conv_blocks, params.cnn.dense_units)
     if params.model == "convpool":
         c = params.convpool
-        return convpool(input_shape, num_classes, c.filters, c.kernel_sizes, c.dense_units)
+        return convpool(input_shape, num_classes, c.filters, c.kernel_sizes, c.padding, c.activation, c.dense_units)
     if params.model == "smallvgg":
         return smallvgg(input_shape, num_classes)
     m = params.mlp

@@ -82,11 +82,15 @@ class CnnParams:
 class ConvPoolParams:
     filters: tuple[int, ...] = bounded(ge=1)  # one conv-pool block per entry
     kernel_sizes: tuple[int, ...] = bounded(ge=1)  # one per block, usually decreasing
+    padding: tuple[Literal["same", "valid"], ...]  # one per block
+    activation: Activation  # of the convolutions; the width/depth study used none (linear)
     dense_units: tuple[int, ...] = bounded(ge=1)
 
     def __post_init__(self) -> None:
-        if len(self.kernel_sizes) != len(self.filters):
-            raise ValueError(f"kernel_sizes has {len(self.kernel_sizes)} entries; give one per filters entry")
+        for name in ("kernel_sizes", "padding"):
+            given = len(getattr(self, name))
+            if given != len(self.filters):
+                raise ValueError(f"{name} has {given} entries; give one per filters entry")
 
 
 @dataclass(frozen=True)

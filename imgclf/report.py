@@ -72,8 +72,8 @@ def completed_experiments(shown: list[dict]) -> dict[str, Result]:
                 result = Result(
                     name=name,
                     params=flatten(params),
-                    accuracy=evaluation["accuracy"],
-                    loss=evaluation["loss"],
+                    accuracy=evaluation["test_accuracy"],
+                    loss=evaluation["test_loss"],
                     train_seconds=training["train_seconds"],
                     images_per_second=training["images_per_second"],
                 )

@@ -170,18 +170,23 @@ def train(
             f"the training loss became NaN or infinite in epoch {epochs_run}; "
             f"lower train.lr (now {params.lr:g}) or pick another train.optimizer"
         )
+
+    def whole_run(name: str) -> list[float]:
+        """A Keras history series over every epoch, those an interrupted run completed included."""
+        return (keras_series(live_dir, name)[:first_epoch] if first_epoch else []) + history[name]
+
     monitor = params.early_stopping.monitor
-    earlier = keras_series(live_dir, monitor)[:first_epoch] if first_epoch else []
-    monitored = earlier + history[monitor]
+    monitored = whole_run(monitor)
     best = min if monitor.endswith("loss") else max
     final = {name: float(values[-1]) for name, values in history.items()}
     metrics = {
-        "loss": final["loss"],
-        "accuracy": final["accuracy"],
+        "train_loss": final["loss"],
+        "train_accuracy": final["accuracy"],
         "val_loss": final["val_loss"],
         "val_accuracy": final["val_accuracy"],
         "epochs_run": epochs_run,
         "best_epoch": 1 + monitored.index(best(monitored)),
+        "best_val_accuracy": max(whole_run("val_accuracy")),
         "stopped_epoch": epochs_run if epochs_run < params.epochs else 0,
         "train_seconds": round(seconds, 3),
         "images_per_second": round(len(losses) * len(train_data) / seconds, 1),

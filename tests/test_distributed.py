@@ -61,7 +61,7 @@ def test_a_two_worker_cluster_trains_as_mirrored_over_two_devices(tmp_path: Path
         result = json.loads((tmp_path / f"w{index}.json").read_text())
         assert result["replicas"] == 2 and result["epochs_run"] == 4
         assert result["weights_sha256"] == mirrored["weights_sha256"]
-        for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
             assert result[name] == pytest.approx(mirrored[name], rel=1e-5)
     assert not (tmp_path / "w1-live").exists(), "only the chief logs with DVCLive"
     assert (tmp_path / "w0-live" / "metrics.json").is_file()

@@ -34,7 +34,9 @@ def test_depth_and_width_follow_params(params):
     deep = dataclasses.replace(
         params.train,
         model="convpool",
-        convpool=dataclasses.replace(params.train.convpool, filters=(8, 16, 32), kernel_sizes=(5, 3, 3)),
+        convpool=dataclasses.replace(
+            params.train.convpool, filters=(8, 16, 32), kernel_sizes=(5, 3, 3), padding=("same",) * 3
+        ),
     )
     model = build_model(deep, (32, 32, 1), 10)
     assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == [8, 16, 32]
@@ -44,6 +46,36 @@ def test_depth_and_width_follow_params(params):
         for layer in build_model(two_hidden, (28, 28, 1), 10).layers
         if isinstance(layer, keras.layers.Dense)
     ] == [800, 500, 10]
+
+
+def test_convpool_builds_the_width_depth_study_network(params):
+    """Conv(16, 32, 64 same; 128 valid), no activation, each pooled 2x2; dense 512-256-128-64 relu; softmax."""
+    study = dataclasses.replace(
+        params.train,
+        model="convpool",
+        convpool=dataclasses.replace(
+            params.train.convpool,
+            filters=(16, 32, 64, 128),
+            kernel_sizes=(3, 3, 3, 3),
+            padding=("same", "same", "same", "valid"),
+            activation="linear",
+            dense_units=(512, 256, 128, 64),
+        ),
+    )
+    model = build_model(study, (32, 32, 3), 10)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.output.shape[1] for c in convs] == [32, 16, 8, 2]  # the fourth is unpadded: 4 -> 2
+    assert {c.activation.__name__ for c in convs} == {"linear"}
+    flatten = next(layer for layer in model.layers if isinstance(layer, keras.layers.Flatten))
+    assert flatten.output.shape[1] == 128
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [(d.units, d.activation.__name__) for d in dense] == [
+        (512, "relu"),
+        (256, "relu"),
+        (128, "relu"),
+        (64, "relu"),
+        (10, "softmax"),
+    ]
 
 
 def test_learning_rate_schedules(params):
@@ -99,7 +131,7 @@ def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tm
         )
         dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         assert dense[0].compute_dtype == "float16" and dense[-1].compute_dtype == "float32"
-        assert np.isfinite(metrics["loss"])
+        assert np.isfinite(metrics["train_loss"])
         save_model(model, ("a", "b", "c"), tmp_path / "m")
         keras.mixed_precision.set_global_policy("float32")  # as evaluate and predict, in a fresh process
         with warnings.catch_warnings():

@@ -49,7 +49,7 @@ def test_repro_then_experiment(project: Path):
         assert (project / path).exists(), f"{path} declared in dvc.yaml but not written"
     evaluation = json.loads((project / "metrics" / "eval.json").read_text())
     assert evaluation["test_images"] == 80
-    assert evaluation["accuracy"] > 2 * 1 / 10, "no better than chance on 10 digit classes"
+    assert evaluation["test_accuracy"] > 2 * 1 / 10, "no better than chance on 10 digit classes"
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 1
     assert (project / "plots" / "confusion_matrix.png").stat().st_size > 0
     run(["git", "add", "-A"], project)
@@ -64,7 +64,7 @@ def test_repro_then_experiment(project: Path):
     assert len(experiments) == 1
     data = experiments[0]["data"]
     assert data["params"]["params.yaml"]["data"]["train"]["epochs"] == 2
-    assert 0 <= data["metrics"]["metrics/eval.json"]["data"]["accuracy"] <= 1
+    assert 0 <= data["metrics"]["metrics/eval.json"]["data"]["test_accuracy"] <= 1
     assert data["metrics"]["metrics/train.json"]["data"]["epochs_run"] == 2
 
 

@@ -10,6 +10,7 @@ from dvc.utils.hydra import apply_overrides
 
 from imgclf.errors import PipelineError
 from imgclf.labs import apply, check, experiments, load_labs, set_param_args
+from imgclf.params import AugmentParams, EarlyStoppingParams, MlpParams, Params, parse_params
 from imgclf.report import Result, completed_experiments, markdown, plot_sweep
 from tests.conftest import REPO
 
@@ -41,13 +42,101 @@ def test_each_lab_sweeps_what_its_lab_varies(labs):
     assert values(experiments(cifar, only_sweep=1), "train.lr") == [0.01, 0.02, 0.05, 0.1]
     assert values(experiments(cifar, only_sweep=2), "train.epochs") == [15, 20, 25, 30]
     assert values(experiments(cifar, only_sweep=3), "train.cnn.conv_blocks") == [1, 2]
-    convpool = experiments(labs["convpool"])
-    assert {len(f) for f in values(convpool, "train.convpool.filters")} == {1, 2, 3}  # depth
-    assert {f[0] for f in values(convpool, "train.convpool.filters")} == {16, 32, 64}  # width
+    convpool = labs["convpool"]
+    depth = experiments(convpool, only_sweep=1)
+    assert values(depth, "train.convpool.filters") == [[16, 32], [16, 32, 64], [16, 32, 64, 128]]  # the first N
+    assert values(depth, "train.convpool.padding")[-1] == ["same", "same", "same", "valid"]
+    assert {len(f) for f in values(depth, "train.convpool.dense_units")} == {1}
+    dense = values(experiments(convpool, only_sweep=2), "train.convpool.dense_units")
+    assert dense == [[512], [512, 256], [512, 256, 128], [512, 256, 128, 64]]
+    kernels = values(experiments(convpool, only_sweep=3), "train.convpool.kernel_sizes")
+    assert kernels == [[3, 3, 3, 3], [7, 5, 3, 3]]
+    stopping = labs["early_stopping"]
+    assert values(experiments(stopping, only_sweep=1), "train.early_stopping.patience") == [1, 2, 5]
+    assert values(experiments(stopping, only_sweep=2), "train.early_stopping.restore_best_weights") == [False, True]
     photos = experiments(labs["photos"], extra=PHOTOS)
     assert set(values(photos, "train.model")) == {"mlp", "smallvgg"}
     assert set(values(photos, "train.augment.enabled")) == set(values(photos, "train.early_stopping.enabled"))
     assert set(values(photos, "train.augment.enabled")) == {False, True}
+
+
+def lab_params(labs, raw, lab: str, name: str) -> Params:
+    """The params one experiment of a lab trains with: the committed params.yaml, the lab's base, its point."""
+    run = next(r for r in experiments(labs[lab], extra=PHOTOS if lab == "photos" else None) if r.name == name)
+    return parse_params(apply(raw, run.overrides))
+
+
+def test_each_lab_base_is_exactly_the_setup_the_lab_names(labs, raw):
+    """The setups of the labs' own texts; a params.yaml default can change without changing any lab."""
+    mnist = lab_params(labs, raw, "mnist_mlp", "mnist_mlp-base")
+    assert (mnist.data.dataset, mnist.split.val_fraction) == ("mnist", 0.2)
+    assert mnist.train.mlp == MlpParams((800,), "relu", "random_normal", 0.0)
+    t = mnist.train
+    assert (t.optimizer, t.lr, t.momentum, t.schedule, t.batch_size, t.epochs) == (
+        "sgd",
+        0.01,
+        0.0,
+        "constant",
+        200,
+        100,
+    )
+
+    cifar = lab_params(labs, raw, "cifar10_cnn", "cifar10_cnn-base")
+    t = cifar.train
+    assert (cifar.split.val_fraction, t.model, t.cnn.conv_blocks) == (0.1, "cnn", 2)
+    assert (t.optimizer, t.lr, t.momentum, t.nesterov) == ("sgd", 0.01, 0.9, True)
+    assert (t.schedule, t.decay, t.batch_size, t.epochs) == ("inverse_time", 1e-6, 32, 25)  # SGD(decay=1e-6)
+    assert not t.augment.enabled and not t.early_stopping.enabled
+
+    study = lab_params(labs, raw, "convpool", "convpool-base").train
+    assert study.convpool.filters == (16, 32, 64, 128) and study.convpool.kernel_sizes == (3, 3, 3, 3)
+    assert study.convpool.padding == ("same", "same", "same", "valid") and study.convpool.activation == "linear"
+    assert study.convpool.dense_units == (512,)
+    assert (study.optimizer, study.lr, study.momentum, study.schedule) == ("sgd", 0.01, 0.0, "constant")
+    assert (study.batch_size, study.epochs) == (128, 2)
+
+    stopping = lab_params(labs, raw, "early_stopping", "early_stopping-base")
+    t = stopping.train
+    assert (t.optimizer, t.lr, t.batch_size, t.epochs, stopping.split.val_fraction) == ("adam", 0.001, 200, 25, 0.2)
+    assert t.early_stopping == EarlyStoppingParams(True, "val_accuracy", 2, False)
+
+    simple = lab_params(labs, raw, "photos", "photos-model-mlp")
+    t = simple.train
+    assert (simple.preprocess.image_size, t.model, t.mlp.hidden_units, t.mlp.activation) == (
+        32,
+        "mlp",
+        (1024, 512),
+        "sigmoid",
+    )
+    assert (t.optimizer, t.lr, t.schedule, t.batch_size, t.epochs, t.augment.enabled) == (
+        "sgd",
+        0.01,
+        "constant",
+        32,
+        75,
+        False,
+    )
+    vgg = lab_params(labs, raw, "photos", "photos-base")
+    t = vgg.train
+    assert (vgg.preprocess.image_size, t.model, t.schedule, t.batch_size, t.epochs) == (
+        64,
+        "smallvgg",
+        "inverse_time",
+        32,
+        75,
+    )
+    assert t.decay == pytest.approx(0.01 / 75, rel=0.01)
+    assert t.augment == AugmentParams(True, 30, 0.1, 0.2, 0.2, True)
+    assert (vgg.split.test_fraction, vgg.split.seed) == (0.25, 42)
+
+
+def test_published_results_name_experiments_of_their_lab(labs, tmp_path: Path):
+    assert labs["convpool"].published["convpool-dense_units-512x256x128x64"] == "(4, 4) 29.53% / 1.9575"
+    assert labs["early_stopping"].published["early_stopping-base"].startswith("stopped after epoch 10")
+    text = "lab:\n  title: t\n  base: {train.lr: 0.1}\n  tiny: {}\n  sweeps: [{train.lr: [0.1, 1]}]\n"
+    (tmp_path / "sweeps.yaml").write_text(text + "  published: {lab-lr-2: 90%}\n")
+    with pytest.raises(PipelineError, match="lab.published: no experiment lab-lr-2; the lab's are lab-base, lab-lr-1"):
+        load_labs(tmp_path / "sweeps.yaml")
 
 
 def test_an_experiment_two_sweeps_share_runs_once_as_base(labs):
@@ -79,7 +168,8 @@ def test_dvc_reads_every_set_param_back_as_meant(labs, raw, tmp_path: Path):
         for run in experiments(lab, tiny=True, extra=PHOTOS if lab.name == "photos" else None):
             shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
             apply_overrides(tmp_path / "params.yaml", set_param_args(run.overrides)[1::2])
-            assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == apply(raw, run.overrides), run.name
+            written = parse_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))  # DVC writes 1e-06
+            assert written == parse_params(apply(raw, run.overrides)), run.name
 
 
 def test_photo_lab_needs_your_folder_and_says_so(labs, raw):
@@ -101,7 +191,7 @@ def test_overriding_a_swept_key_or_a_missing_sweep_is_refused(labs):
          r"lab.sweeps\[0\]: keys that change together need as many values each; got \[1, 2\]"),
         ("lab:\n  title: t\n  base: {}\n  tiny: {}\n  sweeps: [{train.lr: [1, 2]}]",
          "lab.base: set train.lr too"),
-        ("lab:\n  title: t\n  base: {}\n  sweeps: []", "lab: must have exactly the keys title, base, sweeps, tiny"),
+        ("lab:\n  title: t\n  base: {}\n  sweeps: []", "lab: must have the keys title, base, sweeps, tiny"),
     ],
 )  # fmt: skip
 def test_a_malformed_sweeps_file_is_named(tmp_path: Path, text: str, message: str):
@@ -112,7 +202,7 @@ def test_a_malformed_sweeps_file_is_named(tmp_path: Path, text: str, message: st
 
 def exp(name: str, stamp: str, accuracy: float, state: str = "success", epochs: int = 10) -> dict:
     metrics = {
-        "metrics/eval.json": {"data": {"accuracy": accuracy, "loss": 1 - accuracy}},
+        "metrics/eval.json": {"data": {"test_accuracy": accuracy, "test_loss": 1 - accuracy}},
         "metrics/train.json": {"data": {"train_seconds": epochs / 2, "images_per_second": 1000.0}},
     }
     params = {"params.yaml": {"data": {"train": {"epochs": epochs, "lr": 0.01}}}}

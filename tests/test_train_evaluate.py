@@ -32,12 +32,13 @@ def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, sma
     assert metrics["val_accuracy"] > 0.9
     assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
     assert set(metrics) == {
-        "loss",
-        "accuracy",
+        "train_loss",
+        "train_accuracy",
         "val_loss",
         "val_accuracy",
         "epochs_run",
         "best_epoch",
+        "best_val_accuracy",
         "stopped_epoch",
         "train_seconds",
         "images_per_second",
@@ -54,12 +55,12 @@ def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, sma
 def test_same_seed_gives_the_same_metrics_on_cpu(tmp_path: Path, small_train):
     data, val = blobs(seed=3), blobs(n_per_class=10, seed=4)
     runs = [train(small_train, data, val, tmp_path / f"live{i}", tmp_path / f"backup{i}")[1] for i in range(2)]
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
         assert runs[0][key] == runs[1][key]
     _, other = train(
         dataclasses.replace(small_train, seed=5), data, val, tmp_path / "live_other", tmp_path / "backup_other"
     )
-    assert other["loss"] != runs[0]["loss"]
+    assert other["train_loss"] != runs[0]["train_loss"]
 
 
 def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train, params):
@@ -72,9 +73,9 @@ def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train,
     assert np.allclose(loaded.predict(test.images, verbose=0), model.predict(test.images, verbose=0), atol=1e-6)
 
     result = evaluate(loaded, class_names, test, batch_size=7)
-    assert result.metrics["accuracy"] > 0.9
+    assert result.metrics["test_accuracy"] > 0.9
     assert result.metrics["test_images"] == 30
-    assert 0 < result.metrics["loss"] < 1
+    assert 0 < result.metrics["test_loss"] < 1
     assert {"precision_macro", "recall_macro", "f1_macro"} <= set(result.metrics)
     assert "class_2" in result.report_text and result.report["class_2"]["support"] == 10
 
@@ -152,5 +153,5 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_o
 
     _, uninterrupted = train(load_params(tmp_path / "params.yaml").train, data, val, tmp_path / "l", tmp_path / "b")
     assert result["epochs_run"] == uninterrupted["epochs_run"] == 12
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "best_epoch"):
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "best_epoch", "best_val_accuracy"):
         assert result[key] == uninterrupted[key], key
