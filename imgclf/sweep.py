@@ -4,6 +4,7 @@
     python -m imgclf.sweep photos -S data.folder=~/photos  # your own overrides for every experiment
     python -m imgclf.sweep cifar10_cnn --tiny             # the same study on a few images per class
     python -m imgclf.sweep mnist_mlp --sweep 2            # only the lab's second sweep (batch size)
+    python -m imgclf.sweep cifar10_cnn --only cifar10_cnn-base   # only the named experiments
     python -m imgclf.sweep mnist_mlp --queue-only         # queue only; run later with dvc queue start
 
 Each experiment is queued with `dvc exp run --queue -n LAB-... -S ...`; re-running a lab replaces its experiments.
@@ -34,6 +35,14 @@ def parse_set(pairs: list[str]) -> Overrides:
     return overrides
 
 
+def only(runs: list[Experiment], names: list[str]) -> list[Experiment]:
+    unknown = [name for name in names if name not in {run.name for run in runs}]
+    if unknown:
+        choices = ", ".join(run.name for run in runs)
+        raise PipelineError(f"--only {unknown[0]}: no such experiment here; choose from {choices}")
+    return [run for run in runs if run.name in names]
+
+
 def queue(runs: list[Experiment], project: Path) -> None:
     existing = set(dvc("exp", "ls", "--name-only", cwd=project).split())
     replaced = [r.name for r in runs if r.name in existing]
@@ -55,6 +64,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="add the lab's tiny-sample overrides (quick check)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every experiment")
     parser.add_argument("--sweep", type=int, help="only the lab's Nth sweep (1 is the first in sweeps.yaml)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only this experiment (repeatable)")
     parser.add_argument("--jobs", type=int, default=1, help="experiments at once (dvc queue workers)")
     parser.add_argument("--queue-only", action="store_true", help="queue the experiments, run nothing")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/LAB/ is written (default reports)")
@@ -62,6 +72,8 @@ def main() -> None:
     project = Path(".")
     lab = find_lab(load_labs(), args.lab)
     runs = experiments(lab, tiny=args.tiny, extra=parse_set(args.set), only_sweep=args.sweep)
+    if args.only:
+        runs = only(runs, args.only)
     check(read_yaml(project / "params.yaml"), runs)
     queue(runs, project)
     if args.queue_only:
