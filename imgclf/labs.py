@@ -138,6 +138,45 @@ def slug(point: Overrides, keys: tuple[str, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", f"{short_key(key, keys)}-{shown}")
 
 
+def best_name(lab: Lab) -> str:
+    return f"{lab.name}-best"
+
+
+def best_combination(
+    lab: Lab, accuracy: dict[str, float], tiny: bool = False, extra: Overrides | None = None
+) -> Experiment:
+    """LAB-best: each sweep's best point (by test `accuracy`, of the finished experiments) together. Where two
+    sweeps vary the same key (one and two hidden layers), the better of their best points decides it."""
+    bests = []
+    for number in range(1, len(lab.sweeps) + 1):
+        done = [run for run in experiments(lab, tiny, extra, only_sweep=number) if run.name in accuracy]
+        if not done:
+            raise PipelineError(f"--best: no experiment of sweep {number} has finished; run the lab first")
+        bests.append(max(done, key=lambda run: accuracy[run.name]))
+    point: Overrides = {}
+    for run in sorted(bests, key=lambda run: accuracy[run.name]):  # the better overrides the worse
+        point.update(run.point)
+    shared = {**lab.base, **(lab.tiny if tiny else {}), **(extra or {})}
+    return Experiment(best_name(lab), {**shared, **point}, point)
+
+
+def flatten(tree: dict, prefix: str = "") -> Overrides:
+    """params.yaml's content as dotted keys: the inverse of `apply`."""
+    flat: Overrides = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def pinned(committed: dict, run: Experiment) -> Overrides:
+    """Every key of the experiment's params: the committed params.yaml, the lab's base, its point. Queued with all
+    of them, an experiment never inherits a value from a changed workspace params.yaml."""
+    return flatten(apply(committed, run.overrides))
+
+
 def apply(raw_params: dict, overrides: Overrides) -> dict:
     """params.yaml's content with the dotted keys set, as `dvc exp run -S` would."""
     result = copy.deepcopy(raw_params)

@@ -6,11 +6,15 @@
     python -m imgclf.sweep mnist_mlp --sweep 2            # only the lab's second sweep (batch size)
     python -m imgclf.sweep cifar10_cnn --only cifar10_cnn-base   # only the named experiments
     python -m imgclf.sweep mnist_mlp --queue-only         # queue only; run later with dvc queue start
+    python -m imgclf.sweep mnist_mlp --best               # each sweep's best value together, as mnist_mlp-best
 
-Each experiment is queued with `dvc exp run --queue -n LAB-... -S ...`; re-running a lab replaces its experiments.
+Each experiment is queued with `dvc exp run --queue -n LAB-... -S ...`, every params key set: the committed
+params.yaml, the lab's base and its point, whatever the workspace's params.yaml says. Re-running a lab replaces its
+experiments of the same name.
 """
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +23,18 @@ import yaml
 
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
-from imgclf.labs import Experiment, Overrides, check, experiments, find_lab, load_labs, set_param_args
-from imgclf.params import read_yaml
-from imgclf.report import dvc, write_report
+from imgclf.labs import (
+    Experiment,
+    Overrides,
+    best_combination,
+    check,
+    experiments,
+    find_lab,
+    load_labs,
+    pinned,
+    set_param_args,
+)
+from imgclf.report import dvc, read_experiments, write_report
 
 
 def parse_set(pairs: list[str]) -> Overrides:
@@ -43,14 +56,22 @@ def only(runs: list[Experiment], names: list[str]) -> list[Experiment]:
     return [run for run in runs if run.name in names]
 
 
-def queue(runs: list[Experiment], project: Path) -> None:
+def committed_params(project: Path) -> dict:
+    """params.yaml as the last commit has it: the defaults every lab experiment starts from."""
+    shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=project, capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise PipelineError("params.yaml is not committed here; a lab starts from the committed params.yaml: commit it")
+    return yaml.safe_load(shown.stdout)
+
+
+def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
     existing = set(dvc("exp", "ls", "--name-only", cwd=project).split())
     replaced = [r.name for r in runs if r.name in existing]
     if replaced:
         dvc("exp", "remove", *replaced, cwd=project)
     for run in runs:
         print(f"queue {run.name}", flush=True)
-        dvc("exp", "run", "--queue", "--name", run.name, *set_param_args(run.overrides), cwd=project)
+        dvc("exp", "run", "--queue", "--name", run.name, *set_param_args(pinned(committed, run)), cwd=project)
 
 
 def run_queue(jobs: int, project: Path) -> None:
@@ -67,20 +88,28 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only this experiment (repeatable)")
     parser.add_argument("--jobs", type=int, default=1, help="experiments at once (dvc queue workers)")
     parser.add_argument("--queue-only", action="store_true", help="queue the experiments, run nothing")
+    parser.add_argument("--best", action="store_true", help="run LAB-best: each sweep's best value together")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/LAB/ is written (default reports)")
     args = parser.parse_args()
     project = Path(".")
     lab = find_lab(load_labs(), args.lab)
-    runs = experiments(lab, tiny=args.tiny, extra=parse_set(args.set), only_sweep=args.sweep)
+    extra = parse_set(args.set)
+    runs = experiments(lab, tiny=args.tiny, extra=extra, only_sweep=args.sweep)
     if args.only:
         runs = only(runs, args.only)
-    check(read_yaml(project / "params.yaml"), runs)
-    queue(runs, project)
+    if args.best:
+        if args.sweep or args.only:
+            raise PipelineError("--best combines the best of every sweep; leave out --sweep and --only")
+        finished = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project))).finished
+        runs = [best_combination(lab, {n: r.accuracy for n, r in finished.items()}, args.tiny, extra)]
+    committed = committed_params(project)
+    check(committed, runs)
+    queue(runs, committed, project)
     if args.queue_only:
         print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
         return
     run_queue(args.jobs, project)
-    finished = {result.name for result in write_report(lab, args.out / lab.name, project)}
+    finished = {result.name for result in write_report(lab, args.out / lab.name, project, only_sweep=args.sweep)}
     failed = [run.name for run in runs if run.name not in finished]
     print(f"{args.out / lab.name / 'report.md'}: {len(runs) - len(failed)} of {len(runs)} experiments finished")
     if failed:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+import yaml
 
 from tests.conftest import blobs
 from tests.project import copy_repo, run
@@ -45,12 +46,12 @@ def report(project: Path, lab: str) -> dict:
 def test_photo_lab_runs_whole_and_reports(project: Path, photos: Path):
     sweep(project, "photos", "-S", f"data.folder={photos}")
     results = report(project, "photos")
-    names = ["photos-model-mlp-image_size-32", "photos-base", "photos-augment.enabled-false"]
-    names.append("photos-early_stopping.enabled-true")
-    assert [e["name"] for e in results["experiments"]] == names and results["missing"] == []
+    names = ["photos-model-mlp", "photos-base", "photos-augment.enabled-false", "photos-early_stopping.enabled-true"]
+    assert [e["name"] for e in results["experiments"]] == names
+    assert results["unfinished"] == {} and results["not_run"] == []
     by_name = {e["name"]: e["params"] for e in results["experiments"]}
-    assert by_name["photos-model-mlp-image_size-32"]["train.model"] == "mlp"
-    assert by_name["photos-model-mlp-image_size-32"]["preprocess.image_size"] == 32
+    assert by_name["photos-model-mlp"]["train.model"] == "mlp"
+    assert by_name["photos-model-mlp"]["preprocess.image_size"] == 32
     assert by_name["photos-base"]["train.model"] == "smallvgg"
     assert by_name["photos-early_stopping.enabled-true"]["train.early_stopping.enabled"] is True
     assert all(p["preprocess.max_per_class"] == 10 and p["data.folder"] == str(photos) for p in by_name.values())
@@ -63,20 +64,46 @@ def test_photo_lab_runs_whole_and_reports(project: Path, photos: Path):
     assert all(name in curves for name in names), "dvc plots diff overlays every experiment's curves"
 
 
+def test_the_best_values_together_run_as_lab_best(project: Path, photos: Path):
+    sweep(project, "photos", "--best", "-S", f"data.folder={photos}")
+    results = report(project, "photos")
+    assert "photos-best" in [e["name"] for e in results["experiments"]]
+    text = (project / "reports" / "photos" / "report.md").read_text()
+    assert "**photos-best**, each sweep's best value together (" in text
+    assert "the best single experiment" in text
+
+
 @pytest.mark.parametrize(
     ("lab", "number", "key", "expected"),
     [
         ("cifar10_cnn", 3, "train.cnn.conv_blocks", [1, 2]),
-        ("convpool", 2, "train.convpool.filters", [[32], [32, 64], [32, 64, 128]]),
+        ("convpool", 1, "train.convpool.filters", [[16, 32], [16, 32, 64], [16, 32, 64, 128]]),
         ("mnist_mlp", 4, "train.mlp.hidden_units", [[800, 500], [800, 700], [800, 900], [800, 1200]]),
     ],
 )
 def test_one_sweep_of_each_other_lab_runs_on_the_tiny_sample(project: Path, lab, number, key, expected):
-    sweep(project, lab, "--sweep", str(number))
-    finished = report(project, lab)["experiments"]
+    """With a changed workspace params.yaml (as after `dvc exp apply`): the lab's experiments still run the
+    committed params, and the report of `--sweep N` holds that sweep alone."""
+    committed = (project / "params.yaml").read_text()
+    changed = yaml.safe_load(committed)
+    changed["train"] |= {"optimizer": "adam", "lr": 0.001, "seed": 7}
+    (project / "params.yaml").write_text(yaml.safe_dump(changed))
+    try:
+        sweep(project, lab, "--sweep", str(number))
+    finally:
+        (project / "params.yaml").write_text(committed)
+    results = report(project, lab)
+    finished = results["experiments"]
     assert sorted(e["params"][key] for e in finished) == sorted(expected)
     assert all(e["params"]["data.dataset"] == "mnist_5k" and 0 <= e["accuracy"] <= 1 for e in finished)
     assert all(e["train_seconds"] > 0 and e["images_per_second"] > 0 for e in finished)
+    assert {(e["params"]["train.optimizer"], e["params"]["train.lr"], e["params"]["train.seed"]) for e in finished} == {
+        ("sgd", 0.01, 42)
+    }
+    assert results["not_run"] == [] and results["unfinished"] == {}, "--sweep N reports that sweep only"
+    text = (project / "reports" / lab / "report.md").read_text()
+    assert "train.seed" not in text and "adam" not in text
+    assert [p.name for p in (project / "reports" / lab).glob("*.png")] == [f"sweep{number}-{key.split('.')[-1]}.png"]
 
 
 def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project: Path, tmp_path: Path):
@@ -87,5 +114,5 @@ def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project:
     )
     results = report(project, "photos")
     rerun = {"photos-base", "photos-early_stopping.enabled-true"}  # finished by the first test: now failed
-    assert rerun <= set(results["missing"])
+    assert results["unfinished"] == dict.fromkeys(rerun, "failed")
     assert not rerun & {e["name"] for e in results["experiments"]}

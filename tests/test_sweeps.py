@@ -9,9 +9,9 @@ import yaml
 from dvc.utils.hydra import apply_overrides
 
 from imgclf.errors import PipelineError
-from imgclf.labs import apply, check, experiments, load_labs, set_param_args
+from imgclf.labs import apply, best_combination, check, experiments, load_labs, pinned, set_param_args
 from imgclf.params import AugmentParams, EarlyStoppingParams, MlpParams, Params, parse_params
-from imgclf.report import Result, completed_experiments, markdown, plot_sweep
+from imgclf.report import Result, markdown, read_experiments, sweep_axis, sweep_figure
 from tests.conftest import REPO
 
 PHOTOS = {"data.folder": "photos"}
@@ -203,7 +203,9 @@ def test_a_malformed_sweeps_file_is_named(tmp_path: Path, text: str, message: st
 def exp(name: str, stamp: str, accuracy: float, state: str = "success", epochs: int = 10) -> dict:
     metrics = {
         "metrics/eval.json": {"data": {"test_accuracy": accuracy, "test_loss": 1 - accuracy}},
-        "metrics/train.json": {"data": {"train_seconds": epochs / 2, "images_per_second": 1000.0}},
+        "metrics/train.json": {
+            "data": {"train_seconds": epochs / 2, "images_per_second": 1000.0, "epochs_run": epochs}
+        },
     }
     params = {"params.yaml": {"data": {"train": {"epochs": epochs, "lr": 0.01}}}}
     revs = [{"name": name, "data": {"timestamp": stamp, "metrics": metrics, "params": params}}]
@@ -211,10 +213,16 @@ def exp(name: str, stamp: str, accuracy: float, state: str = "success", epochs: 
 
 
 def test_report_takes_finished_experiments_only_the_newest_of_a_name():
+    committed = {"params.yaml": {"data": {"train": {"epochs": 100, "lr": 0.01}}}}
     shown = [
-        {"rev": "workspace", "experiments": None},
+        {
+            "rev": "workspace",
+            "data": {"params": {"params.yaml": {"data": {"train": {"lr": 0.5}}}}},
+            "experiments": None,
+        },
         {
             "rev": "abc",
+            "data": {"params": committed},
             "experiments": [
                 exp("a", "2026-11-22T10:00:00", 0.5),
                 exp("a", "2026-11-22T11:00:00", 0.7),  # re-run: replaces the first
@@ -224,31 +232,94 @@ def test_report_takes_finished_experiments_only_the_newest_of_a_name():
             ],
         },
     ]
-    finished = completed_experiments(shown)
-    assert sorted(finished) == ["a"]
-    assert finished["a"].accuracy == 0.7 and finished["a"].params["train.epochs"] == 10
+    found = read_experiments(shown)
+    assert sorted(found.finished) == ["a"]
+    assert found.finished["a"].accuracy == 0.7 and found.finished["a"].params["train.epochs"] == 10
+    assert found.unfinished == {"b": "failed", "c": "queued"}
+    assert found.committed == {"train.epochs": 100, "train.lr": 0.01}, "the baseline commit's, not the workspace's"
 
 
-def result(name: str, accuracy: float, epochs: int) -> Result:
-    return Result(name, {"train.epochs": epochs, "train.lr": 0.01}, accuracy, 1 - accuracy, epochs / 2, 1000.0)
+def result(name: str, accuracy: float, epochs: int, **params: object) -> Result:
+    params = {"train.epochs": epochs, "train.lr": 0.01, **params}
+    return Result(name, params, accuracy, 1 - accuracy, epochs / 2, 1000.0, epochs_run=epochs)
 
 
-def test_report_table_shows_what_changed_and_marks_the_best(labs):
+def test_report_table_shows_what_changed_published_numbers_and_the_best(labs):
     lab = labs["mnist_mlp"]
     results = [result("mnist_mlp-epochs-50", 0.95, 50), result("mnist_mlp-base", 0.96, 100)]
-    text = markdown(lab, results, ["mnist_mlp-epochs-75"], {"train.lr": 0.01, "train.epochs": 100}, ["p.png"])
+    committed = {"train.lr": 0.01, "train.epochs": 100}
+    text = markdown(lab, results, {"mnist_mlp-epochs-75": "failed"}, ["mnist_mlp-epochs-125"], committed, ["p.png"])
     rows = [line for line in text.splitlines() if line.startswith("|")]
-    assert rows[0] == "|  | experiment | train.epochs | test accuracy | test loss | train time (s) | images/s |"
-    assert rows[2] == "|  | mnist_mlp-epochs-50 | 50 | 95.00% | 0.0500 | 25.0 | 1,000 |"
-    assert rows[3].startswith("| **best** | mnist_mlp-base | 100 | 96.00% |")
-    assert "Not finished (queued, running or failed; see `dvc queue status`): mnist_mlp-epochs-75" in text
+    assert rows[0] == "|  | experiment | epochs | test accuracy | test loss | epochs run | train time (s) | published |"
+    assert rows[2] == "|  | mnist_mlp-epochs-50 | 50 | 95.00% | 0.0500 | 50 | 25.0 |  |"
+    assert rows[3] == "| **best** | mnist_mlp-base | 100 | 96.00% | 0.0400 | 100 | 50.0 | 96.34% test accuracy |"
+    assert "Not finished (see `dvc queue status`): mnist_mlp-epochs-75 (failed)" in text
+    assert "Not run: mnist_mlp-epochs-125" in text
     assert "![p.png](p.png)" in text
+    assert "Every experiment ran with" not in text, "nothing beyond the committed params.yaml"
 
 
-def test_sweep_plot_is_written_for_finished_points_only(labs, tmp_path: Path):
+def test_report_states_the_settings_that_actually_ran(labs):
+    """Read back from the experiments: a value that leaked in from a changed workspace shows."""
+    lab = labs["mnist_mlp"]
+    results = [result(n, 0.9, e, **{"train.optimizer": "adam"}) for n, e in (("mnist_mlp-base", 100), ("x", 50))]
+    text = markdown(lab, results, {}, [], {"train.lr": 0.01, "train.epochs": 100, "train.optimizer": "sgd"}, [])
+    assert "Every experiment ran with (besides the committed params.yaml): `train.optimizer=adam`" in text
+
+
+def test_every_point_of_a_sweep_is_labelled_with_that_sweeps_value(labs):
+    """The base is shared by every sweep: in the batch-size sweep it is batch 200, not the first sweep's 100 epochs."""
+    lab = labs["mnist_mlp"]
+    assert [run.point for run in experiments(lab, only_sweep=2)] == [
+        {"train.batch_size": b} for b in (50, 100, 200, 400)
+    ]
+    results = {run.name: result(run.name, 0.9, 10) for run in experiments(lab)}
+    fig = sweep_figure(lab.sweeps[1].keys, experiments(lab, only_sweep=2), results, "batch")
+    accuracy, timing = fig.axes
+    assert [label.get_text() for label in accuracy.get_xticklabels()] == ["50", "100", "200", "400"]
+    assert accuracy.get_xscale() == "log", "batch sizes double: a log axis"
+    assert timing.get_ylim()[0] == 0, "timing from zero"
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0.01, 0.02, 0.05, 0.1], ([0.01, 0.02, 0.05, 0.1], "log")),
+        ([50, 75, 100, 125], ([50, 75, 100, 125], "linear")),
+        ([[800, 500], [800, 700], [800, 1200]], ([500, 700, 1200], "linear")),
+        ([[16, 32], [16, 32, 64]], (None, "linear")),
+        (["mlp", "smallvgg"], (None, "linear")),
+        ([False, True], (None, "linear")),
+    ],
+)
+def test_numeric_sweeps_get_a_numeric_axis(values, expected):
+    assert sweep_axis(values) == expected
+
+
+def test_sweep_plot_shows_finished_points_only(labs):
     lab = labs["mnist_mlp"]
     results = {"mnist_mlp-epochs-50": result("mnist_mlp-epochs-50", 0.95, 50)}
-    assert plot_sweep(lab.sweeps[0], experiments(lab, only_sweep=1), results, "epochs", tmp_path / "epochs.png")
-    assert (tmp_path / "epochs.png").read_bytes().startswith(b"\x89PNG")
-    assert not plot_sweep(lab.sweeps[1], experiments(lab, only_sweep=2), results, "batch", tmp_path / "batch.png")
-    assert not (tmp_path / "batch.png").exists()
+    fig = sweep_figure(lab.sweeps[0].keys, experiments(lab, only_sweep=1), results, "epochs")
+    assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["50"]
+    assert sweep_figure(lab.sweeps[1].keys, experiments(lab, only_sweep=2), results, "batch") is None
+
+
+def test_best_combination_takes_each_sweeps_best_value(labs):
+    lab = labs["mnist_mlp"]
+    accuracy = {run.name: 0.9 for run in experiments(lab)}
+    accuracy |= {"mnist_mlp-epochs-125": 0.95, "mnist_mlp-batch_size-50": 0.94}
+    accuracy |= {"mnist_mlp-hidden_units-1200": 0.93, "mnist_mlp-hidden_units-800x900": 0.96}  # the second wins
+    best = best_combination(lab, accuracy)
+    assert best.name == "mnist_mlp-best"
+    assert best.point == {"train.epochs": 125, "train.batch_size": 50, "train.mlp.hidden_units": [800, 900]}
+    assert best.overrides["train.optimizer"] == "sgd" and best.overrides["train.epochs"] == 125
+    with pytest.raises(PipelineError, match="--best: no experiment of sweep 2 has finished"):
+        best_combination(lab, {"mnist_mlp-epochs-50": 0.9})
+
+
+def test_a_changed_workspace_never_leaks_into_a_lab_experiment(labs, raw):
+    """Every key is set on the queue command line: the committed params.yaml, the lab's base, the point."""
+    run = experiments(labs["mnist_mlp"], only_sweep=2)[0]
+    args = set_param_args(pinned(raw, run))
+    assert len(args) // 2 == sum(1 for _ in pinned(raw, run)) and "train.seed=42" in args
+    assert 'train.optimizer="sgd"' in args and "train.batch_size=50" in args
