@@ -93,7 +93,7 @@ def fit_on_cluster(
     train_iterator = iter(strategy.experimental_distribute_dataset(train_batches))
     val_dataset = strategy.experimental_distribute_dataset(val_batches)
     callback_list = keras.callbacks.CallbackList(
-        callbacks, add_progbar=True, model=model, verbose=2, epochs=epochs.stop, steps=steps_per_epoch
+        callbacks, add_progbar=False, model=model, epochs=epochs.stop, steps=steps_per_epoch
     )
     history: dict[str, list[float]] = {}
     model.stop_training = False

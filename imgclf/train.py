@@ -14,7 +14,7 @@ import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from imgclf.atomic import atomic_path, write_json
+from imgclf.atomic import atomic_dir, atomic_path, write_json
 from imgclf.cluster import check_workers_agree, fit_on_cluster
 from imgclf.dataset import LabeledImages, read_class_names, write_class_names
 from imgclf.devices import is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
@@ -27,6 +27,7 @@ MODEL_FILE = "model.keras"
 CLASS_NAMES_FILE = "class_names.json"
 FINGERPRINT_FILE = "fingerprint.json"
 RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs
+LOG_SNAPSHOT = "dvclive-after-epoch-{}"  # in RESUME_DIR: the DVCLive log as of a backed-up epoch
 
 
 def input_pipeline(
@@ -81,31 +82,69 @@ def resume_epoch(backup_dir: Path, expected: str) -> int:
 
 class EpochBackup(keras.callbacks.BackupAndRestore):
     """Keras' BackupAndRestore, saving a completed epoch at most every `every_s` seconds (and always the last):
-    each save costs a fraction of a second, too much to pay after every short epoch."""
+    each save costs a fraction of a second, too much to pay after every short epoch. With `live_dir`, a copy of the
+    DVCLive log goes with each backup: DVC deletes the log (an output) before it runs train again, and a resumed run
+    carries on from the copy that holds exactly the epochs it resumes after (the one before is kept, as Keras keeps
+    the weights before, for a kill in mid-save)."""
 
-    def __init__(self, backup_dir: Path, every_s: float) -> None:
+    def __init__(self, backup_dir: Path, every_s: float, live_dir: Path | None) -> None:
         super().__init__(str(backup_dir), double_checkpoint=True)  # a kill mid-save falls back to the one before
+        self.backup_dir, self.live_dir = Path(backup_dir), live_dir
         self.every_s, self.last_save = every_s, time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if time.monotonic() - self.last_save >= self.every_s or epoch + 1 == self.params.get("epochs"):
+            if self.live_dir is not None:
+                with atomic_dir(self.backup_dir / LOG_SNAPSHOT.format(epoch + 1)) as snapshot:
+                    shutil.copytree(self.live_dir, snapshot, dirs_exist_ok=True)
             super().on_epoch_end(epoch, logs)
             self.last_save = time.monotonic()
+            if self.live_dir is not None:
+                kept = sorted(self.backup_dir.glob(LOG_SNAPSHOT.format("*")), key=lambda p: int(p.name.split("-")[-1]))
+                for old in kept[:-2]:
+                    shutil.rmtree(old)
+
+
+def restore_log(backup_dir: Path, live_dir: Path, epochs_done: int) -> None:
+    """The DVCLive log as of the backed-up epoch, in place of whatever the log folder holds now."""
+    with atomic_dir(Path(live_dir)) as restored:
+        shutil.copytree(Path(backup_dir) / LOG_SNAPSHOT.format(epochs_done), restored, dirs_exist_ok=True)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One line for the first epoch, every `every`-th, the last and the one early stopping ends on: about ten
+    lines for any run, readable in a terminal and in `dvc queue logs` alike (Keras' own log prints two lines an
+    epoch, or repaints a progress bar into log files)."""
+
+    def __init__(self, epochs: int, lines: int = 10) -> None:
+        super().__init__()
+        self.epochs, self.every = epochs, max(1, -(-epochs // lines))
+        self.started = time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        number = epoch + 1
+        if number == 1 or number % self.every == 0 or number == self.epochs or self.model.stop_training:
+            figures = " - ".join(f"{name} {value:.4f}" for name, value in (logs or {}).items())
+            print(f"epoch {number}/{self.epochs}: {figures} ({time.monotonic() - self.started:.1f} s)", flush=True)
 
 
 def training_callbacks(params: TrainParams, resumed: bool, live_dir: Path, backup_dir: Path) -> list:
     stopping = params.early_stopping
-    callbacks = [keras.callbacks.TerminateOnNaN(), EpochBackup(backup_dir, params.backup_every_s)]
-    if is_chief():
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if is_chief():  # in a cluster, the other workers log nothing
         live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False)
         callbacks.append(DVCLiveCallback(live=live))
+    callbacks.append(EpochBackup(backup_dir, params.backup_every_s, live_dir if is_chief() else None))  # after DVCLive
     if stopping.enabled:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=stopping.monitor, patience=stopping.patience, restore_best_weights=stopping.restore_best_weights
             )
         )
-    return callbacks
+    return [*callbacks, EpochLog(params.epochs)]  # last: it sees whether early stopping ended the run
 
 
 def train(
@@ -144,6 +183,8 @@ def train(
         check_workers_agree(strategy, expected, first_epoch)
     if first_epoch:
         print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
+        if is_chief():
+            restore_log(backup_dir, live_dir, first_epoch)
     epochs_left = range(first_epoch, params.epochs)
     train_batches = input_pipeline(train_data, params.batch_size, params.seed, epochs_left, augmentation(params))
     val_batches = input_pipeline(val_data, params.batch_size, params.seed)
@@ -158,11 +199,14 @@ def train(
             epochs=params.epochs,
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the input pipeline shuffles
-            verbose=2,
+            verbose=0,  # EpochLog prints
             callbacks=callbacks,
         ).history
     seconds = time.perf_counter() - start
     shutil.rmtree(backup_dir, ignore_errors=True)
+    # DVCLive's summary of the last step repeats metrics/train.json, and is no DVC output (as a metric, its keys
+    # would crowd `dvc exp show`): a run restored from DVC's run-cache would show a stale copy beside it
+    (Path(live_dir) / "metrics.json").unlink(missing_ok=True)
     losses = history["loss"]
     epochs_run = first_epoch + len(losses)
     if not all(math.isfinite(loss) for loss in losses):

@@ -4,10 +4,9 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.dataset import load_images
-from imgclf.evaluate import evaluate, write_evaluation
 from imgclf.params import load_params
-from imgclf.train import load_model
+
+REPORT_IN_TERMINAL = 20  # classes; a longer classification report is read in its file
 
 
 def main() -> None:
@@ -16,12 +15,21 @@ def main() -> None:
     parser.add_argument("test_file", type=Path)
     parser.add_argument("metrics_dir", type=Path)
     args = parser.parse_args()
-    params = load_params()
+    params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
+
+    from imgclf.dataset import load_images
+    from imgclf.evaluate import evaluate, write_evaluation
+    from imgclf.train import load_model
+
     model, class_names = load_model(args.model_dir)
     test = load_images(args.test_file)
     result = evaluate(model, class_names, test, params.evaluate.batch_size)
     write_evaluation(result, test, args.metrics_dir)
-    print(result.report_text)
+    m = result.metrics
+    print(f"test accuracy {m['test_accuracy']:.2%}, test loss {m['test_loss']:.4f} on {m['test_images']} images")
+    if len(class_names) <= REPORT_IN_TERMINAL:
+        print(result.report_text)
+    print(f"classification report: {args.metrics_dir / 'classification_report.txt'}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,7 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.dataset import load_images, read_class_names
 from imgclf.params import load_params
-from imgclf.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
 
 def main() -> None:
@@ -18,7 +16,11 @@ def main() -> None:
     parser.add_argument("test_file", type=Path)
     parser.add_argument("plots_dir", type=Path)
     args = parser.parse_args()
-    params = load_params()
+    params = load_params()  # a bad param stops here, before matplotlib's seconds of import
+
+    from imgclf.dataset import load_images, read_class_names
+    from imgclf.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
+
     plot_training_curves(args.live_dir, args.plots_dir / "training_curves.png")
     plot_confusion_matrix(
         args.predictions, list(read_class_names(args.class_names)), args.plots_dir / "confusion_matrix.png"
@@ -26,6 +28,7 @@ def main() -> None:
     plot_misclassified(
         load_images(args.test_file), args.predictions, params.plot.misclassified, args.plots_dir / "misclassified.png"
     )
+    print(f"plots in {args.plots_dir}: training_curves.png, confusion_matrix.png, misclassified.png")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,8 @@
 import argparse
 from pathlib import Path
 
-from imgclf.atomic import write_json
 from imgclf.cli import exit_on_error
-from imgclf.cluster import finish_together
-from imgclf.dataset import load_images
-from imgclf.devices import is_chief, is_multi_worker
 from imgclf.params import load_params
-from imgclf.train import RESUME_DIR, save_model, train
 
 
 def main() -> None:
@@ -19,13 +14,25 @@ def main() -> None:
     parser.add_argument("live_dir", type=Path)
     parser.add_argument("metrics_file", type=Path)
     args = parser.parse_args()
-    params = load_params()
+    params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
+
+    from imgclf.atomic import write_json
+    from imgclf.cluster import finish_together
+    from imgclf.dataset import load_images
+    from imgclf.devices import is_chief, is_multi_worker
+    from imgclf.train import RESUME_DIR, save_model, train
+
     train_data = load_images(args.split_dir / "train.npz")
     val_data = load_images(args.split_dir / "val.npz")
     model, metrics = train(params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR)
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
         write_json(args.metrics_file, metrics)
+        print(
+            f"trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s: "
+            f"val_accuracy {metrics['val_accuracy']:.4f} (best {metrics['best_val_accuracy']:.4f}); "
+            f"model in {args.model_dir}"
+        )
     if is_multi_worker(model.distribute_strategy):
         finish_together(model.distribute_strategy)
 

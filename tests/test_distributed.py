@@ -64,7 +64,7 @@ def test_a_two_worker_cluster_trains_as_mirrored_over_two_devices(tmp_path: Path
         for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
             assert result[name] == pytest.approx(mirrored[name], rel=1e-5)
     assert not (tmp_path / "w1-live").exists(), "only the chief logs with DVCLive"
-    assert (tmp_path / "w0-live" / "metrics.json").is_file()
+    assert (tmp_path / "w0-live" / "plots" / "metrics" / "train" / "loss.tsv").is_file()
 
 
 def test_workers_with_different_params_stop_with_one_clear_error(tmp_path: Path):

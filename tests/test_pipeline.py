@@ -45,6 +45,10 @@ def project(tmp_path_factory) -> Path:
 def test_repro_then_experiment(project: Path):
     repro = run(["dvc", "repro"], project)
     assert stages_run(repro.stdout) == ["fetch", "preprocess", "split", "train", "evaluate", "plot"]
+    terminal = (repro.stdout + repro.stderr).splitlines()
+    noise = [line for line in terminal if "cuInit" in line or "I0000" in line or "absl::InitializeLog" in line]
+    assert noise == [], "TensorFlow's native start-up lines stay off the terminal"
+    assert "epoch 1/1: " in repro.stdout and "test accuracy " in repro.stdout
     for path in declared_outputs(project):
         assert (project / path).exists(), f"{path} declared in dvc.yaml but not written"
     evaluation = json.loads((project / "metrics" / "eval.json").read_text())
@@ -58,11 +62,18 @@ def test_repro_then_experiment(project: Path):
     experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
     assert stages_run(experiment.stdout) == ["train", "evaluate", "plot"]
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 2
+    trained = (project / "metrics" / "train.json").read_text()
+
+    run(["dvc", "exp", "run", "-S", "train.epochs=3"], project)
+    again = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
+    assert stages_run(again.stdout) == [], "params it has run before: restored from DVC's run-cache, not retrained"
+    assert "Stage 'train' is cached - skipping run, checking out outputs" in again.stdout
+    assert (project / "metrics" / "train.json").read_text() == trained
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
     experiments = [exp for baseline in shown for group in baseline["experiments"] or [] for exp in group["revs"]]
-    assert len(experiments) == 1
-    data = experiments[0]["data"]
+    assert len(experiments) == 3
+    data = next(e["data"] for e in experiments if e["data"]["params"]["params.yaml"]["data"]["train"]["epochs"] == 2)
     assert data["params"]["params.yaml"]["data"]["train"]["epochs"] == 2
     assert 0 <= data["metrics"]["metrics/eval.json"]["data"]["test_accuracy"] <= 1
     assert data["metrics"]["metrics/train.json"]["data"]["epochs_run"] == 2

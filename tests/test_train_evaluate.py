@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,7 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_o
     stage.send_signal(signal.SIGKILL)
     stage.wait()
     assert not (tmp_path / "models" / "model.keras").exists()
+    shutil.rmtree(tmp_path / "dvclive")  # as DVC does: it removes a stage's outputs before running it again
 
     resumed = run_train_stage(tmp_path)
     out, err = resumed.communicate(timeout=300)
@@ -149,9 +151,12 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_o
     assert b"resuming from epoch" in out
     assert not (tmp_path / "models" / ".resume").exists()
     result = json.loads((tmp_path / "metrics" / "train.json").read_text())
-    assert len((tmp_path / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()) == 1 + 12
+    logged = (tmp_path / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in logged] == ["step", *map(str, range(12))], "every epoch once, in order"
+    uninterrupted_log = tmp_path / "l" / "plots" / "metrics" / "train" / "loss.tsv"
 
     _, uninterrupted = train(load_params(tmp_path / "params.yaml").train, data, val, tmp_path / "l", tmp_path / "b")
     assert result["epochs_run"] == uninterrupted["epochs_run"] == 12
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "best_epoch", "best_val_accuracy"):
         assert result[key] == uninterrupted[key], key
+    assert logged == uninterrupted_log.read_text().splitlines(), "the resumed log is the uninterrupted run's"
