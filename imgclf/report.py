@@ -51,7 +51,8 @@ def dvc(*args: str, cwd: Path = Path(".")) -> str:
     return result.stdout
 
 
-def _result(name: str, data: dict) -> Result | None:
+def result_of(name: str, data: dict) -> Result | None:
+    """One experiment (or commit) of `dvc exp show --json`; None without test metrics."""
     metrics = data.get("metrics") or {}
     evaluation = (metrics.get("metrics/eval.json") or {}).get("data")
     training = (metrics.get("metrics/train.json") or {}).get("data")
@@ -87,7 +88,7 @@ def read_experiments(shown: list[dict]) -> Experiments:
                 if not name or (name in newest and newest[name] >= stamp):
                     continue
                 newest[name] = stamp
-                result = _result(name, data) if state == "success" else None
+                result = result_of(name, data) if state == "success" else None
                 found.finished.pop(name, None)
                 found.unfinished.pop(name, None)
                 if result:
@@ -214,7 +215,7 @@ def sweep_figure(
     done = [r for r in runs if r.name in results]
     if not done:
         return None
-    labels = [", ".join(map(shown_value, r.point.values())) for r in done]
+    labels = [shown_value(r.point[keys[0]]) for r in done]  # the other keys change with the first
     positions, scale = sweep_axis([r.point[keys[0]] for r in done])
     xs = positions or list(range(len(done)))
     panels = {
@@ -224,11 +225,11 @@ def sweep_figure(
     fig = Figure(figsize=(10, 4), layout="constrained")
     fig.suptitle(title)
     for ax, (ylabel, values) in zip(fig.subplots(1, 2), panels.items(), strict=True):
-        ax.plot(xs, values, marker="o")
+        ax.plot(xs, values, marker="o", linestyle="-" if positions else "none")  # no line between categories
         ax.set_xscale(scale)
         ax.minorticks_off()
         ax.set_xticks(xs, labels, rotation=20 if max(map(len, labels)) > 10 else 0)
-        ax.set(xlabel=" + ".join(keys), ylabel=ylabel)
+        ax.set(xlabel=keys[0] + (f"\n(with {', '.join(keys[1:])})" if len(keys) > 1 else ""), ylabel=ylabel)
         if ylabel.startswith("training time"):
             ax.set_ylim(bottom=0, top=1.1 * max(values))  # from zero: noise should not look like a trend
         ax.grid(alpha=0.3)
@@ -252,7 +253,7 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path("."), only_sweep:
             if only_sweep not in (None, number):
                 continue
             picture = f"sweep{number}-{short_key(sweep.keys[0], lab.swept_keys)}.png"
-            title = f"{lab.name}, sweep {number}: {' + '.join(sweep.keys)}"
+            title = f"{lab.name}, sweep {number}: {short_key(sweep.keys[0], lab.swept_keys)}"
             fig = sweep_figure(sweep.keys, experiments(lab, only_sweep=number), by_name, title)
             if fig:
                 fig.savefig(tmp / picture, dpi=100)

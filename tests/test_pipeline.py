@@ -70,6 +70,8 @@ def test_repro_then_experiment(project: Path):
     assert "Stage 'train' is cached - skipping run, checking out outputs" in again.stdout
     assert (project / "metrics" / "train.json").read_text() == trained
 
+    compare(project)
+
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
     experiments = [exp for baseline in shown for group in baseline["experiments"] or [] for exp in group["revs"]]
     assert len(experiments) == 3
@@ -77,6 +79,20 @@ def test_repro_then_experiment(project: Path):
     assert data["params"]["params.yaml"]["data"]["train"]["epochs"] == 2
     assert 0 <= data["metrics"]["metrics/eval.json"]["data"]["test_accuracy"] <= 1
     assert data["metrics"]["metrics/train.json"]["data"]["epochs_run"] == 2
+
+
+def compare(project: Path) -> None:
+    """README's comparison (`make compare`) fits a 120-column terminal: test accuracy and loss, training time and
+    the params that differ; its markdown form too."""
+    make = ["make", "-s", "-o", ".venv/.installed", "compare"]  # the test's environment has the tools
+    table = run(make, project).stdout.splitlines()
+    assert table[0].split("  ")[:4] == ["experiment", "test accuracy", "test loss", "train time (s)"]
+    assert table[0].endswith("  epochs")
+    assert table[1].startswith("workspace ") and len(table) == 1 + 2 + 3, "the workspace, the commit, 3 experiments"
+    assert max(map(len, table)) <= 120
+    markdown = run([*make, "ARGS=--md"], project).stdout.splitlines()
+    assert markdown[0] == "| experiment | test accuracy | test loss | train time (s) | epochs |"
+    assert max(map(len, markdown)) <= 120
 
 
 def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):

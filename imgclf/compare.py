@@ -1,0 +1,88 @@
+"""Experiments side by side in a terminal: test accuracy and loss, training time, and only the params that differ,
+under their shortest unambiguous names. `dvc exp show` shows every param, metric and dependency hash under full
+names: over 100 columns, unreadable at 120.
+
+    python -m imgclf.compare                  # the baseline (HEAD) and its experiments
+    python -m imgclf.compare --md             # the same as a markdown table, e.g. for a pull-request comment
+    python -m imgclf.compare -- -A            # after --, arguments for `dvc exp show` (here: every commit)
+"""
+
+import argparse
+import json
+from dataclasses import dataclass
+
+from imgclf.cli import exit_on_error
+from imgclf.labs import short_key
+from imgclf.report import Result, differing_keys, dvc, result_of, shown_value
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    result: Result | None  # None: queued, running or failed
+    state: str
+
+
+def rows(shown: list[dict]) -> list[Row]:
+    """`dvc exp show --json` -> a row per baseline commit and per experiment, in DVC's order; the workspace only
+    where it differs from its baseline (after a `dvc repro` not yet committed)."""
+    found: list[Row] = []
+    workspace = None
+    for baseline in shown:
+        data = baseline.get("data") or {}
+        if baseline.get("rev") == "workspace":
+            workspace = result_of("workspace", data)
+            continue
+        committed = result_of(baseline.get("name") or str(baseline.get("rev", ""))[:7], data)
+        if workspace and committed and (workspace.params, workspace.accuracy) != (committed.params, committed.accuracy):
+            found.append(Row("workspace", workspace, "success"))
+        workspace = None
+        if committed:
+            found.append(Row(committed.name, committed, "success"))
+        for group in baseline.get("experiments") or []:
+            state = (group.get("executor") or {}).get("state", "success")
+            for exp in group.get("revs") or []:
+                name = exp.get("name") or str(exp.get("rev", ""))[:7]
+                result = result_of(name, exp.get("data") or {}) if state == "success" else None
+                found.append(Row(name, result, state if state != "success" or result else "failed"))
+    return found
+
+
+def table(found: list[Row]) -> tuple[list[str], list[list[str]]]:
+    keys = differing_keys([row.result for row in found if row.result])
+    header = ["experiment", "test accuracy", "test loss", "train time (s)", *(short_key(k, tuple(keys)) for k in keys)]
+    body = []
+    for row in found:
+        r = row.result
+        if r is None:
+            body.append([row.name, row.state, "", "", *([""] * len(keys))])
+            continue
+        figures = [f"{r.accuracy:.2%}", f"{r.loss:.4f}", f"{r.train_seconds:.1f}"]
+        body.append([row.name, *figures, *(shown_value(r.params.get(k)) for k in keys)])
+    return header, body
+
+
+def render(header: list[str], body: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = [header, ["---"] * len(header), *body]
+        return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
+    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
+    numeric = range(1, 4)  # right-aligned: accuracy, loss, time
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(cells))
+
+    return "\n".join(line(cells).rstrip() for cells in [header, *body]) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--md", action="store_true", help="a markdown table")
+    parser.add_argument("show_args", nargs="*", help="after --: arguments for dvc exp show (-A, --rev REV, -n N)")
+    args = parser.parse_args()
+    found = rows(json.loads(dvc("exp", "show", "--json", *args.show_args)))
+    print(render(*table(found), markdown=args.md), end="")
+
+
+if __name__ == "__main__":
+    exit_on_error(main)
