@@ -16,7 +16,7 @@ from imgclf.dataset import save_images
 from imgclf.errors import PipelineError
 from imgclf.evaluate import evaluate, predictions_csv, write_evaluation
 from imgclf.params import load_params
-from imgclf.train import load_model, save_model, train
+from imgclf.train import EpochLog, load_model, save_model, train
 from tests.conftest import REPO, blobs, quick_mlp
 
 
@@ -160,3 +160,31 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_o
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "best_epoch", "best_val_accuracy"):
         assert result[key] == uninterrupted[key], key
     assert logged == uninterrupted_log.read_text().splitlines(), "the resumed log is the uninterrupted run's"
+
+
+def test_training_prints_about_ten_epoch_lines_however_long(capsys):
+    """The first epoch, every tenth of the run, the last, and the one early stopping ends on."""
+
+    class Stoppable:
+        stop_training = False
+
+    log, model = EpochLog(100), Stoppable()
+    log.set_model(model)
+    for epoch in range(100):
+        log.on_epoch_end(epoch, {"loss": 0.5})
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"epoch {n}/100" for n in (1, *range(10, 101, 10))]
+    assert lines[0].startswith("epoch 1/100: loss 0.5000 (")
+
+    log = EpochLog(25)
+    log.set_model(model)
+    for epoch in range(12):
+        model.stop_training = epoch == 11  # EarlyStopping sets it at the end of epoch 12
+        log.on_epoch_end(epoch, {})
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "epoch 1/25",
+        "epoch 3/25",
+        "epoch 6/25",
+        "epoch 9/25",
+        "epoch 12/25",
+    ]
