@@ -145,8 +145,9 @@ def best_name(lab: Lab) -> str:
 def best_combination(
     lab: Lab, accuracy: dict[str, float], tiny: bool = False, extra: Overrides | None = None
 ) -> Experiment:
-    """LAB-best: each sweep's best point (by test `accuracy`, of the finished experiments) together. Where two
-    sweeps vary the same key (one and two hidden layers), the better of their best points decides it."""
+    """LAB-best: each sweep's best point (by test `accuracy`, of the finished experiments) together. Sweeps that
+    vary a key in common (one or two hidden layers; depth with its kernel sizes, or kernel sizes alone) are
+    alternatives: the better one's point is taken whole, the other's not at all."""
     bests = []
     for number in range(1, len(lab.sweeps) + 1):
         done = [run for run in experiments(lab, tiny, extra, only_sweep=number) if run.name in accuracy]
@@ -154,8 +155,9 @@ def best_combination(
             raise PipelineError(f"--best: no experiment of sweep {number} has finished; run the lab first")
         bests.append(max(done, key=lambda run: accuracy[run.name]))
     point: Overrides = {}
-    for run in sorted(bests, key=lambda run: accuracy[run.name]):  # the better overrides the worse
-        point.update(run.point)
+    for run in sorted(bests, key=lambda run: accuracy[run.name], reverse=True):
+        if not point.keys() & run.point.keys():
+            point.update(run.point)
     shared = {**lab.base, **(lab.tiny if tiny else {}), **(extra or {})}
     return Experiment(best_name(lab), {**shared, **point}, point)
 

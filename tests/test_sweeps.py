@@ -323,3 +323,14 @@ def test_a_changed_workspace_never_leaks_into_a_lab_experiment(labs, raw):
     args = set_param_args(pinned(raw, run))
     assert len(args) // 2 == sum(1 for _ in pinned(raw, run)) and "train.seed=42" in args
     assert 'train.optimizer="sgd"' in args and "train.batch_size=50" in args
+
+
+def test_best_combination_never_mixes_two_sweeps_of_one_key(labs, raw):
+    """Depth zips filters with kernel sizes; the kernel sweep varies kernel sizes alone. If the kernel sweep's best
+    beats the depth sweep's, taking 7-5-3-3 with the 2-block filters would be no network at all."""
+    lab = labs["convpool"]
+    accuracy = {run.name: 0.3 for run in experiments(lab)}
+    accuracy |= {"convpool-filters-16x32": 0.35, "convpool-kernel_sizes-7x5x3x3": 0.38}
+    best = best_combination(lab, accuracy)
+    assert best.point == {"train.convpool.kernel_sizes": [7, 5, 3, 3], "train.convpool.dense_units": [512]}
+    check(raw, [best])
