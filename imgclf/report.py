@@ -20,6 +20,8 @@ from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
 from imgclf.labs import Experiment, Lab, best_name, experiments, find_lab, flatten, load_labs, short_key
 
+LIVE_SERIES = "dvclive/plots/metrics"  # the per-epoch loss and accuracy: the curves a report overlays
+
 
 @dataclass(frozen=True)
 class Result:
@@ -259,7 +261,8 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path("."), only_sweep:
                 fig.savefig(tmp / picture, dpi=100)
                 pictures.append(picture)
         if results:
-            dvc("plots", "diff", *(r.name for r in results), "--out", str((tmp / "curves").resolve()), cwd=project)
+            curves = ("--targets", LIVE_SERIES, "--out", str((tmp / "curves").resolve()))
+            dvc("plots", "diff", *(r.name for r in results), *curves, cwd=project)
         summary = {"best": best(results).name if results else None, "unfinished": unfinished, "not_run": not_run}
         write_json(tmp / "results.json", {**summary, "experiments": [asdict(r) for r in results]})
         write_text(tmp / "report.md", markdown(lab, results, unfinished, not_run, shown.committed, pictures))
