@@ -110,3 +110,30 @@ def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):
     assert result.returncode == 1
     assert result.stderr == "error: params.yaml: split.val_fraction = 2 is out of range; it must be < 1\n"
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        ["stages.train", "data/split", "models", "dvclive", "metrics/train.json"],
+        ["stages.evaluate", "models", "data/split/test.npz", "metrics"],
+        ["stages.plot", "dvclive", "metrics/predictions.csv", "models/class_names.json", "test.npz", "plots"],
+    ],
+)
+def test_a_bad_param_stops_a_stage_before_tensorflow_or_matplotlib_load(tmp_path: Path, stage: list[str]):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["lr"] = -1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", *stage],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "error: params.yaml: train.lr = -1 is out of range; it must be > 0"
+    timings = [line for line in result.stderr.splitlines() if line.startswith("import time")]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in timings]
+    assert "imgclf.params" in imported
+    assert not [name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "matplotlib")]
