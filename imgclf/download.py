@@ -77,7 +77,9 @@ def fetch_file(
 ) -> Path:
     """Return target_dir/file.name, downloading it only if no verified copy is already there.
 
-    `mirrors_key` names the params.yaml key of `mirrors`, for the message when every mirror fails.
+    A mirror that does not have the file, fails after `retries`, or serves a file whose checksum is not the
+    published one is passed over for the next. `mirrors_key` names the params.yaml key of `mirrors`, for the
+    message when every mirror fails, which gives each mirror's reason.
     """
     target = Path(target_dir) / file.name
     if target.is_file():
@@ -87,7 +89,7 @@ def fetch_file(
             return target
         except ChecksumMismatch:
             target.unlink()
-    problems = []
+    problems: dict[str, str] = {}  # url -> why it failed, the last attempt's reason
     for mirror in mirrors:
         url = address(mirror, file.name)
         for attempt in range(retries + 1):
@@ -97,12 +99,13 @@ def fetch_file(
                     verify(tmp, file)
                 return target
             except NotFound:
-                problems.append(f"{url}: not found")
+                problems[url] = "not found"
                 break
             except ChecksumMismatch as e:
-                raise PipelineError(f"{file.name} from {url}: {e}; the mirror serves a different file") from None
+                problems[url] = str(e)
+                break
             except (OSError, http.client.HTTPException) as e:
-                problems.append(f"{url}: {_describe(e)}")
+                problems[url] = _describe(e)
                 if attempt < retries:
                     time.sleep(backoff * 2**attempt)
     raise PipelineError(_give_up_message(file.name, problems, mirrors_key))
@@ -154,11 +157,11 @@ def _describe(e: BaseException) -> str:
 OFFLINE_SIGNS = ("Name or service not known", "Temporary failure in name resolution", "Network is unreachable")
 
 
-def _give_up_message(name: str, problems: list[str], mirrors_key: str) -> str:
-    offline = bool(problems) and all(any(sign in p for sign in OFFLINE_SIGNS) for p in problems)
+def _give_up_message(name: str, problems: dict[str, str], mirrors_key: str) -> str:
+    offline = bool(problems) and all(any(sign in p for sign in OFFLINE_SIGNS) for p in problems.values())
     cause = "no network: " if offline else ""
-    last = problems[-1] if problems else f"{mirrors_key} is empty"
+    reasons = "; ".join(f"{url}: {why}" for url, why in problems.items()) or f"{mirrors_key} is empty"
     return (
-        f"could not download {name} from any mirror ({cause}{last}); point {mirrors_key} at a local copy, "
+        f"could not download {name} from any mirror ({cause}{reasons}); point {mirrors_key} at a local copy, "
         f"e.g. dvc exp run -S '{mirrors_key}=[/path/to/folder]' (a directory or a file:// URL holding {name})"
     )

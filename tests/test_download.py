@@ -48,7 +48,8 @@ def test_wrong_checksum_names_file_and_both_hashes_and_leaves_nothing(tmp_path: 
     actual = hashlib.md5(server.files[NAME]).hexdigest()
     with pytest.raises(PipelineError) as info:
         get(server, tmp_path, wrong)
-    assert f"{NAME} from {server.url}/{NAME}: md5 {actual} does not match the published {'0' * 32}" in str(info.value)
+    expected = f"{NAME} from any mirror ({server.url}/{NAME}: md5 {actual} does not match the published {'0' * 32})"
+    assert expected in str(info.value)
     assert listing(tmp_path) == []
     assert get(server, tmp_path, published(server)).read_bytes() == server.files[NAME]
 
@@ -119,3 +120,26 @@ def test_fetch_mnist_verifies_against_the_published_checksums(tmp_path: Path, se
     with pytest.raises(PipelineError, match=f"does not match the published {MNIST.train_images.md5}"):
         fetch(data, tmp_path / "raw")
     assert listing(tmp_path / "raw" / "mnist") == []
+
+
+def test_a_checksum_mismatch_moves_on_to_the_next_mirror(tmp_path: Path, server):
+    """A mirror with a corrupted copy is one bad mirror, as one that is down: the next may have the right file."""
+    corrupted = tmp_path / "corrupted"
+    corrupted.mkdir()
+    (corrupted / NAME).write_bytes(b"not the published file")
+    assert get(server, tmp_path / "data", published(server), mirrors=[str(corrupted), server.url]).is_file()
+    assert server.requests[NAME] == 1
+
+
+def test_when_every_mirror_fails_the_error_names_each_mirrors_reason(tmp_path: Path, server):
+    corrupted = tmp_path / "corrupted"
+    corrupted.mkdir()
+    (corrupted / NAME).write_bytes(b"not the published file")
+    server.faults[NAME] = "truncate"
+    with pytest.raises(PipelineError) as info:
+        get(server, tmp_path / "data", published(server), mirrors=[str(corrupted), server.url], retries=1)
+    message = str(info.value)
+    bad = hashlib.md5(b"not the published file").hexdigest()
+    assert f"{(corrupted / NAME).as_uri()}: md5 {bad} does not match the published" in message
+    assert f"{server.url}/{NAME}: transfer cut short" in message
+    assert "\n" not in message and listing(tmp_path / "data") == []
