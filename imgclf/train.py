@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -253,6 +254,12 @@ def load_model(model_dir: Path) -> tuple[keras.Model, tuple[str, ...]]:
     for path in (model_path, names_path):
         if not path.is_file():
             raise PipelineError(f"{path}: not found; run `dvc repro train` first")
+    if not zipfile.is_zipfile(model_path):  # Keras would say "File not found" of a file that is there
+        raise PipelineError(
+            f"{model_path}: damaged, not a whole Keras model file (a .keras file is a zip archive; this one is cut "
+            f"short or overwritten); retrain it with `dvc repro -f train`, or restore the cached copy with "
+            f"`dvc checkout {model_path}`"
+        )
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for a bad file; all mean the same to the user

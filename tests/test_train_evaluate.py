@@ -99,13 +99,21 @@ def test_evaluate_refuses_a_test_set_with_other_classes(tmp_path: Path, small_tr
         evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8)
 
 
-def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path):
+def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train):
     with pytest.raises(PipelineError, match="model.keras: not found"):
         load_model(tmp_path)
     (tmp_path / "model.keras").write_bytes(b"not a zip")
     (tmp_path / "class_names.json").write_text('["a"]')
-    with pytest.raises(PipelineError, match="model.keras: cannot load the model"):
+    with pytest.raises(PipelineError, match="model.keras: damaged, not a whole Keras model file") as info:
         load_model(tmp_path)
+    assert "not found" not in str(info.value), "the file is there: it is damaged"
+
+    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
+    save_model(model, ("a", "b", "c"), tmp_path / "cut")
+    whole = (tmp_path / "cut" / "model.keras").read_bytes()
+    (tmp_path / "cut" / "model.keras").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    with pytest.raises(PipelineError, match="model.keras: damaged, not a whole Keras model file"):
+        load_model(tmp_path / "cut")
 
 
 def run_train_stage(workdir: Path) -> subprocess.Popen:
