@@ -44,7 +44,7 @@ def project(tmp_path_factory) -> Path:
 
 def test_repro_then_experiment(project: Path):
     repro = run(["dvc", "repro"], project)
-    assert stages_run(repro.stdout) == ["fetch", "preprocess", "split", "train", "evaluate", "plot"]
+    assert stages_run(repro.stdout) == ["params", "fetch", "preprocess", "split", "train", "evaluate", "plot"]
     terminal = (repro.stdout + repro.stderr).splitlines()
     noise = [line for line in terminal if "cuInit" in line or "I0000" in line or "absl::InitializeLog" in line]
     assert noise == [], "TensorFlow's native start-up lines stay off the terminal"
@@ -60,7 +60,7 @@ def test_repro_then_experiment(project: Path):
     run(["git", "commit", "-qm", "baseline"], project)
 
     experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
-    assert stages_run(experiment.stdout) == ["train", "evaluate", "plot"]
+    assert stages_run(experiment.stdout) == ["params", "train", "evaluate", "plot"]
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 2
     trained = (project / "metrics" / "train.json").read_text()
 
@@ -79,6 +79,10 @@ def test_repro_then_experiment(project: Path):
     assert data["params"]["params.yaml"]["data"]["train"]["epochs"] == 2
     assert 0 <= data["metrics"]["metrics/eval.json"]["data"]["test_accuracy"] <= 1
     assert data["metrics"]["metrics/train.json"]["data"]["epochs_run"] == 2
+
+    misspelled = run(["dvc", "exp", "run", "-S", "+trian.lr=0.1"], project, check=False)
+    assert misspelled.returncode != 0, "a section no stage reads must not pass as an experiment that changed nothing"
+    assert "error: params.yaml: unknown key trian; allowed keys here: data, preprocess" in misspelled.stderr
 
 
 def compare(project: Path) -> None:

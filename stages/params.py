@@ -1,0 +1,25 @@
+"""Validate params.yaml as a whole and write it, validated, to OUT_FILE.
+
+Every other stage reads only its own sections, so DVC re-runs none of them for a key no stage reads: a misspelled
+section (`trian:`, or `dvc exp run -S +trian.lr=0.1`) would pass as an experiment that changed nothing. This stage
+depends on every key, so any change runs it, and an unknown or invalid one stops the run with one line.
+"""
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from imgclf.atomic import write_json
+from imgclf.cli import exit_on_error
+from imgclf.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out_file", type=Path)
+    args = parser.parse_args()
+    write_json(args.out_file, dataclasses.asdict(load_params()))
+
+
+if __name__ == "__main__":
+    exit_on_error(main)
