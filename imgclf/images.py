@@ -18,9 +18,17 @@ class BadImage(Exception):
 def decode(path: Path) -> np.ndarray:
     """RGB (H x W x 3) or gray (H x W) uint8, from a file of any supported format and depth.
 
-    OpenCV reads the file itself (fastest), applies EXIF orientation and drops alpha; it refuses truncated files.
+    OpenCV reads the file itself (fastest), applies EXIF orientation and drops alpha; it refuses truncated files,
+    and files whose header claims more pixels than its limit (a panorama, a decompression bomb), before allocating.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+    except cv2.error as e:  # OpenCV checks the header's size against its limit before it allocates anything
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(e):
+            raise BadImage(
+                "too large to decode: more pixels than OpenCV's limit (OPENCV_IO_MAX_IMAGE_PIXELS, 2^30 by default)"
+            ) from None
+        raise BadImage(f"not decodable by OpenCV ({str(e).strip().splitlines()[-1]})") from None
     if image is None:
         raise BadImage("empty file" if os.path.getsize(path) == 0 else "not a decodable image (corrupt or truncated)")
     if image.dtype == np.uint16:

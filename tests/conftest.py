@@ -1,5 +1,6 @@
 import dataclasses
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +38,16 @@ def quick_mlp(train: TrainParams, **changes: object) -> TrainParams:
     """`train` with a 16-unit MLP fitted by Adam in batches of 16: learns blobs() in a few epochs."""
     small = dataclasses.replace(train.mlp, hidden_units=(16,))
     return dataclasses.replace(train, **{"mlp": small, "optimizer": "adam", "lr": 0.01, "batch_size": 16, **changes})
+
+
+def png_bomb(path: Path, side: int = 50_000) -> Path:
+    """A PNG header that claims side x side gray pixels, a few hundred bytes on disk: a decompression bomb."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+    header = side.to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])  # 8-bit gray, no interlace
+    body = zlib.compress(b"\0" * (side + 1) * 4)  # the first rows only
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path

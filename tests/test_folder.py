@@ -14,8 +14,9 @@ from imgclf.archive import extract_archive
 from imgclf.dataset import load_images
 from imgclf.errors import PipelineError
 from imgclf.fetch import fetch
-from imgclf.images import decode, fit
+from imgclf.images import BadImage, decode, fit
 from imgclf.preprocess import preprocess
+from tests.conftest import png_bomb
 from tests.fileserver import serve
 
 RED_BGR = (0, 0, 255)
@@ -191,3 +192,16 @@ def test_decode_and_fit_handle_every_depth_and_channel_count(tmp_path: Path):
     assert decode(photo(tmp_path / "deep.png", image=np.full((8, 8, 3), 65535, np.uint16)))[0, 0].tolist() == [255] * 3
     assert fit(np.zeros((10, 20), np.uint8), 8, "stretch", "rgb").shape == (8, 8, 3)
     assert fit(np.zeros((10, 20, 3), np.uint8), 8, "pad", "grayscale").shape == (8, 8, 1)
+
+
+def test_an_image_over_opencvs_pixel_limit_is_skipped_and_named(tmp_path: Path, folder_params):
+    """A panorama or a decompression bomb: skipped like any bad image, without allocating its 2.5 GB."""
+    root = photos(tmp_path / "photos")
+    png_bomb(root / "panda" / "bomb.png")
+    data = run_folder(root, folder_params, tmp_path)
+    assert np.bincount(data.labels).tolist() == [3, 4, 2]
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert reasons["bomb.png"].startswith("too large to decode: more pixels than OpenCV's limit")
+    with pytest.raises(BadImage, match="too large to decode"):
+        decode(root / "panda" / "bomb.png")

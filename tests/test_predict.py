@@ -8,9 +8,9 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
-from imgclf.predict import annotate, as_csv, as_table, image_files, predict
+from imgclf.predict import annotate, as_csv, as_table, image_files, load_for_model, predict
 from imgclf.train import save_model, train
-from tests.conftest import REPO, blobs, quick_mlp
+from tests.conftest import REPO, blobs, png_bomb, quick_mlp
 
 
 def quadrant_image(path: Path, quadrant: int, side: int = 40) -> Path:
@@ -73,3 +73,9 @@ def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):
     assert lines[-1] == (
         f"error: {tmp_path / 'broken.jpg'}: cannot read it as an image (not a decodable image (corrupt or truncated))"
     )
+
+
+def test_an_image_over_opencvs_pixel_limit_is_named_not_a_traceback(tmp_path: Path):
+    bomb = png_bomb(tmp_path / "bomb.png")
+    with pytest.raises(PipelineError, match=r"bomb.png: cannot read it as an image \(too large to decode"):
+        load_for_model(bomb, (32, 32, 3), "stretch")
