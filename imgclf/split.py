@@ -1,6 +1,7 @@
 """split: stratified, seeded train / validation / test sets from data/prepared/, and the data report."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,23 @@ from imgclf.errors import PipelineError
 from imgclf.params import SplitParams
 
 
-def stratified_split(data: LabeledImages, fraction: float, seed: int, key: str) -> tuple[LabeledImages, LabeledImages]:
-    """Carve `fraction` of `data` out, keeping class proportions; `key` names the param for the error."""
+def stratified_split(
+    data: LabeledImages, fraction: float, seed: int, key: str, parts: tuple[str, str], left: str = ""
+) -> tuple[LabeledImages, LabeledImages]:
+    """Carve `fraction` of `data` out, keeping class proportions; `key` names the param, `parts` the two sets
+    (kept, carved) and `left` what `data` is left after, for the errors. Every class must reach both sets: a test
+    set without pandas would report an accuracy that says nothing about pandas."""
+    counts = np.bincount(data.labels, minlength=len(data.class_names))
+    per_class = math.ceil(1 / min(fraction, 1 - fraction))
+
+    def too_few(c: int, where: str) -> PipelineError:
+        return PipelineError(
+            f"class {data.class_names[c]!r} has {counts[c]} image{'s' if counts[c] != 1 else ''}{left}: {where}; "
+            f"a class needs about {per_class} for {key} = {fraction:g}: add images of it, or remove the class"
+        )
+
+    for c in np.flatnonzero(counts < 2):
+        raise too_few(c, f"too few to split into {parts[0]} and {parts[1]}")
     try:
         keep, carved = train_test_split(
             np.arange(len(data)), test_size=fraction, stratify=data.labels, random_state=seed
@@ -21,6 +37,10 @@ def stratified_split(data: LabeledImages, fraction: float, seed: int, key: str) 
         raise PipelineError(
             f"cannot split {len(data)} images with {key} = {fraction}: {e}; use more images per class or change {key}"
         ) from None
+    for part, indices in zip(parts, (keep, carved), strict=True):
+        missing = np.flatnonzero(np.bincount(data.labels[indices], minlength=len(counts)) == 0)
+        for c in missing:
+            raise too_few(c, f"none in the {part} set")
     return data.subset(np.sort(keep)), data.subset(np.sort(carved))
 
 
@@ -33,8 +53,11 @@ def split(params: SplitParams, prepared_dir: Path) -> dict[str, LabeledImages]:
         if test.class_names != pool.class_names:
             raise PipelineError(f"{official_test}: class names differ from train.npz; re-run preprocess")
     else:
-        pool, test = stratified_split(pool, params.test_fraction, params.seed, "split.test_fraction")
-    train, val = stratified_split(pool, params.val_fraction, params.seed, "split.val_fraction")
+        pool, test = stratified_split(pool, params.test_fraction, params.seed, "split.test_fraction", ("train", "test"))
+    left = "" if official_test.exists() else " left after the test set"
+    train, val = stratified_split(
+        pool, params.val_fraction, params.seed, "split.val_fraction", ("train", "validation"), left
+    )
     return {"train": train, "val": val, "test": test}
 
 

@@ -65,3 +65,30 @@ def test_data_report_counts_each_split_and_warns_on_imbalance(tmp_path: Path, pa
     save_images(tmp_path / "train.npz", rare)
     (warning,) = data_report(split(params.split, tmp_path), tmp_path)["warnings"]
     assert "classes are imbalanced" in warning and "'class_2'" in warning
+
+
+def with_classes(counts: dict[str, int]):
+    """Images of the named classes, `counts[name]` of each."""
+    data = blobs(n_per_class=max(counts.values()), num_classes=len(counts))
+    keep = [i for c, n in enumerate(counts.values()) for i in np.flatnonzero(data.labels == c)[:n]]
+    return dataclasses.replace(data.subset(sorted(keep)), class_names=tuple(counts))
+
+
+def test_a_class_too_small_to_reach_every_split_is_refused_by_name(tmp_path: Path, params):
+    """Two pandas: the test set would get none of them, and test accuracy would say nothing about pandas."""
+    save_images(tmp_path / "train.npz", with_classes({"cats": 30, "dogs": 30, "panda": 2}))
+    with pytest.raises(PipelineError) as info:
+        split(params.split, tmp_path)
+    assert str(info.value) == (
+        "class 'panda' has 1 image left after the test set: too few to split into train and validation; "
+        "a class needs about 5 for split.val_fraction = 0.2: add images of it, or remove the class"
+    )
+    save_images(tmp_path / "train.npz", with_classes({"cats": 40, "dogs": 40, "panda": 3}))
+    with pytest.raises(PipelineError, match="class 'panda' has 2 images left after the test set: none in the valid"):
+        split(params.split, tmp_path)
+
+
+def test_a_class_of_one_image_is_named_not_numbered(tmp_path: Path, params):
+    save_images(tmp_path / "train.npz", with_classes({"cats": 30, "dogs": 30, "panda": 1}))
+    with pytest.raises(PipelineError, match="class 'panda' has 1 image"):
+        split(params.split, tmp_path)
