@@ -1,5 +1,6 @@
 """Write outputs so that an interrupted stage never leaves a half-written file that looks complete."""
 
+import glob
 import json
 import os
 import shutil
@@ -15,11 +16,22 @@ def _umask() -> int:
     return mask
 
 
+def _clear_leftovers(path: Path) -> None:
+    """The temporaries of `path` that a killed writer left (a SIGKILL runs no clean-up): the next write of the same
+    output removes them, so a re-run of the stage leaves nothing behind."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path` (same suffix); move it into place only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private, unlike any other written file
@@ -36,6 +48,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield an empty temporary directory that replaces `path` as a whole only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     tmp.chmod(0o777 & ~_umask())
     try:

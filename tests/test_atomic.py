@@ -48,3 +48,17 @@ def test_outputs_get_the_usual_permissions_not_private_temporary_ones(tmp_path: 
         os.umask(mask)
     assert stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "prepared").stat().st_mode) == 0o755
+
+
+def test_rewriting_an_output_clears_what_a_killed_writer_left_of_it(tmp_path: Path):
+    """A SIGKILL mid-write leaves the temporary; the stage's next run, writing the same output, removes it."""
+    (tmp_path / ".val.npz.k1ll3d.tmp.npz").write_bytes(b"half of a split")
+    (tmp_path / ".prepared.k1ll3d.tmp").mkdir()
+    (tmp_path / ".prepared.k1ll3d.tmp" / "train.npz").write_bytes(b"half of the data")
+    (tmp_path / ".train.npz.k1ll3d.tmp.npz").write_bytes(b"another output's: left alone")
+    (tmp_path / ".gitignore").write_text("/prepared\n")
+    write_text(tmp_path / "val.npz", "whole")
+    with atomic_dir(tmp_path / "prepared") as folder:
+        (folder / "train.npz").write_text("whole")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [".gitignore", ".train.npz.k1ll3d.tmp.npz", "prepared", "val.npz"]
