@@ -2,6 +2,10 @@
 image annotated with its label. The model's own input size and channels decide how images are prepared.
 
     python -m imgclf.predict photos/cat.jpg photos/more/ --top-k 3 --csv predictions.csv --annotate annotated/
+
+A file that cannot be read as an image is listed and skipped (`--strict`: stops at the first). Annotated images
+mirror the inputs' folders and keep their names (a/x.jpg -> annotated/a/x.jpg.png): they never overwrite an input
+or each other.
 """
 
 import argparse
@@ -39,9 +43,7 @@ def image_files(inputs: list[Path]) -> list[Path]:
 
 
 def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> np.ndarray:
-    height, width, channels = input_shape
-    if height != width:
-        raise PipelineError(f"the model takes {height} x {width} images; only square inputs are supported")
+    height, _, channels = input_shape
     try:
         return fit(decode(path), height, resize, "grayscale" if channels == 1 else "rgb")
     except BadImage as e:
@@ -50,8 +52,34 @@ def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> 
         raise PipelineError(f"{path}: cannot read it ({e.strerror})") from None
 
 
+def load_all(
+    files: list[Path], input_shape: tuple[int, ...], resize: Resize, strict: bool
+) -> tuple[list[Path], np.ndarray, list[str]]:
+    """The files that read as images and their arrays, and why each other one did not (`strict`: the first
+    unreadable file stops it). None readable is an error."""
+    height, width, _ = input_shape
+    if height != width:
+        raise PipelineError(f"the model takes {height} x {width} images; only square inputs are supported")
+    kept, images, skipped = [], [], []
+    for path in files:
+        try:
+            images.append(load_for_model(path, input_shape, resize))
+            kept.append(path)
+        except PipelineError as e:
+            if strict:
+                raise
+            skipped.append(str(e))
+    if not kept:
+        raise PipelineError(skipped[0] if len(skipped) == 1 else f"no file is a readable image; first: {skipped[0]}")
+    return kept, np.stack(images), skipped
+
+
 def predict(model, class_names: tuple[str, ...], files: list[Path], top_k: int, resize: Resize) -> list[Prediction]:
-    images = np.stack([load_for_model(path, tuple(model.input_shape[1:]), resize) for path in files])
+    _, images, _ = load_all(files, tuple(model.input_shape[1:]), resize, strict=True)
+    return predict_images(model, class_names, images, top_k)
+
+
+def predict_images(model, class_names: tuple[str, ...], images: np.ndarray, top_k: int) -> list[Prediction]:
     probabilities = model.predict(images, verbose=0)
     top = np.argsort(-probabilities, axis=1)[:, :top_k]
     return [[(class_names[c], float(row[c])) for c in best] for row, best in zip(probabilities, top, strict=True)]
@@ -75,7 +103,20 @@ def as_table(files: list[Path], predictions: list[Prediction]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def annotate(path: Path, prediction: Prediction, out_dir: Path) -> Path:
+def annotation_targets(files: list[Path], out_dir: Path) -> list[Path]:
+    """Where each file's annotated copy goes: its path below the inputs' common folder, its whole name kept and
+    .png added, so no two inputs share one (a/x.jpg, a/x.png, b/x.jpg). One that would land on an input is refused."""
+    resolved = [path.resolve() for path in files]
+    common = Path(os.path.commonpath([path.parent for path in resolved]))
+    targets = [out_dir / path.relative_to(common).with_name(path.name + ".png") for path in resolved]
+    inputs = set(resolved)
+    for target in targets:
+        if target.resolve() in inputs:
+            raise PipelineError(f"--annotate {out_dir}: would overwrite your image {target}; choose another folder")
+    return targets
+
+
+def annotate(path: Path, prediction: Prediction, target: Path) -> Path:
     """The original image, at least 400 px wide, with the top label and its probability written on it."""
     image = decode(path)
     if image.ndim == 2:
@@ -85,7 +126,6 @@ def annotate(path: Path, prediction: Prediction, out_dir: Path) -> Path:
         image = cv2.resize(image, (400, round(image.shape[0] * scale)), interpolation=cv2.INTER_NEAREST)
     label, probability = prediction[0]
     cv2.putText(image, f"{label}: {probability:.2%}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
-    target = out_dir / f"{path.stem}.png"
     with atomic_path(target) as tmp:
         cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return target
@@ -101,22 +141,30 @@ def main() -> None:
     parser.add_argument("--resize", choices=["stretch", "pad"], default="stretch", help="as preprocess.resize")
     parser.add_argument("--csv", type=Path, help="write the predictions to this CSV file instead of a table")
     parser.add_argument("--annotate", type=Path, help="write each image with its label to this folder")
+    parser.add_argument("--strict", action="store_true", help="stop at the first file that is not a readable image")
     args = parser.parse_args()
     if args.top_k < 1:
         raise PipelineError(f"--top-k {args.top_k}: must be at least 1")
     files = image_files(args.inputs)
+    targets = annotation_targets(files, args.annotate) if args.annotate else []
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from imgclf.train import load_model
 
     model, class_names = load_model(args.model)
-    predictions = predict(model, class_names, files, min(args.top_k, len(class_names)), args.resize)
+    kept, images, skipped = load_all(files, tuple(model.input_shape[1:]), args.resize, args.strict)
+    predictions = predict_images(model, class_names, images, min(args.top_k, len(class_names)))
     if args.csv:
-        write_text(args.csv, as_csv(files, predictions))
+        write_text(args.csv, as_csv(kept, predictions))
     else:
-        sys.stdout.write(as_table(files, predictions))
+        sys.stdout.write(as_table(kept, predictions))
+    for reason in skipped:
+        print(f"skipped {reason}", file=sys.stderr)
+    if skipped:
+        print(f"{len(skipped)} of {len(files)} files skipped; --strict stops at the first", file=sys.stderr)
     if args.annotate:
-        for path, prediction in zip(files, predictions, strict=True):
-            annotate(path, prediction, args.annotate)
+        target_of = dict(zip(files, targets, strict=True))
+        for path, prediction in zip(kept, predictions, strict=True):
+            annotate(path, prediction, target_of[path])
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir
     lines = as_csv(files, predictions).splitlines()
     assert lines[0] == "path,rank,label,probability" and len(lines) == 1 + 3 * 2
     assert "top_left" in as_table(files, predictions).splitlines()[0]
-    written = annotate(files[0], predictions[0], tmp_path / "annotated")
+    written = annotate(files[0], predictions[0], tmp_path / "annotated" / "0.png.png")
     assert cv2.imread(str(written)).shape[1] == 400
 
 
@@ -66,7 +66,9 @@ def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith(f"{good},1,top_right,")
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
-    result = subprocess.run([*command, str(tmp_path / "broken.jpg")], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [*command, str(tmp_path / "broken.jpg"), "--strict"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()  # TensorFlow may print its own start-up notes first
     assert "Traceback" not in result.stderr and [line for line in lines if line.startswith("error:")] == lines[-1:]
@@ -79,3 +81,39 @@ def test_an_image_over_opencvs_pixel_limit_is_named_not_a_traceback(tmp_path: Pa
     bomb = png_bomb(tmp_path / "bomb.png")
     with pytest.raises(PipelineError, match=r"bomb.png: cannot read it as an image \(too large to decode"):
         load_for_model(bomb, (32, 32, 3), "stretch")
+
+
+def run_predict(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "imgclf.predict", *map(str, args)], cwd=REPO, capture_output=True, text=True
+    )
+
+
+def test_good_images_are_predicted_and_bad_ones_listed_or_strict(tmp_path: Path, model_dir):
+    """A folder of photos with one empty file: every other photo is predicted, the empty one is named."""
+    for i in range(3):
+        quadrant_image(tmp_path / "in" / f"{i}.png", i)
+    (tmp_path / "in" / "empty.jpg").write_bytes(b"")
+    result = run_predict("--model", model_dir, tmp_path / "in", "--csv", tmp_path / "out.csv")
+    assert result.returncode == 0, result.stderr
+    rows = (tmp_path / "out.csv").read_text().splitlines()[1:]
+    assert sorted({row.split(",")[0] for row in rows}) == [str(tmp_path / "in" / f"{i}.png") for i in range(3)]
+    assert f"skipped {tmp_path / 'in' / 'empty.jpg'}: cannot read it as an image (empty file)" in result.stderr
+    strict = run_predict("--model", model_dir, tmp_path / "in", "--strict")
+    assert strict.returncode == 1
+    assert (
+        strict.stderr.splitlines()[-1]
+        == f"error: {tmp_path / 'in' / 'empty.jpg'}: cannot read it as an image (empty file)"
+    )
+
+
+def test_annotated_images_never_overwrite_an_input_or_each_other(tmp_path: Path, model_dir):
+    a_jpg = quadrant_image(tmp_path / "in" / "a" / "x.jpg", 0)
+    a_png = quadrant_image(tmp_path / "in" / "a" / "x.png", 1)
+    b_jpg = quadrant_image(tmp_path / "in" / "b" / "x.jpg", 2)
+    originals = {path: path.read_bytes() for path in (a_jpg, a_png, b_jpg)}
+    result = run_predict("--model", model_dir, tmp_path / "in", "--annotate", tmp_path / "in" / "a")
+    assert result.returncode == 0, result.stderr
+    assert all(path.read_bytes() == data for path, data in originals.items()), "the photos are untouched"
+    written = sorted(p.relative_to(tmp_path / "in" / "a") for p in (tmp_path / "in" / "a").rglob("*.png") if p != a_png)
+    assert [str(p) for p in written] == ["a/x.jpg.png", "a/x.png.png", "b/x.jpg.png"], "one output per input"
