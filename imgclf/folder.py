@@ -1,4 +1,5 @@
-"""A folder of photos, one sub-folder per class (root/<class>/*.jpg), optionally split as root/{train,test}/<class>/.
+"""A folder of photos, one sub-folder per class (root/<class>/*.jpg), optionally split as root/train/<class>/ with
+root/val/<class>/ (or valid/, validation/) and/or root/test/<class>/.
 
 Images are decoded on every core straight into one preallocated array; files that cannot be decoded are skipped
 and reported, or stop the stage, as params say.
@@ -21,7 +22,7 @@ from imgclf.errors import PipelineError
 from imgclf.images import BadImage, Color, Resize, decode, fit
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-SPLIT_DIRS = ("train", "test")
+SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}  # any case
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,33 @@ def find_root(path: Path) -> Path:
 
 
 def split_dirs(root: Path) -> dict[str, Path]:
-    """{'train': root/train, 'test': root/test} where the folder ships its own test set, else {'train': root}."""
-    names = {p.name.lower(): p for p in _visible(root.iterdir()) if p.is_dir()}
-    if set(SPLIT_DIRS) <= set(names):
-        return {split: names[split] for split in SPLIT_DIRS}
-    return {"train": root}
+    """{'train': root/train, 'val': root/val, 'test': root/test} for the split folders the photos ship (train and
+    at least one other), else {'train': root} for class folders. A split folder is never taken for a class: a mix
+    is an error naming what is there."""
+    folders = [p for p in _visible(root.iterdir()) if p.is_dir()]
+    split_folders = [p for p in folders if p.name.lower() in SPLIT_NAMES]
+    if not split_folders:
+        return {"train": root}
+    layout = f"{root}: cannot read this layout: found split folders {', '.join(sorted(p.name for p in split_folders))}"
+    others = [p.name for p in folders if p not in split_folders]
+    if others:
+        raise PipelineError(f"{layout} beside other folders {', '.join(others)}; {LAYOUTS}")
+    found: dict[str, Path] = {}
+    for folder in split_folders:
+        split = SPLIT_NAMES[folder.name.lower()]
+        if split in found:
+            kind = {"val": "validation"}.get(split, split)
+            raise PipelineError(f"{root}: two {kind} folders: {found[split].name}, {folder.name}; keep one")
+        found[split] = folder
+    if "train" not in found or len(found) == 1:
+        raise PipelineError(f"{layout} but no {'train' if 'train' not in found else 'val or test'} folder; {LAYOUTS}")
+    return {split: found[split] for split in ("train", "val", "test") if split in found}
+
+
+LAYOUTS = (
+    "use root/<class>/<image>, or root/train/<class>/<image> with root/val/ (or valid/, validation/) and/or "
+    "root/test/, each holding the same class folders"
+)
 
 
 def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple[ImageFiles, list[Skipped]]:

@@ -45,19 +45,28 @@ def stratified_split(
 
 
 def split(params: SplitParams, prepared_dir: Path) -> dict[str, LabeledImages]:
-    """Keep the dataset's official test set where it has one; otherwise carve test_fraction out first."""
+    """Keep the test and validation sets the dataset ships (an official test set, a photo folder's val/ or test/);
+    carve test_fraction, then val_fraction, out of the training images for those it does not."""
     pool = load_images(Path(prepared_dir) / "train.npz")
-    official_test = Path(prepared_dir) / "test.npz"
-    if official_test.exists():
-        test = load_images(official_test)
-        if test.class_names != pool.class_names:
-            raise PipelineError(f"{official_test}: class names differ from train.npz; re-run preprocess")
+    shipped = {}
+    for name in ("test", "val"):
+        path = Path(prepared_dir) / f"{name}.npz"
+        if path.exists():
+            shipped[name] = load_images(path)
+            if shipped[name].class_names != pool.class_names:
+                raise PipelineError(f"{path}: class names differ from train.npz; re-run preprocess")
+    left = ""
+    if "test" in shipped:
+        test = shipped["test"]
     else:
         pool, test = stratified_split(pool, params.test_fraction, params.seed, "split.test_fraction", ("train", "test"))
-    left = "" if official_test.exists() else " left after the test set"
-    train, val = stratified_split(
-        pool, params.val_fraction, params.seed, "split.val_fraction", ("train", "validation"), left
-    )
+        left = " left after the test set"
+    if "val" in shipped:
+        train, val = pool, shipped["val"]
+    else:
+        train, val = stratified_split(
+            pool, params.val_fraction, params.seed, "split.val_fraction", ("train", "validation"), left
+        )
     return {"train": train, "val": val, "test": test}
 
 

@@ -16,6 +16,7 @@ from imgclf.errors import PipelineError
 from imgclf.fetch import fetch
 from imgclf.images import BadImage, decode, fit
 from imgclf.preprocess import preprocess
+from imgclf.split import split as split_stage
 from tests.conftest import png_bomb
 from tests.fileserver import serve
 
@@ -205,3 +206,41 @@ def test_an_image_over_opencvs_pixel_limit_is_skipped_and_named(tmp_path: Path, 
     assert reasons["bomb.png"].startswith("too large to decode: more pixels than OpenCV's limit")
     with pytest.raises(BadImage, match="too large to decode"):
         decode(root / "panda" / "bomb.png")
+
+
+def split_tree(root: Path, splits: dict[str, int]) -> Path:
+    """root/<split>/{cat,dog}/<n>.jpg for each split folder name and image count."""
+    for split, n in splits.items():
+        for cls, color in (("cat", RED_BGR), ("dog", (255, 0, 0))):
+            for i in range(n):
+                photo(root / split / cls / f"{i}.jpg", color_bgr=color)
+    return root
+
+
+def test_a_shipped_validation_folder_is_validation_not_a_class(tmp_path: Path, folder_params, params):
+    """root/train/<class> beside root/Valid/<class>: the classes are cat and dog, Valid/ is the validation set."""
+    train = run_folder(split_tree(tmp_path / "photos", {"train": 4, "Valid": 2}), folder_params, tmp_path)
+    assert train.class_names == ("cat", "dog") and len(train) == 8
+    shipped = load_images(tmp_path / "prepared" / "val.npz")
+    splits = split_stage(params.split, tmp_path / "prepared")
+    assert np.array_equal(splits["val"].images, shipped.images), "the shipped validation set, not a carved one"
+    assert len(splits["train"]) + len(splits["test"]) == 8
+
+
+def test_train_test_and_val_folders_are_all_kept(tmp_path: Path, folder_params, params):
+    run_folder(split_tree(tmp_path / "photos", {"train": 4, "test": 3, "validation": 2}), folder_params, tmp_path)
+    splits = split_stage(params.split, tmp_path / "prepared")
+    assert {name: len(data) for name, data in splits.items()} == {"train": 8, "val": 4, "test": 6}
+
+
+@pytest.mark.parametrize(
+    ("splits", "found"),
+    [
+        ({"train": 2, "cats": 2}, "split folders train beside other folders cats"),
+        ({"val": 2, "test": 2}, "split folders test, val but no train folder"),
+        ({"train": 2, "val": 2, "valid": 2}, "two validation folders: val, valid"),
+    ],
+)
+def test_a_layout_it_cannot_read_is_named_never_taken_as_classes(tmp_path: Path, folder_params, splits, found):
+    with pytest.raises(PipelineError, match=found):
+        run_folder(split_tree(tmp_path / "photos", splits), folder_params, tmp_path)
