@@ -2,9 +2,11 @@
 misclassified test images."""
 
 import csv
+import itertools
 import math
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -37,24 +39,55 @@ def read_predictions(path: Path) -> tuple[list[str], list[str]]:
         raise PipelineError(f"{path}: missing column {e}; expected actual,predicted") from None
 
 
+LABELLED_CLASSES = 30  # a confusion matrix with more rows is unreadable (and each cell's label costs memory)
+
+
 def plot_confusion_matrix(predictions: Path, class_names: list[str], out: Path) -> None:
+    """Every class, each cell labelled; past LABELLED_CLASSES classes, the most confused of them only (most errors,
+    as the true or the predicted class), so the picture stays readable and its size bounded."""
     actual, predicted = read_predictions(predictions)
-    size = max(5.0, 0.55 * len(class_names) + 2)
+    index = {name: i for i, name in enumerate(class_names)}
+    pairs = np.array([(index[a], index[p]) for a, p in zip(actual, predicted, strict=True)]).reshape(-1, 2)
+    title = f"Confusion matrix ({len(actual)} test images)"
+    shown = np.arange(len(class_names))
+    if len(class_names) > LABELLED_CLASSES:
+        wrong = pairs[pairs[:, 0] != pairs[:, 1]]
+        errors = np.bincount(wrong.ravel(), minlength=len(class_names))
+        most = np.argsort(-errors, kind="stable")[:LABELLED_CLASSES]
+        shown = np.sort(most[errors[most] > 0] if np.count_nonzero(errors) >= 2 else most)  # no error-free filler
+        title = f"The {len(shown)} most confused of {len(class_names)} classes\n({len(actual)} test images)"
+    position = np.full(len(class_names), -1)
+    position[shown] = np.arange(len(shown))
+    kept = pairs[(position[pairs[:, 0]] >= 0) & (position[pairs[:, 1]] >= 0)]
+    counts = np.zeros((len(shown), len(shown)), np.int64)
+    np.add.at(counts, (position[kept[:, 0]], position[kept[:, 1]]), 1)
+    size = max(5.0, 0.55 * len(shown) + 2)
     fig = Figure(figsize=(size, size), layout="constrained")
     ax = fig.subplots()
-    ConfusionMatrixDisplay.from_predictions(
-        actual, predicted, labels=class_names, ax=ax, colorbar=False, xticks_rotation="vertical"
-    )
-    ax.set_title(f"Confusion matrix ({len(actual)} test images)")
+    names = [class_names[i] for i in shown]
+    ConfusionMatrixDisplay(counts, display_labels=names).plot(ax=ax, colorbar=False, xticks_rotation="vertical")
+    ax.set_title(title)
     _save(fig, out)
 
 
+def pick_misclassified(actual: list[str], predicted: list[str], limit: int) -> list[int]:
+    """Up to `limit` wrongly classified images, taken from each true class in turn (the first wrong one of every
+    class, then the second...), so that a grid shows the classes' mistakes, not only the first classes'."""
+    by_class: dict[str, list[int]] = {}
+    for i, (a, p) in enumerate(zip(actual, predicted, strict=True)):
+        if a != p:
+            by_class.setdefault(a, []).append(i)
+    rounds = itertools.zip_longest(*by_class.values())
+    return [i for turn in rounds for i in turn if i is not None][:limit]
+
+
 def plot_misclassified(test: LabeledImages, predictions: Path, limit: int, out: Path) -> None:
-    """The first `limit` test images the model got wrong, each titled with its true and predicted class."""
+    """Up to `limit` test images the model got wrong, across classes, each titled with its true and predicted
+    class."""
     actual, predicted = read_predictions(predictions)
     if actual != [test.class_names[label] for label in test.labels]:
         raise PipelineError(f"{predictions}: its rows do not match the test set; re-run `dvc repro evaluate`")
-    wrong = [i for i, (a, p) in enumerate(zip(actual, predicted, strict=True)) if a != p][:limit]
+    wrong = pick_misclassified(actual, predicted, limit)
     columns = max(1, math.ceil(math.sqrt(len(wrong))))
     rows = max(1, math.ceil(len(wrong) / columns))
     fig = Figure(figsize=(1.9 * columns, 2.1 * rows + 0.4), layout="constrained")

@@ -1,9 +1,10 @@
 from pathlib import Path
 
+import cv2
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
+from imgclf.plots import pick_misclassified, plot_confusion_matrix, plot_misclassified, plot_training_curves
 from tests.conftest import blobs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -57,3 +58,27 @@ def test_misclassified_grid_shows_the_wrong_ones_and_checks_it_matches_the_test_
     (tmp_path / "other.csv").write_text("actual,predicted\n" + "".join(f"{a},{a}\n" for a in reversed(names)))
     with pytest.raises(PipelineError, match=r"other.csv: its rows do not match the test set"):
         plot_misclassified(test, tmp_path / "other.csv", 5, tmp_path / "x.png")
+
+
+def test_a_confusion_matrix_of_many_classes_stays_readable_and_small(tmp_path: Path):
+    """1,000 classes (which ran out of 24 GB): the 30 most confused, labelled, in a picture of bounded size."""
+    names = [f"class{c:04d}" for c in range(1000)]
+    confused = {17, 400, 999}  # each mistaken for the next class twice, every other class right
+    rows = [
+        (names[c], names[(c + 1) % 1000] if c in confused and i < 2 else names[c])
+        for c in range(1000)
+        for i in range(3)
+    ]
+    (tmp_path / "predictions.csv").write_text("actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in rows))
+    plot_confusion_matrix(tmp_path / "predictions.csv", names, tmp_path / "cm.png")
+    height, width = cv2.imread(str(tmp_path / "cm.png")).shape[:2]
+    assert max(height, width) <= 2000
+
+
+def test_misclassified_images_are_sampled_across_classes():
+    """Not the first N wrong images (all of the first few classes), but one of each class in turn."""
+    actual = [f"digit{c}" for c in range(10) for _ in range(10)]
+    predicted = ["digit0" if a != "digit0" else "digit1" for a in actual]
+    shown = pick_misclassified(actual, predicted, 10)
+    assert sorted(actual[i] for i in shown) == sorted(set(actual))
+    assert len(set(pick_misclassified(actual, predicted, 1000))) == 100, "every wrong one, once, when all fit"
