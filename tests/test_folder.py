@@ -244,3 +244,14 @@ def test_train_test_and_val_folders_are_all_kept(tmp_path: Path, folder_params, 
 def test_a_layout_it_cannot_read_is_named_never_taken_as_classes(tmp_path: Path, folder_params, splits, found):
     with pytest.raises(PipelineError, match=found):
         run_folder(split_tree(tmp_path / "photos", splits), folder_params, tmp_path)
+
+
+def test_a_relative_folder_means_the_same_folder_in_a_queued_experiment(tmp_path: Path, folder_params, monkeypatch):
+    """A queued experiment runs in a temporary copy of the project (.dvc/tmp/exps/...); DVC names the project in
+    DVC_ROOT, and a relative data.folder is relative to it, as in the workspace."""
+    photos(tmp_path / "project" / "photos")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "project"))
+    (tmp_path / "copy").mkdir()
+    monkeypatch.chdir(tmp_path / "copy")
+    data = run_folder("photos", folder_params, tmp_path / "copy")
+    assert data.class_names == ("cats", "dogs", "panda")
