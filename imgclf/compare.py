@@ -49,8 +49,10 @@ def rows(shown: list[dict]) -> list[Row]:
 
 
 def table(found: list[Row]) -> tuple[list[str], list[list[str]]]:
-    keys = differing_keys([row.result for row in found if row.result])
-    header = ["experiment", "test accuracy", "test loss", "train time (s)", *(short_key(k, tuple(keys)) for k in keys)]
+    results = [row.result for row in found if row.result]
+    keys = differing_keys(results)
+    every = tuple(dict.fromkeys(k for r in results for k in r.params))  # a short name is unambiguous among these
+    header = ["experiment", "test accuracy", "test loss", "train time (s)", *(short_key(k, every) for k in keys)]
     body = []
     for row in found:
         r = row.result

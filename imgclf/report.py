@@ -147,7 +147,7 @@ def markdown(
             settings = ", ".join(f"`{k}={shown_value(v)}`" for k, v in shared.items())
             lines += [f"Every experiment ran with (besides the committed params.yaml): {settings}", ""]
         keys = differing_keys(results)
-        columns = [short_key(k, tuple(keys)) for k in keys]
+        columns = [short_key(k, tuple(results[0].params)) for k in keys]  # unambiguous among all params
         published = any(r.name in lab.published for r in results)
         top = best(results)
         header = ["", "experiment", *columns, "test accuracy", "test loss", "epochs run", "train time (s)"]

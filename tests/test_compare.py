@@ -50,3 +50,13 @@ def test_the_table_fits_a_terminal_and_a_pull_request():
         "| experiment | test accuracy | test loss | train time (s) | lr | hidden_units |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
+
+
+def test_a_short_name_is_never_ambiguous_among_all_params():
+    """train.batch_size beside evaluate.batch_size keeps its section: `batch_size` alone would not say which."""
+    experiments = [{"executor": {"state": "success"}, "revs": [entry("small-batch", 0.9, batch_size=50)]}]
+    committed = entry("main", 0.897)
+    committed["data"]["params"]["params.yaml"]["data"]["evaluate"] = {"batch_size": 500}
+    experiments[0]["revs"][0]["data"]["params"]["params.yaml"]["data"]["evaluate"] = {"batch_size": 500}
+    header, _ = table(rows([{"rev": "workspace"}, {"rev": "abc", **committed, "experiments": experiments}]))
+    assert header[-1] == "train.batch_size"
