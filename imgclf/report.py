@@ -210,7 +210,7 @@ def sweep_axis(values: list[object]) -> tuple[list[float] | None, str]:
 
 
 def sweep_figure(
-    keys: tuple[str, ...], runs: list[Experiment], results: dict[str, Result], title: str
+    keys: tuple[str, ...], runs: list[Experiment], results: dict[str, Result], title: str, xlabel: str
 ) -> Figure | None:
     """Test accuracy and training time against a sweep's values (`runs`: the sweep's experiments, each with its
     point as this sweep lists it), on a numeric axis where the values have one; None when none of them finished."""
@@ -231,7 +231,7 @@ def sweep_figure(
         ax.set_xscale(scale)
         ax.minorticks_off()
         ax.set_xticks(xs, labels, rotation=20 if max(map(len, labels)) > 10 else 0)
-        ax.set(xlabel=keys[0] + (f"\n(with {', '.join(keys[1:])})" if len(keys) > 1 else ""), ylabel=ylabel)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
         if ylabel.startswith("training time"):
             ax.set_ylim(bottom=0, top=1.1 * max(values))  # from zero: noise should not look like a trend
         ax.grid(alpha=0.3)
@@ -256,7 +256,9 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path("."), only_sweep:
                 continue
             picture = f"sweep{number}-{short_key(sweep.keys[0], lab.swept_keys)}.png"
             title = f"{lab.name}, sweep {number}: {short_key(sweep.keys[0], lab.swept_keys)}"
-            fig = sweep_figure(sweep.keys, experiments(lab, only_sweep=number), by_name, title)
+            others = ", ".join(short_key(k, lab.swept_keys) for k in sweep.keys[1:])
+            xlabel = sweep.keys[0] + (f"\n(with {others})" if others else "")
+            fig = sweep_figure(sweep.keys, experiments(lab, only_sweep=number), by_name, title, xlabel)
             if fig:
                 fig.savefig(tmp / picture, dpi=100)
                 pictures.append(picture)

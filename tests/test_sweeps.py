@@ -274,7 +274,7 @@ def test_every_point_of_a_sweep_is_labelled_with_that_sweeps_value(labs):
         {"train.batch_size": b} for b in (50, 100, 200, 400)
     ]
     results = {run.name: result(run.name, 0.9, 10) for run in experiments(lab)}
-    fig = sweep_figure(lab.sweeps[1].keys, experiments(lab, only_sweep=2), results, "batch")
+    fig = sweep_figure(lab.sweeps[1].keys, experiments(lab, only_sweep=2), results, "batch", "train.batch_size")
     accuracy, timing = fig.axes
     assert [label.get_text() for label in accuracy.get_xticklabels()] == ["50", "100", "200", "400"]
     assert accuracy.get_xscale() == "log", "batch sizes double: a log axis"
@@ -299,9 +299,10 @@ def test_numeric_sweeps_get_a_numeric_axis(values, expected):
 def test_sweep_plot_shows_finished_points_only(labs):
     lab = labs["mnist_mlp"]
     results = {"mnist_mlp-epochs-50": result("mnist_mlp-epochs-50", 0.95, 50)}
-    fig = sweep_figure(lab.sweeps[0].keys, experiments(lab, only_sweep=1), results, "epochs")
+    fig = sweep_figure(lab.sweeps[0].keys, experiments(lab, only_sweep=1), results, "epochs", "train.epochs")
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["50"]
-    assert sweep_figure(lab.sweeps[1].keys, experiments(lab, only_sweep=2), results, "batch") is None
+    batch = experiments(lab, only_sweep=2)
+    assert sweep_figure(lab.sweeps[1].keys, batch, results, "batch", "train.batch_size") is None
 
 
 def test_best_combination_takes_each_sweeps_best_value(labs):
