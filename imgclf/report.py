@@ -182,12 +182,14 @@ def _best_combination_line(lab: Lab, results: list[Result]) -> list[str]:
     if not singles:
         return ["", f"{combined.name} ({values}): {combined.accuracy:.2%} test accuracy."]
     rival = best(singles)
-    verdict = "beats" if combined.accuracy > rival.accuracy else "does not beat"
-    return [
-        "",
-        f"**{combined.name}**, each sweep's best value together ({values}): {combined.accuracy:.2%} test accuracy; "
-        f"it {verdict} the best single experiment, {rival.name} ({rival.accuracy:.2%}).",
-    ]
+    same = next((r.name for r in singles if r.params == combined.params), None)
+    if same:
+        verdict = f"the same setup as {same}: the sweeps' best values do not combine into a new one"
+    else:
+        beats = "beats" if combined.accuracy > rival.accuracy else "does not beat"
+        verdict = f"it {beats} the best single experiment, {rival.name} ({rival.accuracy:.2%})"
+    head = f"**{combined.name}**, each sweep's best value together ({values}): {combined.accuracy:.2%} test accuracy"
+    return ["", f"{head}; {verdict}."]
 
 
 def sweep_axis(values: list[object]) -> tuple[list[float] | None, str]:

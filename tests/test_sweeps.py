@@ -335,3 +335,17 @@ def test_best_combination_never_mixes_two_sweeps_of_one_key(labs, raw):
     best = best_combination(lab, accuracy)
     assert best.point == {"train.convpool.kernel_sizes": [7, 5, 3, 3], "train.convpool.dense_units": [512]}
     check(raw, [best])
+
+
+def test_the_report_says_whether_lab_best_beats_every_single_experiment(labs):
+    lab = labs["mnist_mlp"]
+    committed = {"train.lr": 0.01, "train.epochs": 100}
+    singles = [result("mnist_mlp-base", 0.96, 100), result("mnist_mlp-epochs-125", 0.965, 125)]
+    better = markdown(lab, [*singles, result("mnist_mlp-best", 0.97, 150)], {}, [], committed, [])
+    assert "97.00% test accuracy; it beats the best single experiment, mnist_mlp-epochs-125 (96.50%)" in better
+    worse = markdown(lab, [*singles, result("mnist_mlp-best", 0.95, 150)], {}, [], committed, [])
+    assert "it does not beat the best single experiment, mnist_mlp-epochs-125 (96.50%)" in worse
+    same = markdown(lab, [*singles, result("mnist_mlp-best", 0.965, 125)], {}, [], committed, [])
+    assert "the same setup as mnist_mlp-epochs-125: the sweeps' best values do not combine into a new one" in same
+    alone = markdown(lab, singles, {}, [], committed, [])
+    assert "not run yet (`python -m imgclf.sweep mnist_mlp --best`)" in alone
