@@ -70,7 +70,7 @@ def test_the_best_values_together_run_as_lab_best(project: Path, photos: Path):
     assert "photos-best" in [e["name"] for e in results["experiments"]]
     text = (project / "reports" / "photos" / "report.md").read_text()
     assert "**photos-best**, each sweep's best value together (" in text
-    assert "the best single experiment" in text
+    assert "the best single experiment" in text or "the same setup as photos-" in text  # either, on a tiny sample
 
 
 @pytest.mark.parametrize(
