@@ -112,6 +112,21 @@ def restore_log(backup_dir: Path, live_dir: Path, epochs_done: int) -> None:
         shutil.copytree(Path(backup_dir) / LOG_SNAPSHOT.format(epochs_done), restored, dirs_exist_ok=True)
 
 
+class QueueSafeDVCLiveCallback(DVCLiveCallback):
+    """DVCLive's Keras callback. At the end of training, DVCLive removes a signal file for VS Code that every
+    experiment of a parallel `dvc queue` shares (<project>/.dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED), checking
+    first that it exists: when two experiments end together, one removes it between the other's check and removal
+    (the race of dvclive#624), and a training that completed every epoch failed. That removal is the last thing
+    `Live.end` does, so its FileNotFoundError, and only that, is ignored."""
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        try:
+            super().on_train_end(logs)
+        except FileNotFoundError as e:
+            if Path(e.filename or "").name != "DVCLIVE_STEP_COMPLETED":
+                raise
+
+
 class EpochLog(keras.callbacks.Callback):
     """One line for the first epoch, every `every`-th, the last and the one early stopping ends on: about ten
     lines for any run, readable in a terminal and in `dvc queue logs` alike (Keras' own log prints two lines an
@@ -137,7 +152,7 @@ def training_callbacks(params: TrainParams, resumed: bool, live_dir: Path, backu
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if is_chief():  # in a cluster, the other workers log nothing
         live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False)
-        callbacks.append(DVCLiveCallback(live=live))
+        callbacks.append(QueueSafeDVCLiveCallback(live=live))
     callbacks.append(EpochBackup(backup_dir, params.backup_every_s, live_dir if is_chief() else None))  # after DVCLive
     if stopping.enabled:
         callbacks.append(

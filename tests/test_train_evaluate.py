@@ -196,3 +196,19 @@ def test_training_prints_about_ten_epoch_lines_however_long(capsys):
         "epoch 9/25",
         "epoch 12/25",
     ]
+
+
+def test_training_survives_dvclives_signal_file_race_of_parallel_queue_runs(tmp_path: Path, small_train, monkeypatch):
+    """Experiments of a parallel `dvc queue` share <project>/.dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED; DVCLive checks
+    that it exists, then removes it. Another experiment ending at that moment removes it first (as in
+    dvclive#624): the finished training must not fail on it."""
+    import dvclive.live
+
+    signal = tmp_path / "project" / ".dvc" / "tmp" / "exps" / "run" / "DVCLIVE_STEP_COMPLETED"
+
+    def removed_by_the_other_experiment() -> None:  # what DVCLive's exists-then-remove raises when it loses the race
+        raise FileNotFoundError(2, "No such file or directory", str(signal))
+
+    monkeypatch.setattr(dvclive.live, "cleanup_dvclive_step_completed", removed_by_the_other_experiment)
+    _, metrics = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "b")
+    assert metrics["epochs_run"] == 3
