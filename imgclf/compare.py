@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from imgclf.cli import exit_on_error
 from imgclf.labs import short_key
-from imgclf.report import Result, differing_keys, dvc, result_of, shown_value
+from imgclf.report import Result, differing_keys, dvc, experiment_runs, result_of, shown_value
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,7 @@ def rows(shown: list[dict]) -> list[Row]:
         workspace = None
         if committed:
             found.append(Row(committed.name, committed, "success"))
-        for group in baseline.get("experiments") or []:
-            state = (group.get("executor") or {}).get("state", "success")
-            for exp in group.get("revs") or []:
-                name = exp.get("name") or str(exp.get("rev", ""))[:7]
-                result = result_of(name, exp.get("data") or {}) if state == "success" else None
-                found.append(Row(name, result, state if state != "success" or result else "failed"))
+        found += [Row(name, result, state) for name, _, state, result in experiment_runs(baseline)]
     return found
 
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,17 +54,22 @@ def dvc(*args: str, cwd: Path = Path(".")) -> str:
     return result.stdout
 
 
+def params_of(data: dict) -> dict[str, object]:
+    """The params.yaml of one experiment (or commit) of `dvc exp show --json`, flattened."""
+    return flatten(((data.get("params") or {}).get("params.yaml") or {}).get("data") or {})
+
+
 def result_of(name: str, data: dict) -> Result | None:
     """One experiment (or commit) of `dvc exp show --json`; None without test metrics."""
     metrics = data.get("metrics") or {}
     evaluation = (metrics.get("metrics/eval.json") or {}).get("data")
     training = (metrics.get("metrics/train.json") or {}).get("data")
-    params = ((data.get("params") or {}).get("params.yaml") or {}).get("data")
+    params = params_of(data)
     if not (evaluation and training and params and "test_accuracy" in evaluation):
         return None
     return Result(
         name=name,
-        params=flatten(params),
+        params=params,
         accuracy=evaluation["test_accuracy"],
         loss=evaluation["test_loss"],
         train_seconds=training["train_seconds"],
@@ -74,29 +80,36 @@ def result_of(name: str, data: dict) -> Result | None:
     )
 
 
+def experiment_runs(baseline: dict) -> Iterator[tuple[str, dict, str, Result | None]]:
+    """The experiments of one baseline of `dvc exp show --json`: name (or short rev), entry, state and result. A
+    run without test metrics has none: queued, running or failed, or a success that is not one (its metrics are
+    the baseline's), which counts as failed."""
+    for group in baseline.get("experiments") or []:
+        state = (group.get("executor") or {}).get("state", "success")
+        for exp in group.get("revs") or []:
+            name = exp.get("name") or str(exp.get("rev", ""))[:7]
+            result = result_of(name, exp.get("data") or {}) if state == "success" else None
+            yield name, exp, "failed" if state == "success" and not result else state, result
+
+
 def read_experiments(shown: list[dict]) -> Experiments:
     """`dvc exp show --json` -> Experiments; where a name ran twice, the newest run counts."""
     found = Experiments()
     newest: dict[str, str] = {}
     for baseline in shown:
         if baseline.get("rev") != "workspace" and not found.committed:
-            params = (((baseline.get("data") or {}).get("params") or {}).get("params.yaml") or {}).get("data")
-            found.committed = flatten(params or {})
-        for group in baseline.get("experiments") or []:
-            state = (group.get("executor") or {}).get("state", "success")
-            for exp in group.get("revs") or []:
-                data, name = exp.get("data") or {}, exp.get("name")
-                stamp = data.get("timestamp") or ""
-                if not name or (name in newest and newest[name] >= stamp):
-                    continue
-                newest[name] = stamp
-                result = result_of(name, data) if state == "success" else None
-                found.finished.pop(name, None)
-                found.unfinished.pop(name, None)
-                if result:
-                    found.finished[name] = result
-                else:  # queued, running or failed: its metrics are the baseline's
-                    found.unfinished[name] = state if state != "success" else "failed"
+            found.committed = params_of(baseline.get("data") or {})
+        for name, exp, state, result in experiment_runs(baseline):
+            stamp = (exp.get("data") or {}).get("timestamp") or ""
+            if not exp.get("name") or (name in newest and newest[name] >= stamp):
+                continue
+            newest[name] = stamp
+            found.finished.pop(name, None)
+            found.unfinished.pop(name, None)
+            if result:
+                found.finished[name] = result
+            else:
+                found.unfinished[name] = state
     return found
 
 
