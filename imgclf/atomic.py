@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +19,11 @@ def _umask() -> int:
 def _clear_leftovers(path: Path) -> None:
     """The temporaries of `path` that a killed writer left (a SIGKILL runs no clean-up): the next write of the same
     output removes them, so a re-run of the stage leaves nothing behind."""
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+    _remove(path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"))
+
+
+def _remove(leftovers: Iterable[Path]) -> None:
+    for leftover in leftovers:
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
         else:
@@ -72,8 +76,4 @@ def write_json(path: Path, data: object) -> None:
 
 def remove_temporaries(folder: Path) -> None:
     """Delete what a killed writer left behind in `folder` (the hidden temporaries of the functions above)."""
-    for leftover in Path(folder).glob(".*.tmp*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover)
-        else:
-            leftover.unlink()
+    _remove(Path(folder).glob(".*.tmp*"))
