@@ -94,7 +94,7 @@ def experiments(
     clash = [key for key in extra if key in lab.swept_keys]
     if clash:
         raise PipelineError(f"-S {clash[0]}: lab {lab.name} sweeps this key; leave it out, or edit sweeps.yaml")
-    shared = {**lab.base, **(lab.tiny if tiny else {}), **extra}
+    shared = shared_overrides(lab, tiny, extra)
     found: dict[str, Experiment] = {}
     chosen: dict[str, Overrides] = {}  # in the order of the chosen sweeps -> the point as the sweep lists it
     for number, sweep in enumerate(lab.sweeps, 1):
@@ -111,6 +111,11 @@ def experiments(
     if duplicates:
         raise PipelineError(f"lab {lab.name}: two experiments would both be named {duplicates.pop()}")
     return [dataclasses.replace(found[key], point=point) for key, point in chosen.items()]
+
+
+def shared_overrides(lab: Lab, tiny: bool, extra: Overrides | None) -> Overrides:
+    """What every experiment of the lab sets before its point: the base, the tiny sample's, the user's -S."""
+    return {**lab.base, **(lab.tiny if tiny else {}), **(extra or {})}
 
 
 def find_lab(labs: dict[str, Lab], name: str) -> Lab:
@@ -158,8 +163,7 @@ def best_combination(
     for run in sorted(bests, key=lambda run: accuracy[run.name], reverse=True):
         if not point.keys() & run.point.keys():
             point.update(run.point)
-    shared = {**lab.base, **(lab.tiny if tiny else {}), **(extra or {})}
-    return Experiment(best_name(lab), {**shared, **point}, point)
+    return Experiment(best_name(lab), {**shared_overrides(lab, tiny, extra), **point}, point)
 
 
 def flatten(tree: dict, prefix: str = "") -> Overrides:
