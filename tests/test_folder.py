@@ -1,4 +1,5 @@
 import dataclasses
+import hashlib
 import io
 import json
 import shutil
@@ -153,7 +154,35 @@ def test_archives_and_urls_with_an_official_test_split(tmp_path: Path, folder_pa
         server.files["pets.tar.gz"] = (tmp_path / "pets.tar.gz").read_bytes()
         train = run_folder(f"{server.url}/pets.tar.gz", folder_params, tmp_path / "url")
         assert len(train) == 6
-    assert sorted(p.name for p in (tmp_path / "url" / "raw").iterdir()) == ["folder"]
+        run_folder(f"{server.url}/pets.tar.gz", folder_params, tmp_path / "url")
+        assert server.requests["pets.tar.gz"] == 1, "fetch runs on every repro; a URL it has unpacked is kept"
+    assert sorted(p.name for p in (tmp_path / "url" / "raw").iterdir()) == ["folder", "folder.json"]
+
+
+def test_a_changed_archive_is_unpacked_again_and_a_local_folder_replaces_the_copy(tmp_path: Path, folder_params):
+    tree = tree_with_official_test(tmp_path / "tree")
+    archive = Path(shutil.make_archive(str(tmp_path / "pets"), "zip", tree))
+    assert len(run_folder(archive, folder_params, tmp_path)) == 6
+    photo(tree / "pets" / "train" / "cat" / "new.jpg")
+    shutil.make_archive(str(tmp_path / "pets"), "zip", tree)
+    assert len(run_folder(archive, folder_params, tmp_path)) == 7, "same path, other bytes: unpacked again"
+    assert len(run_folder(tree, folder_params, tmp_path)) == 7
+    assert not (tmp_path / "raw" / "folder").exists(), "a local folder is read in place: no copy is kept"
+
+
+def test_a_local_folder_is_read_in_place_and_must_not_change_before_preprocess(tmp_path: Path, folder_params):
+    data, prep = folder_params
+    data = dataclasses.replace(data, folder=str(photos(tmp_path / "photos")))
+    fetch(data, tmp_path / "raw")
+    record = json.loads((tmp_path / "raw" / "folder.json").read_text())
+    assert record["folder"] == str(tmp_path / "photos")
+    listed = {name: (size, md5) for name, size, md5 in record["files"]}
+    assert "panda/notes.txt" in listed and "panda/.hidden.jpg" not in listed and ".DS_Store" not in listed
+    assert listed["cats/a.jpg"][1] == hashlib.md5((tmp_path / "photos" / "cats" / "a.jpg").read_bytes()).hexdigest()
+    photo(tmp_path / "photos" / "cats" / "late.jpg")
+    with pytest.raises(PipelineError, match=r"photos: changed since fetch listed it \(e.g. cats/late.jpg\); run"):
+        preprocess(data, prep, tmp_path / "raw", tmp_path / "prepared")
+    assert not (tmp_path / "prepared").exists()
 
 
 def test_archive_entries_outside_the_target_are_refused(tmp_path: Path):

@@ -1,11 +1,13 @@
 """The whole pipeline through DVC on a tiny sample, in a temporary copy of this repository."""
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -60,13 +62,13 @@ def test_repro_then_experiment(project: Path):
     run(["git", "commit", "-qm", "baseline"], project)
 
     experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
-    assert stages_run(experiment.stdout) == ["params", "train", "evaluate", "plot"]
+    assert stages_run(experiment.stdout) == ["params", "fetch", "train", "evaluate", "plot"]
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 2
     trained = (project / "metrics" / "train.json").read_text()
 
     run(["dvc", "exp", "run", "-S", "train.epochs=3"], project)
     again = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
-    assert stages_run(again.stdout) == [], "params it has run before: restored from DVC's run-cache, not retrained"
+    assert stages_run(again.stdout) == ["fetch"], "params it has run before: restored from DVC's run-cache"
     assert "Stage 'train' is cached - skipping run, checking out outputs" in again.stdout
     assert (project / "metrics" / "train.json").read_text() == trained
 
@@ -141,3 +143,43 @@ def test_a_bad_param_stops_a_stage_before_tensorflow_or_matplotlib_load(tmp_path
     imported = [line.rsplit("|", 1)[-1].strip() for line in timings]
     assert "imgclf.params" in imported
     assert not [name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "matplotlib")]
+
+
+def test_a_photo_folder_is_tracked_by_content_and_never_copied(tmp_path: Path):
+    """Adding a class to the user's folder re-runs preprocess (it used to say "up to date" and keep the old copy);
+    the photos stay where they are: neither data/raw nor DVC's cache holds a copy."""
+    from tests.test_folder import photo
+
+    folder = tmp_path / "photos"
+    for name, color in (("cats", (0, 0, 255)), ("dogs", (255, 0, 0))):
+        for i in range(3):
+            photo(folder / name / f"{i}.jpg", color_bgr=color, size=(40 + i, 30))
+    project = tmp_path / "project"
+    project.mkdir()
+    copy_repo(project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"].update(dataset="folder", folder=str(folder))
+    params["preprocess"]["image_size"] = 16
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], project)
+
+    def prepared_classes() -> list[str]:
+        with np.load(project / "data" / "prepared" / "train.npz") as npz:
+            return [str(name) for name in npz["class_names"]]
+
+    run(["dvc", "repro", "preprocess"], project)
+    assert prepared_classes() == ["cats", "dogs"]
+    for i in range(3):
+        photo(folder / "panda" / f"{i}.jpg", color_bgr=(0, 255, 0))
+    again = run(["dvc", "repro", "preprocess"], project)
+    assert stages_run(again.stdout) == ["fetch", "preprocess"]
+    assert prepared_classes() == ["cats", "dogs", "panda"]
+    (folder / "panda" / "2.jpg").unlink()
+    assert stages_run(run(["dvc", "repro", "preprocess"], project).stdout) == ["fetch", "preprocess"]
+    unchanged = run(["dvc", "repro", "preprocess"], project)
+    assert stages_run(unchanged.stdout) == ["fetch"], "fetch looks at the folder; nothing after it re-runs"
+
+    assert [p.name for p in (project / "data" / "raw").iterdir()] == ["folder.json"]
+    photo_md5s = {hashlib.md5(p.read_bytes()).hexdigest() for p in folder.rglob("*.jpg")}
+    cached = {p.parent.name + p.name for p in (project / ".dvc" / "cache").rglob("*") if p.is_file()}
+    assert not photo_md5s & cached, "DVC's cache holds no copy of the photos"
