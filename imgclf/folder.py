@@ -135,8 +135,15 @@ def load_images(
     stops = [min(start + step, len(files.paths)) for start in starts]
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job) as pool:
-            results = list(pool.map(_decode_range_of_job, starts, stops))
+        # One OpenCV thread a worker, set before forking: a worker that changes the thread pool it inherited from a
+        # parent that has used it (any cv2.GaussianBlur before) hangs in its next parallel call.
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            with ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job) as pool:
+                results = list(pool.map(_decode_range_of_job, starts, stops))
+        finally:
+            cv2.setNumThreads(threads)
     else:
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(lambda start, stop: _decode_range(*job, start, stop), starts, stops))
@@ -171,7 +178,6 @@ _job_of_this_worker: tuple = ()  # set once in each forked worker: the inherited
 
 def _remember_job(*job: object) -> None:
     global _job_of_this_worker
-    cv2.setNumThreads(1)
     _job_of_this_worker = job
 
 

@@ -2,7 +2,10 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -18,7 +21,7 @@ from imgclf.fetch import fetch
 from imgclf.images import BadImage, decode, fit
 from imgclf.preprocess import preprocess
 from imgclf.split import split as split_stage
-from tests.conftest import png_bomb
+from tests.conftest import REPO, png_bomb
 from tests.fileserver import serve
 
 RED_BGR = (0, 0, 255)
@@ -284,3 +287,26 @@ def test_a_relative_folder_means_the_same_folder_in_a_queued_experiment(tmp_path
     monkeypatch.chdir(tmp_path / "copy")
     data = run_folder("photos", folder_params, tmp_path / "copy")
     assert data.class_names == ("cats", "dogs", "panda")
+
+
+def test_decoding_workers_do_not_hang_after_the_caller_used_opencvs_threads(tmp_path: Path):
+    """A forked worker that changed the OpenCV thread pool inherited from a parent that had used it hung for good
+    (a benchmark or a notebook that blurs an image, then loads a folder). In a child process, to time out."""
+    photos(tmp_path / "photos")
+    code = (
+        "import sys, cv2, numpy as np\n"
+        "from pathlib import Path\n"
+        "from imgclf.folder import list_images, load_images\n"
+        "files, _ = list_images(Path(sys.argv[1]))\n"
+        "for _ in range(5):  # the hang depends on the timing of the parent's threads: try a few times\n"
+        "    cv2.GaussianBlur(np.zeros((1200, 1600, 3), np.uint8), (0, 0), 3)\n"
+        "    print(len(load_images(files, 16, 'stretch', 'rgb', False, workers=2)[0]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / "photos")], env=env, capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("decoding workers hung")
+    assert result.stdout == "9\n" * 5, result.stderr
