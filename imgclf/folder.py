@@ -167,7 +167,7 @@ def _decode_range(
     problems = {}
     for i in range(start, stop):
         try:
-            images[i] = fit(decode(paths[i]), size, resize, color)
+            images[i] = fit(decode(paths[i], size), size, resize, color)
         except BadImage as e:
             problems[i] = str(e)
     return problems

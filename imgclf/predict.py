@@ -45,7 +45,7 @@ def image_files(inputs: list[Path]) -> list[Path]:
 def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> np.ndarray:
     height, _, channels = input_shape
     try:
-        return fit(decode(path), height, resize, "grayscale" if channels == 1 else "rgb")
+        return fit(decode(path, height), height, resize, "grayscale" if channels == 1 else "rgb")
     except BadImage as e:
         raise PipelineError(f"{path}: cannot read it as an image ({e})") from None
     except OSError as e:
