@@ -9,8 +9,8 @@ import math
 import mmap
 import multiprocessing
 import os
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import numpy as np
 from imgclf.dataset import LabeledImages
 from imgclf.errors import PipelineError
 from imgclf.images import BadImage, Color, Resize, decode, fit
+from imgclf.progress import Progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}  # any case
@@ -93,17 +94,19 @@ def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple
     if len(class_dirs) == 1:
         raise PipelineError(f"{root}: only one class folder ({found[0]}); a classifier needs at least two")
     paths, labels, skipped = [], [], []
-    for label, class_dir in enumerate(class_dirs):
-        images = []
-        for p in visible_files(class_dir):
-            if is_image_file(p):
-                images.append(p)
-            else:
-                skipped.append(Skipped(str(p), f"not an image type ({p.suffix or 'no suffix'})"))
-        if not images:
-            raise PipelineError(f"{class_dir}: no images (.jpg, .jpeg, .png, .bmp, .webp); add some or remove it")
-        paths += images
-        labels += [label] * len(images)
+    with Progress(f"{root}: listed", "files") as progress:
+        for label, class_dir in enumerate(class_dirs):
+            images = []
+            for p in visible_files(class_dir):
+                if is_image_file(p):
+                    images.append(p)
+                else:
+                    skipped.append(Skipped(str(p), f"not an image type ({p.suffix or 'no suffix'})"))
+            if not images:
+                raise PipelineError(f"{class_dir}: no images (.jpg, .jpeg, .png, .bmp, .webp); add some or remove it")
+            paths += images
+            labels += [label] * len(images)
+            progress.add(len(images))
     return ImageFiles(paths, np.array(labels, dtype=np.int64), found), skipped
 
 
@@ -130,24 +133,24 @@ def load_images(
     images = np.frombuffer(buffer, dtype=np.uint8, count=math.prod(shape)).reshape(shape)
     job = (images, files.paths, size, resize, color)
     workers = workers or os.cpu_count() or 1
-    step = max(1, -(-len(files.paths) // (workers * 4)))
-    starts = range(0, len(files.paths), step)
-    stops = [min(start + step, len(files.paths)) for start in starts]
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("fork")
-        # One OpenCV thread a worker, set before forking: a worker that changes the thread pool it inherited from a
-        # parent that has used it (any cv2.GaussianBlur before) hangs in its next parallel call.
-        threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        try:
-            with ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job) as pool:
-                results = list(pool.map(_decode_range_of_job, starts, stops))
-        finally:
-            cv2.setNumThreads(threads)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(lambda start, stop: _decode_range(*job, start, stop), starts, stops))
-    problems = {i: reason for result in results for i, reason in result.items()}
+    step = max(1, min(CHUNK, -(-len(files.paths) // (workers * 4))))
+    chunks = [(start, min(start + step, len(files.paths))) for start in range(0, len(files.paths), step)]
+    problems: dict[int, str] = {}
+    with Progress("decoded", "images", len(files.paths)) as progress:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            # One OpenCV thread a worker, set before forking: a worker that changes the thread pool it inherited
+            # from a parent that has used it (any cv2.GaussianBlur before) hangs in its next parallel call.
+            threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+            try:
+                with ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job) as pool:
+                    _collect(pool, _decode_range_of_job, chunks, problems, progress)
+            finally:
+                cv2.setNumThreads(threads)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                _collect(pool, lambda start, stop: _decode_range(*job, start, stop), chunks, problems, progress)
     if problems and stop_on_bad:
         first = min(problems)
         raise PipelineError(
@@ -159,6 +162,23 @@ def load_images(
             images[new] = images[old]
     data = LabeledImages(images[: len(kept)], files.labels[kept], files.class_names)
     return data, [Skipped(str(files.paths[i]), reason) for i, reason in sorted(problems.items())]
+
+
+CHUNK = 256  # images a worker decodes per task: small enough for steady progress, large enough to cost nothing
+
+
+def _collect(
+    pool: Executor,
+    decode_range: Callable[[int, int], dict[int, str]],
+    chunks: list[tuple[int, int]],
+    problems: dict[int, str],
+    progress: Progress,
+) -> None:
+    """Run every chunk in the pool; gather the undecodable files' reasons as chunks finish, in any order."""
+    pending = {pool.submit(decode_range, start, stop): stop - start for start, stop in chunks}
+    for done in as_completed(pending):
+        problems.update(done.result())
+        progress.add(pending[done])
 
 
 def _decode_range(

@@ -23,6 +23,7 @@ from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
 from imgclf.folder import is_image_file, visible_files
 from imgclf.images import BadImage, Resize, decode, fit
+from imgclf.progress import Progress
 
 Prediction = list[tuple[str, float]]  # (label, probability), most likely first
 
@@ -61,14 +62,16 @@ def load_all(
     if height != width:
         raise PipelineError(f"the model takes {height} x {width} images; only square inputs are supported")
     kept, images, skipped = [], [], []
-    for path in files:
-        try:
-            images.append(load_for_model(path, input_shape, resize))
-            kept.append(path)
-        except PipelineError as e:
-            if strict:
-                raise
-            skipped.append(str(e))
+    with Progress("read", "images", len(files)) as progress:
+        for path in files:
+            try:
+                images.append(load_for_model(path, input_shape, resize))
+                kept.append(path)
+            except PipelineError as e:
+                if strict:
+                    raise
+                skipped.append(str(e))
+            progress.add()
     if not kept:
         raise PipelineError(skipped[0] if len(skipped) == 1 else f"no file is a readable image; first: {skipped[0]}")
     return kept, np.stack(images), skipped

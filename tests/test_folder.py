@@ -77,8 +77,11 @@ def run_folder(source: Path | str, folder_params, tmp_path: Path, **preprocess_c
     return load_images(tmp_path / "prepared" / "train.npz")
 
 
-def test_folder_of_photos_is_decoded_to_rgb_and_bad_files_are_reported(tmp_path: Path, folder_params):
+def test_folder_of_photos_is_decoded_to_rgb_and_bad_files_are_reported(tmp_path: Path, folder_params, capsys):
     data = run_folder(photos(tmp_path / "photos"), folder_params, tmp_path)
+    progress = capsys.readouterr().err.splitlines()
+    assert progress[0].startswith(f"{tmp_path / 'photos'}: listed 13 files in ")
+    assert progress[1].startswith("decoded 13/13 images in ") and progress[1].endswith(" images/s)")
     assert data.class_names == ("cats", "dogs", "panda")
     assert np.bincount(data.labels).tolist() == [3, 4, 2]
     assert data.images.shape == (9, 32, 32, 3)
