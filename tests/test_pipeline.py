@@ -60,6 +60,7 @@ def test_repro_then_experiment(project: Path):
     assert (project / "plots" / "confusion_matrix.png").stat().st_size > 0
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline"], project)
+    registry(project)
 
     experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
     assert stages_run(experiment.stdout) == ["params", "fetch", "train", "evaluate", "plot"]
@@ -85,6 +86,17 @@ def test_repro_then_experiment(project: Path):
     misspelled = run(["dvc", "exp", "run", "-S", "+trian.lr=0.1"], project, check=False)
     assert misspelled.returncode != 0, "a section no stage reads must not pass as an experiment that changed nothing"
     assert "error: params.yaml: unknown key trian; allowed keys here: data, preprocess" in misspelled.stderr
+
+
+def registry(project: Path) -> None:
+    """README's model registry: a version is a git tag; another project fetches it into an empty folder, with
+    `dvc artifacts get`, from a clone that has only its local cache (no remote)."""
+    run(["git", "tag", "-a", "image-classifier@v1.0.0", "-m", "first model"], project)
+    fetched = project.parent / "fetched-model"
+    get = ["dvc", "artifacts", "get", str(project), "image-classifier", "--rev", "v1.0.0", "-o", str(fetched)]
+    run(get, project.parent)
+    for name in ("model.keras", "class_names.json"):
+        assert (fetched / name).read_bytes() == (project / "models" / name).read_bytes()
 
 
 def compare(project: Path) -> None:
