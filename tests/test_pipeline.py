@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.davserver import webdav_server
 from tests.project import copy_repo, run
 
 TINY = {"preprocess": {"max_per_class": 40}, "train": {"epochs": 1, "batch_size": 32, "optimizer": "adam", "lr": 0.003}}
@@ -61,6 +62,7 @@ def test_repro_then_experiment(project: Path):
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline"], project)
     registry(project)
+    remote(project)
 
     experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
     assert stages_run(experiment.stdout) == ["params", "fetch", "train", "evaluate", "plot"]
@@ -97,6 +99,22 @@ def registry(project: Path) -> None:
     run(get, project.parent)
     for name in ("model.keras", "class_names.json"):
         assert (fetched / name).read_bytes() == (project / "models" / name).read_bytes()
+
+
+def remote(project: Path) -> None:
+    """README's remote, on a real WebDAV server process: push from this clone; a fresh clone with an empty cache
+    pulls data and model, and `dvc repro` recomputes nothing (fetch only checks its source)."""
+    with webdav_server(project.parent / "storage") as url:
+        run(["dvc", "remote", "add", "-d", "storage", url], project)
+        run(["git", "commit", "-qam", "a DVC remote"], project)
+        run(["dvc", "push"], project)
+        clone = project.parent / "clone"
+        run(["git", "clone", "-q", str(project), str(clone)], project.parent)
+        assert not (clone / ".dvc" / "cache").exists() and not (clone / "models" / "model.keras").exists()
+        run(["dvc", "pull"], clone)
+        for path in ("models/model.keras", "data/split/train.npz", "data/raw/mnist_5k/mnist_5k.csv.gz"):
+            assert (clone / path).read_bytes() == (project / path).read_bytes(), path
+        assert stages_run(run(["dvc", "repro"], clone).stdout) == ["fetch"]
 
 
 def compare(project: Path) -> None:
