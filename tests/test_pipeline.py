@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,7 @@ def test_repro_then_experiment(project: Path):
     assert (project / "metrics" / "train.json").read_text() == trained
 
     compare(project)
+    pr_report(project)
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
     experiments = [exp for baseline in shown for group in baseline["experiments"] or [] for exp in group["revs"]]
@@ -115,6 +117,20 @@ def remote(project: Path) -> None:
         for path in ("models/model.keras", "data/split/train.npz", "data/raw/mnist_5k/mnist_5k.csv.gz"):
             assert (clone / path).read_bytes() == (project / path).read_bytes(), path
         assert stages_run(run(["dvc", "repro"], clone).stdout) == ["fetch"]
+
+
+def pr_report(project: Path) -> None:
+    """The pull-request report, offline: the workspace (2 epochs) against the last commit (1 epoch)."""
+    out = project.parent / "pr-report"
+    run([sys.executable, "-m", "imgclf.pr_report", "HEAD", "--out", str(out)], project)
+    report = (out / "report.md").read_text()
+    metrics = [line for line in report.split("## Params")[0].splitlines() if line.startswith("| `")]
+    assert metrics[0].startswith("| `test_accuracy` | ") and metrics[1].startswith("| `test_loss` | ")
+    assert "| `train.epochs` | 1 | 2 |" in report
+    pictures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
+    assert {"eval-accuracy.png", "train-loss.png", "plots-training-curves-png-now.png"} <= set(pictures)
+    for name in pictures:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def compare(project: Path) -> None:
