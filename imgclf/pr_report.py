@@ -17,15 +17,8 @@ from pathlib import Path
 from imgclf.atomic import atomic_dir
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
+from imgclf.vega import draw_curves, plots_diff_json
 
-CURVES = "dvclive/plots/metrics"
-# DVCLive's series: "eval" is what training evaluated each epoch, the validation split
-CURVE_TITLES = {
-    "eval/accuracy": "validation accuracy",
-    "eval/loss": "validation loss",
-    "train/accuracy": "training accuracy",
-    "train/loss": "training loss",
-}
 FIRST_METRICS = ("test_accuracy", "test_loss")
 
 
@@ -67,23 +60,6 @@ def slug(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
 
 
-def curve_pictures(plots: dict, out: Path) -> list[str]:
-    """Each training curve's Vega-Lite spec (DVC's, both revisions overlaid) drawn to PNG."""
-    import vl_convert
-
-    lines = []
-    for path, entries in sorted(plots.get("data", {}).items()):
-        for entry in entries:
-            if entry.get("type") != "vega":
-                continue
-            series = path.removeprefix(f"{CURVES}/").removesuffix(".tsv")
-            spec = {**entry["content"], "title": CURVE_TITLES.get(series, series)}
-            name = f"{slug(series)}.png"
-            (out / name).write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
-            lines.append(f"![{spec['title']}]({name})")
-    return lines
-
-
 def changed_images(project: Path, rev: str, out: Path) -> list[str]:
     """plots/*.png that differ from `rev`'s: old and new side by side."""
     lines = []
@@ -113,8 +89,8 @@ def write_pr_report(project: Path, rev: str, out: Path, pictures_at: str = "") -
         lines += ["", "## Params", ""]
         lines += params_table(dvc_json("params", "diff", rev, cwd=project))
         lines += ["", "## Training curves", ""]
-        curves = curve_pictures(dvc_json("plots", "diff", rev, "--targets", CURVES, cwd=project), tmp)
-        lines += curves or ["No training curves in either revision."]
+        curves = draw_curves(plots_diff_json([rev], project), tmp)
+        lines += [f"![{name}]({name})" for name in curves] or ["No training curves in either revision."]
         images = changed_images(project, rev, tmp)
         lines += ["", "## Pictures that changed", ""] + (images or ["None."])
         text = "\n".join(lines).rstrip() + "\n"

@@ -20,8 +20,7 @@ from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
 from imgclf.labs import Experiment, Lab, best_name, experiments, find_lab, flatten, load_labs, short_key
-
-LIVE_SERIES = "dvclive/plots/metrics"  # the per-epoch loss and accuracy: the curves a report overlays
+from imgclf.vega import LIVE_SERIES, draw_curves, plots_diff_json
 
 
 @dataclass(frozen=True)
@@ -150,6 +149,7 @@ def markdown(
     not_run: list[str],
     committed: dict[str, object],
     pictures: list[str],
+    curves: tuple[str, ...] | list[str] = (),
 ) -> str:
     lines = [f"# {lab.name}: {lab.title}", ""]
     if not results:
@@ -179,9 +179,10 @@ def markdown(
     if not_run:
         lines += ["", f"Not run: {', '.join(not_run)}"]
     lines += ["", *(f"![{p}]({p})" for p in pictures)]
-    if results:
-        lines += ["", "Training curves of every experiment, overlaid: [curves/index.html](curves/index.html) "
-                  "(`dvc plots diff` over these experiments)."]  # fmt: skip
+    if curves:
+        lines += ["", "Training curves of every experiment, overlaid (`dvc plots diff` over these experiments, drawn "
+                  "offline; [curves/index.html](curves/index.html) is DVC's interactive page, which loads Vega from a "
+                  "CDN):", "", *(f"![{c}]({c})" for c in curves)]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -277,12 +278,15 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path("."), only_sweep:
             if fig:
                 fig.savefig(tmp / picture, dpi=100)
                 pictures.append(picture)
+        curves = []
         if results:
-            curves = ("--targets", LIVE_SERIES, "--out", str((tmp / "curves").resolve()))
-            dvc("plots", "diff", *(r.name for r in results), *curves, cwd=project)
+            revisions = [r.name for r in results]
+            page = ("--targets", LIVE_SERIES, "--out", str((tmp / "curves").resolve()))
+            dvc("plots", "diff", *revisions, *page, cwd=project)
+            curves = [f"curves/{name}" for name in draw_curves(plots_diff_json(revisions, project), tmp / "curves")]
         summary = {"best": best(results).name if results else None, "unfinished": unfinished, "not_run": not_run}
         write_json(tmp / "results.json", {**summary, "experiments": [asdict(r) for r in results]})
-        write_text(tmp / "report.md", markdown(lab, results, unfinished, not_run, shown.committed, pictures))
+        write_text(tmp / "report.md", markdown(lab, results, unfinished, not_run, shown.committed, pictures, curves))
     return results
 
 

@@ -62,6 +62,9 @@ def test_photo_lab_runs_whole_and_reports(project: Path, photos: Path):
         assert f"]({picture})" in text
     curves = (project / "reports" / "photos" / "curves" / "index.html").read_text()
     assert all(name in curves for name in names), "dvc plots diff overlays every experiment's curves"
+    for series in ("eval-accuracy", "eval-loss", "train-accuracy", "train-loss"):  # drawn offline, shown in the report
+        assert (project / "reports" / "photos" / "curves" / f"{series}.png").read_bytes().startswith(b"\x89PNG")
+        assert f"](curves/{series}.png)" in text
 
 
 def test_the_best_values_together_run_as_lab_best(project: Path, photos: Path):
