@@ -20,7 +20,7 @@ from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
 from imgclf.labs import Experiment, Lab, best_name, experiments, find_lab, flatten, load_labs, short_key
-from imgclf.vega import LIVE_SERIES, draw_curves, plots_diff_json
+from imgclf.vega import LIVE_SERIES, draw_curves, experiments_only, plots_diff_json
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path("."), only_sweep:
                 pictures.append(picture)
         curves = []
         if results:
-            revisions = [r.name for r in results]
+            revisions = experiments_only([r.name for r in results])
             page = ("--targets", LIVE_SERIES, "--out", str((tmp / "curves").resolve()))
             dvc("plots", "diff", *revisions, *page, cwd=project)
             curves = [f"curves/{name}" for name in draw_curves(plots_diff_json(revisions, project), tmp / "curves")]

@@ -27,6 +27,12 @@ def plots_diff_json(revisions: list[str], project: Path) -> dict:
     return json.loads(result.stdout or "{}")
 
 
+def experiments_only(revisions: list[str]) -> list[str]:
+    """Revisions for `dvc plots diff` that plot exactly these: DVC compares a single revision with the workspace,
+    so one is named twice (a lab that ran its base only showed the workspace's unrelated curves beside it)."""
+    return revisions * 2 if len(revisions) == 1 else revisions
+
+
 def draw_curves(plots: dict, out: Path) -> list[str]:
     """Each series' spec as out/<series>.png (e.g. eval-accuracy.png), titled in words; returns the file names."""
     import vl_convert

@@ -10,6 +10,7 @@ import cv2
 import pytest
 import yaml
 
+from imgclf.vega import experiments_only, plots_diff_json
 from tests.conftest import blobs
 from tests.project import copy_repo, run
 
@@ -65,6 +66,8 @@ def test_photo_lab_runs_whole_and_reports(project: Path, photos: Path):
     for series in ("eval-accuracy", "eval-loss", "train-accuracy", "train-loss"):  # drawn offline, shown in the report
         assert (project / "reports" / "photos" / "curves" / f"{series}.png").read_bytes().startswith(b"\x89PNG")
         assert f"](curves/{series}.png)" in text
+    alone = plots_diff_json(experiments_only(["photos-base"]), project)  # a lab that ran one experiment
+    assert {tuple(e["revisions"]) for v in alone["data"].values() for e in v} == {("photos-base",)}, "no workspace"
 
 
 def test_the_best_values_together_run_as_lab_best(project: Path, photos: Path):
