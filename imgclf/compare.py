@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass
 
 from imgclf.cli import exit_on_error
+from imgclf.dvc_command import dvc
 from imgclf.labs import short_key
-from imgclf.report import Result, differing_keys, dvc, experiment_runs, result_of, shown_value
+from imgclf.report import Result, differing_keys, experiment_runs, result_of, shown_value
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from imgclf.dataset import LabeledImages
 from imgclf.errors import PipelineError
 from imgclf.images import BadImage, Color, Resize, decode, fit
 from imgclf.progress import Progress
+from imgclf.source import visible_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}  # any case
@@ -108,15 +109,6 @@ def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple
             labels += [label] * len(images)
             progress.add(len(images))
     return ImageFiles(paths, np.array(labels, dtype=np.int64), found), skipped
-
-
-def visible_files(folder: Path) -> list[Path]:
-    """Every file below `folder`, sorted, leaving out hidden files and anything in hidden folders."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
 
 
 def is_image_file(path: Path) -> bool:

@@ -16,7 +16,7 @@ class BadImage(Exception):
 
 
 # (factor, flag for color, flag for gray): libjpeg decodes at 1/2, 1/4 or 1/8 size inside its inverse DCT, so a
-# 12-megapixel photo bound for 64 px skips most of the work (5-8x faster; benchmarks/decode_photos.py).
+# 12-megapixel photo bound for 64 px skips most of the work (about 12x faster; benchmarks/decode_photos.py).
 JPEG_REDUCTIONS = (
     (8, cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
     (4, cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),

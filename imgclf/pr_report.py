@@ -11,22 +11,18 @@ import argparse
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from imgclf.atomic import atomic_dir
 from imgclf.cli import exit_on_error
-from imgclf.errors import PipelineError
+from imgclf.dvc_command import dvc
 from imgclf.vega import draw_curves, plots_diff_json
 
 FIRST_METRICS = ("test_accuracy", "test_loss")
 
 
 def dvc_json(*args: str, cwd: Path) -> dict:
-    result = subprocess.run([sys.executable, "-m", "dvc", *args, "--json"], cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise PipelineError(f"dvc {' '.join(args)}: {result.stderr.strip().splitlines()[-1]}")
-    return json.loads(result.stdout or "{}")
+    return json.loads(dvc(*args, "--json", cwd=cwd) or "{}")
 
 
 def cell(value: object) -> str:

@@ -21,9 +21,10 @@ import numpy as np
 from imgclf.atomic import atomic_path, write_text
 from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
-from imgclf.folder import is_image_file, visible_files
+from imgclf.folder import is_image_file
 from imgclf.images import BadImage, Resize, decode, fit
 from imgclf.progress import Progress
+from imgclf.source import visible_files
 
 Prediction = list[tuple[str, float]]  # (label, probability), most likely first
 

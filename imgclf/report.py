@@ -8,8 +8,6 @@ sweep of test accuracy and training time against the swept value, and DVC's own 
 
 import argparse
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +16,7 @@ from matplotlib.figure import Figure
 
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import exit_on_error
-from imgclf.errors import PipelineError
+from imgclf.dvc_command import dvc
 from imgclf.labs import Experiment, Lab, best_name, experiments, find_lab, flatten, load_labs, short_key
 from imgclf.vega import LIVE_SERIES, draw_curves, experiments_only, plots_diff_json
 
@@ -43,14 +41,6 @@ class Experiments:
     finished: dict[str, Result] = field(default_factory=dict)
     unfinished: dict[str, str] = field(default_factory=dict)  # name -> queued, running or failed
     committed: dict[str, object] = field(default_factory=dict)  # the baseline commit's params, flattened
-
-
-def dvc(*args: str, cwd: Path = Path(".")) -> str:
-    result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        message = (result.stderr.strip() or result.stdout.strip()).splitlines()
-        raise PipelineError(f"dvc {' '.join(args)} failed: {message[-1] if message else result.returncode}")
-    return result.stdout
 
 
 def params_of(data: dict) -> dict[str, object]:

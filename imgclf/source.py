@@ -7,7 +7,6 @@ into data/raw/folder/, and the record names the source it came from.
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from imgclf.atomic import write_json
@@ -17,22 +16,26 @@ RECORD = "folder.json"
 UNPACKED = "folder"
 
 
+def visible_files(folder: Path) -> list[Path]:
+    """Every file below `folder`, sorted, leaving out hidden files and anything in hidden folders (.DS_Store, .git):
+    what the photo reader sees, and so what fetch records."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
 def folder_files(root: Path, with_md5: bool = True) -> list[list]:
-    """[relative path, size, md5] of every visible file below `root`, sorted; hidden files and folders (.DS_Store,
-    .git) are left out, as the photo reader leaves them out."""
+    """[relative path, size, md5] of every visible file below `root`."""
     files = []
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if name.startswith("."):
-                continue
-            path = Path(folder) / name
-            entry = [path.relative_to(root).as_posix(), path.stat().st_size]
-            if with_md5:
-                with path.open("rb") as f:
-                    entry.append(hashlib.file_digest(f, "md5").hexdigest())
-            files.append(entry)
-    return sorted(files)
+    for path in visible_files(root):
+        entry = [path.relative_to(root).as_posix(), path.stat().st_size]
+        if with_md5:
+            with path.open("rb") as f:
+                entry.append(hashlib.file_digest(f, "md5").hexdigest())
+        files.append(entry)
+    return files
 
 
 def record_local_folder(raw_dir: Path, source: str, folder: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from imgclf.cli import exit_on_error
+from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.labs import (
     Experiment,
@@ -34,7 +35,7 @@ from imgclf.labs import (
     pinned,
     set_param_args,
 )
-from imgclf.report import dvc, read_experiments, write_report
+from imgclf.report import read_experiments, write_report
 
 
 def parse_set(pairs: list[str]) -> Overrides:

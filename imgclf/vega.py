@@ -2,11 +2,9 @@
 vl-convert. DVC's own HTML (`dvc plots show/diff`) loads Vega from a CDN, so it stays blank on an offline box."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from imgclf.errors import PipelineError
+from imgclf.dvc_command import dvc
 
 LIVE_SERIES = "dvclive/plots/metrics"  # DVCLive's per-epoch loss and accuracy
 # "eval" is what training evaluated each epoch: the validation split
@@ -20,11 +18,7 @@ SERIES_TITLES = {
 
 def plots_diff_json(revisions: list[str], project: Path) -> dict:
     """`dvc plots diff REV... --targets LIVE_SERIES --json`: one Vega-Lite spec a series, the revisions overlaid."""
-    command = [sys.executable, "-m", "dvc", "plots", "diff", *revisions, "--targets", LIVE_SERIES, "--json"]
-    result = subprocess.run(command, cwd=project, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise PipelineError(f"dvc plots diff: {(result.stderr.strip().splitlines() or ['failed'])[-1]}")
-    return json.loads(result.stdout or "{}")
+    return json.loads(dvc("plots", "diff", *revisions, "--targets", LIVE_SERIES, "--json", cwd=project) or "{}")
 
 
 def experiments_only(revisions: list[str]) -> list[str]:
