@@ -6,6 +6,8 @@ tutorial uses: `strategy.run` of a step per batch, gradients summed across worke
 same Keras callbacks `fit` would call at each epoch's start and end.
 """
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -46,15 +48,16 @@ def check_workers_agree(strategy: tf.distribute.Strategy, fingerprint: str, firs
 def fit_on_cluster(
     model: keras.Model,
     strategy: tf.distribute.Strategy,
-    train_batches: tf.data.Dataset,
+    train_batches_for: Callable[[tf.distribute.InputContext], tf.data.Dataset],
     val_batches: tf.data.Dataset,
     epochs: range,
     steps_per_epoch: int,
     callbacks: list[keras.callbacks.Callback],
 ) -> dict[str, list[float]]:
-    """Trains `model` (compiled in `strategy.scope()`) for `epochs` of `steps_per_epoch` global batches from
-    `train_batches` (all those epochs in a row), validating on `val_batches` after each; returns the history as
-    `model.fit(...).history` would: loss, accuracy, val_loss and val_accuracy per epoch run."""
+    """Trains `model` (compiled in `strategy.scope()`) for `epochs` of `steps_per_epoch` global batches, validating
+    on `val_batches` after each; returns the history as `model.fit(...).history` would: loss, accuracy, val_loss
+    and val_accuracy per epoch run. `train_batches_for` gives a worker its own batches of all those epochs in a row
+    (per replica: tf.distribute's `distribute_datasets_from_function`)."""
     with strategy.scope():
         loss_mean = keras.metrics.Mean(name="loss")
         accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -90,7 +93,7 @@ def fit_on_cluster(
             m.reset_state()
         return figures
 
-    train_iterator = iter(strategy.experimental_distribute_dataset(train_batches))
+    train_iterator = iter(strategy.distribute_datasets_from_function(train_batches_for))
     val_dataset = strategy.experimental_distribute_dataset(val_batches)
     callback_list = keras.callbacks.CallbackList(
         callbacks, add_progbar=False, model=model, epochs=epochs.stop, steps=steps_per_epoch

@@ -1,16 +1,17 @@
 """A folder of photos, one sub-folder per class (root/<class>/*.jpg), optionally split as root/train/<class>/ with
 root/val/<class>/ (or valid/, validation/) and/or root/test/<class>/.
 
-Images are decoded on every core straight into one preallocated array; files that cannot be decoded are skipped
-and reported, or stop the stage, as params say.
+Images are decoded on every core straight into a preallocated block of shared memory, a block at a time; files that
+cannot be decoded are skipped and reported, or stop the stage, as params say.
 """
 
 import math
 import mmap
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,45 +116,72 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def load_images(
-    files: ImageFiles, size: int, resize: Resize, color: Color, stop_on_bad: bool, workers: int | None = None
-) -> tuple[LabeledImages, list[Skipped]]:
-    """Decode every file into one array allocated once, in shared memory that forked worker processes fill
-    (threads where fork is unavailable); then drop the undecodable ones in place."""
-    shape = (len(files.paths), size, size, 1 if color == "grayscale" else 3)
-    buffer = mmap.mmap(-1, max(1, math.prod(shape)))
+def decode_blocks(
+    files: ImageFiles,
+    size: int,
+    resize: Resize,
+    color: Color,
+    stop_on_bad: bool,
+    block: int,
+    workers: int | None = None,
+) -> Iterator[tuple[LabeledImages, list[Skipped]]]:
+    """The files decoded `block` at a time, in order: each block's decodable images and its undecodable files.
+
+    One pool of forked worker processes (threads where fork is unavailable) decodes every block straight into one
+    shared array of `block` images, reused: a block is valid until the next is asked for, so memory stays at one
+    block whatever the number of files."""
+    shape = (max(1, min(block, len(files.paths))), size, size, 1 if color == "grayscale" else 3)
+    buffer = mmap.mmap(-1, math.prod(shape))
     images = np.frombuffer(buffer, dtype=np.uint8, count=math.prod(shape)).reshape(shape)
-    job = (images, files.paths, size, resize, color)
+    job = (images, size, resize, color)
     workers = workers or os.cpu_count() or 1
-    step = max(1, min(CHUNK, -(-len(files.paths) // (workers * 4))))
-    chunks = [(start, min(start + step, len(files.paths))) for start in range(0, len(files.paths), step)]
-    problems: dict[int, str] = {}
-    with Progress("decoded", "images", len(files.paths)) as progress:
+    with Progress("decoded", "images", len(files.paths)) as progress, ExitStack() as stack:
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
             # One OpenCV thread a worker, set before forking: a worker that changes the thread pool it inherited
             # from a parent that has used it (any cv2.GaussianBlur before) hangs in its next parallel call.
             threads = cv2.getNumThreads()
             cv2.setNumThreads(1)
-            try:
-                with ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job) as pool:
-                    _collect(pool, _decode_range_of_job, chunks, problems, progress)
-            finally:
-                cv2.setNumThreads(threads)
+            stack.callback(cv2.setNumThreads, threads)
+            context = multiprocessing.get_context("fork")
+            pool: Executor = stack.enter_context(
+                ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job)
+            )
+            decode_range: Callable = _decode_range_of_job
         else:
-            with ThreadPoolExecutor(workers) as pool:
-                _collect(pool, lambda start, stop: _decode_range(*job, start, stop), chunks, problems, progress)
-    if problems and stop_on_bad:
-        first = min(problems)
-        raise PipelineError(
-            f"{files.paths[first]}: {problems[first]}; remove the file, or set preprocess.on_bad_image: skip"
-        )
-    kept = [i for i in range(len(files.paths)) if i not in problems]
-    for new, old in enumerate(kept):
-        if new != old:
-            images[new] = images[old]
-    data = LabeledImages(images[: len(kept)], files.labels[kept], files.class_names)
-    return data, [Skipped(str(files.paths[i]), reason) for i, reason in sorted(problems.items())]
+            pool = stack.enter_context(ThreadPoolExecutor(workers))
+            decode_range = lambda *task: _decode_range(*job, *task)  # noqa: E731
+        for first in range(0, len(files.paths), shape[0]):
+            paths = files.paths[first : first + shape[0]]
+            step = max(1, min(CHUNK, -(-len(paths) // (workers * 4))))
+            tasks = [(paths[start : start + step], start) for start in range(0, len(paths), step)]
+            problems: dict[int, str] = {}
+            _collect(pool, decode_range, tasks, problems, progress)
+            if problems and stop_on_bad:
+                bad = min(problems)
+                raise PipelineError(
+                    f"{paths[bad]}: {problems[bad]}; remove the file, or set preprocess.on_bad_image: skip"
+                )
+            kept = [i for i in range(len(paths)) if i not in problems]
+            for new, old in enumerate(kept):
+                if new != old:
+                    images[new] = images[old]
+            labels = files.labels[first : first + len(paths)][kept]
+            yield (
+                LabeledImages(images[: len(kept)], labels, files.class_names),
+                [Skipped(str(paths[i]), reason) for i, reason in sorted(problems.items())],
+            )
+
+
+def load_images(
+    files: ImageFiles, size: int, resize: Resize, color: Color, stop_on_bad: bool, workers: int | None = None
+) -> tuple[LabeledImages, list[Skipped]]:
+    """Every file decoded into one array (what `decode_blocks` yields as a single block)."""
+    if not files.paths:
+        empty = np.zeros((0, size, size, 1 if color == "grayscale" else 3), np.uint8)
+        return LabeledImages(empty, files.labels, files.class_names), []
+    blocks = decode_blocks(files, size, resize, color, stop_on_bad, len(files.paths), workers)
+    data, skipped = next(blocks)
+    return LabeledImages(data.images.copy(), data.labels, data.class_names), skipped
 
 
 CHUNK = 256  # images a worker decodes per task: small enough for steady progress, large enough to cost nothing
@@ -162,30 +190,31 @@ CHUNK = 256  # images a worker decodes per task: small enough for steady progres
 def _collect(
     pool: Executor,
     decode_range: Callable[[int, int], dict[int, str]],
-    chunks: list[tuple[int, int]],
+    tasks: list[tuple[list[Path], int]],
     problems: dict[int, str],
     progress: Progress,
 ) -> None:
-    """Run every chunk in the pool; gather the undecodable files' reasons as chunks finish, in any order."""
-    pending = {pool.submit(decode_range, start, stop): stop - start for start, stop in chunks}
+    """Run every task (files, where in the block they go) in the pool; gather the undecodable files' reasons (by
+    position in the block) as tasks finish, in any order."""
+    pending = {pool.submit(decode_range, paths, start): len(paths) for paths, start in tasks}
     for done in as_completed(pending):
         problems.update(done.result())
         progress.add(pending[done])
 
 
 def _decode_range(
-    images: np.ndarray, paths: list[Path], size: int, resize: Resize, color: Color, start: int, stop: int
+    images: np.ndarray, size: int, resize: Resize, color: Color, paths: list[Path], start: int
 ) -> dict[int, str]:
     problems = {}
-    for i in range(start, stop):
+    for i, path in enumerate(paths, start):
         try:
-            images[i] = fit(decode(paths[i], size), size, resize, color)
+            images[i] = fit(decode(path, size), size, resize, color)
         except BadImage as e:
             problems[i] = str(e)
     return problems
 
 
-_job_of_this_worker: tuple = ()  # set once in each forked worker: the inherited shared array and its files
+_job_of_this_worker: tuple = ()  # set once in each forked worker: the inherited shared block and how to fit images
 
 
 def _remember_job(*job: object) -> None:
@@ -193,5 +222,5 @@ def _remember_job(*job: object) -> None:
     _job_of_this_worker = job
 
 
-def _decode_range_of_job(start: int, stop: int) -> dict[int, str]:
-    return _decode_range(*_job_of_this_worker, start, stop)
+def _decode_range_of_job(paths: list[Path], start: int) -> dict[int, str]:
+    return _decode_range(*_job_of_this_worker, paths, start)

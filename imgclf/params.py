@@ -50,6 +50,7 @@ class PreprocessParams:
     color: Literal["auto", "rgb", "grayscale"]
     on_bad_image: Literal["skip", "stop"]
     max_per_class: int = bounded(ge=0)  # 0 keeps every image; N keeps the first N of each class
+    shard_mb: float = bounded(gt=0)  # the size of each .npz shard preprocess and split write
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class TrainParams:
     batch_size: int = bounded(ge=1)
     augment: AugmentParams
     early_stopping: EarlyStoppingParams
+    shuffle_buffer_mb: float = bounded(gt=0)  # images held for shuffling; a training set this small is shuffled whole
     mixed_precision: Literal["auto", "on", "off"]  # auto: on only when a GPU is visible
     xla: Literal["auto", "on", "off"]  # Keras jit_compile; auto: XLA where Keras supports it (GPU)
     distribute: Literal["auto", "mirrored", "none"]  # auto: MultiWorkerMirrored under TF_CONFIG, Mirrored on 2+ GPUs

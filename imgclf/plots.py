@@ -11,9 +11,9 @@ from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from imgclf.atomic import atomic_path
-from imgclf.dataset import LabeledImages
 from imgclf.errors import PipelineError
 from imgclf.livelog import read_series
+from imgclf.shards import Shards
 
 
 def plot_training_curves(live_dir: Path, out: Path) -> None:
@@ -81,21 +81,21 @@ def pick_misclassified(actual: list[str], predicted: list[str], limit: int) -> l
     return [i for turn in rounds for i in turn if i is not None][:limit]
 
 
-def plot_misclassified(test: LabeledImages, predictions: Path, limit: int, out: Path) -> None:
+def plot_misclassified(test: Shards, predictions: Path, limit: int, out: Path) -> None:
     """Up to `limit` test images the model got wrong, across classes, each titled with its true and predicted
     class."""
     actual, predicted = read_predictions(predictions)
-    if actual != [test.class_names[label] for label in test.labels]:
+    if actual != [test.class_names[label] for label in test.labels()]:
         raise PipelineError(f"{predictions}: its rows do not match the test set; re-run `dvc repro evaluate`")
     wrong = pick_misclassified(actual, predicted, limit)
+    images = test.take(wrong)
     columns = max(1, math.ceil(math.sqrt(len(wrong))))
     rows = max(1, math.ceil(len(wrong) / columns))
     fig = Figure(figsize=(1.9 * columns, 2.1 * rows + 0.4), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes:
         ax.set_axis_off()
-    for ax, i in zip(axes, wrong, strict=False):
-        image = test.images[i]
+    for ax, i, image in zip(axes, wrong, images, strict=False):
         ax.imshow(image[:, :, 0] if image.shape[2] == 1 else image, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"true: {actual[i]}\npred: {predicted[i]}", fontsize=9, color="firebrick")
     total = sum(a != p for a, p in zip(actual, predicted, strict=True))

@@ -54,33 +54,59 @@ def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> 
         raise PipelineError(f"{path}: cannot read it ({e.strerror})") from None
 
 
-def load_all(
+def read_images(
     files: list[Path], input_shape: tuple[int, ...], resize: Resize, strict: bool
 ) -> tuple[list[Path], np.ndarray, list[str]]:
     """The files that read as images and their arrays, and why each other one did not (`strict`: the first
-    unreadable file stops it). None readable is an error."""
+    unreadable file stops it)."""
     height, width, _ = input_shape
     if height != width:
         raise PipelineError(f"the model takes {height} x {width} images; only square inputs are supported")
-    kept, images, skipped = [], [], []
-    with Progress("read", "images", len(files)) as progress:
-        for path in files:
-            try:
-                images.append(load_for_model(path, input_shape, resize))
-                kept.append(path)
-            except PipelineError as e:
-                if strict:
-                    raise
-                skipped.append(str(e))
-            progress.add()
+    kept, images, skipped = [], np.zeros((len(files), *input_shape), np.uint8), []
+    for path in files:
+        try:
+            images[len(kept)] = load_for_model(path, input_shape, resize).reshape(input_shape)
+            kept.append(path)
+        except PipelineError as e:
+            if strict:
+                raise
+            skipped.append(str(e))
+    return kept, images[: len(kept)], skipped
+
+
+CHUNK = 256  # images read and predicted at a time: memory stays at one chunk, however many files
+
+
+def predict_files(
+    model,
+    class_names: tuple[str, ...],
+    files: list[Path],
+    top_k: int,
+    resize: Resize,
+    strict: bool,
+    chunk: int = CHUNK,
+) -> tuple[list[Path], list[Prediction], list[str]]:
+    """The files that read as images with their predictions, a chunk at a time, and why each other one was
+    skipped. None readable is an error."""
+    kept: list[Path] = []
+    predictions: list[Prediction] = []
+    skipped: list[str] = []
+    with Progress("predicted", "images", len(files)) as progress:
+        for start in range(0, len(files), chunk):
+            part = files[start : start + chunk]
+            readable, images, unreadable = read_images(part, tuple(model.input_shape[1:]), resize, strict)
+            if readable:
+                predictions += predict_images(model, class_names, images, top_k)
+            kept += readable
+            skipped += unreadable
+            progress.add(len(part))
     if not kept:
         raise PipelineError(skipped[0] if len(skipped) == 1 else f"no file is a readable image; first: {skipped[0]}")
-    return kept, np.stack(images), skipped
+    return kept, predictions, skipped
 
 
 def predict(model, class_names: tuple[str, ...], files: list[Path], top_k: int, resize: Resize) -> list[Prediction]:
-    _, images, _ = load_all(files, tuple(model.input_shape[1:]), resize, strict=True)
-    return predict_images(model, class_names, images, top_k)
+    return predict_files(model, class_names, files, top_k, resize, strict=True)[1]
 
 
 def predict_images(model, class_names: tuple[str, ...], images: np.ndarray, top_k: int) -> list[Prediction]:
@@ -155,8 +181,8 @@ def main() -> None:
     from imgclf.train import load_model
 
     model, class_names = load_model(args.model)
-    kept, images, skipped = load_all(files, tuple(model.input_shape[1:]), args.resize, args.strict)
-    predictions = predict_images(model, class_names, images, min(args.top_k, len(class_names)))
+    top_k = min(args.top_k, len(class_names))
+    kept, predictions, skipped = predict_files(model, class_names, files, top_k, args.resize, args.strict)
     if args.csv:
         write_text(args.csv, as_csv(kept, predictions))
     else:

@@ -1,5 +1,5 @@
-"""preprocess: raw files -> data/prepared/train.npz, test.npz (where the dataset has an official test set) and
-report.json (the files skipped as undecodable)."""
+"""preprocess: raw files -> data/prepared/train/ (shards.py's folder of .npz shards), test/ and val/ where the
+dataset ships them, and report.json (the files skipped as undecodable)."""
 
 from dataclasses import asdict
 from pathlib import Path
@@ -8,12 +8,13 @@ import numpy as np
 
 from imgclf.atomic import atomic_dir, write_json
 from imgclf.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
-from imgclf.dataset import LabeledImages, save_images
+from imgclf.dataset import LabeledImages
 from imgclf.errors import PipelineError
-from imgclf.folder import ImageFiles, Skipped, find_root, list_images, load_images, split_dirs
+from imgclf.folder import ImageFiles, Skipped, decode_blocks, find_root, list_images, split_dirs
 from imgclf.formats import read_cifar10, read_idx_pair
 from imgclf.images import fit
 from imgclf.params import DataParams, PreprocessParams
+from imgclf.shards import ShardWriter, images_per_shard, write_shards
 from imgclf.source import photo_root
 
 MNIST_SIDE = 28
@@ -71,39 +72,60 @@ def read_published(data: DataParams, raw: Path) -> dict[str, LabeledImages]:
     }
 
 
-def read_folder(params: PreprocessParams, root: Path) -> tuple[dict[str, LabeledImages], list[Skipped]]:
+def interleave_classes(labels: np.ndarray) -> np.ndarray:
+    """An order of the images in which every stretch holds each class in proportion (the k-th of a class of n at
+    (k + 1/2) / n), each class keeping its own order. A folder lists class after class; in this order every shard
+    holds every class, so a shuffle buffer smaller than the data still mixes them."""
+    rank = np.zeros(len(labels))
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        rank[members] = (np.arange(len(members)) + 0.5) / len(members)
+    return np.lexsort((labels, rank))
+
+
+def write_folder(params: PreprocessParams, root: Path, prepared: Path, name: Path) -> list[Skipped]:
+    """Decode each split of the photo folder a shard at a time into prepared/<split>/ (`name`: what progress calls
+    `prepared`); the files skipped."""
     if params.image_size == 0:
         raise PipelineError(
             "preprocess.image_size = 0 keeps each image's own size, but photos differ; set a size, "
             "e.g. 32 for a simple network or 64 for SmallVGG"
         )
     color = "rgb" if params.color == "auto" else params.color
-    splits, skipped, class_names = {}, [], None
+    shape = (params.image_size, params.image_size, 1 if color == "grayscale" else 3)
+    skipped: list[Skipped] = []
+    class_names = None
     for split, folder in split_dirs(find_root(root)).items():
         files, wrong_type = list_images(folder, class_names)
+        skipped += wrong_type
         class_names = files.class_names
         keep = first_per_class(files.labels, params.max_per_class)
+        keep = keep[interleave_classes(files.labels[keep])]
         files = ImageFiles([files.paths[i] for i in keep], files.labels[keep], files.class_names)
-        images, bad = load_images(files, params.image_size, params.resize, color, params.on_bad_image == "stop")
-        empty = [name for c, name in enumerate(class_names) if not np.any(images.labels == c)]
-        if empty:
-            raise PipelineError(f"{folder}: no decodable images in class folder(s) {empty}")
-        splits[split] = images
-        skipped += wrong_type + bad
-    return splits, skipped
+        counts = np.zeros(len(class_names), np.int64)
+        block = images_per_shard(shape, params.shard_mb)
+        with ShardWriter(prepared / split, class_names, shape, params.shard_mb, f"{name}/{split}") as writer:
+            for images, bad in decode_blocks(
+                files, params.image_size, params.resize, color, params.on_bad_image == "stop", block
+            ):
+                writer.add(images.images, images.labels)
+                counts += np.bincount(images.labels, minlength=len(class_names))
+                skipped += bad
+            empty = [name for c, name in enumerate(class_names) if counts[c] == 0]
+            if empty:
+                raise PipelineError(f"{folder}: no decodable images in class folder(s) {empty}")
+    return skipped
 
 
 def preprocess(data: DataParams, params: PreprocessParams, raw_dir: Path, prepared_dir: Path) -> None:
-    if data.dataset == "folder":
-        splits, skipped = read_folder(params, photo_root(Path(raw_dir)))
-    else:
-        splits = {}
-        for name, split in read_published(data, Path(raw_dir) / data.dataset).items():
-            splits[name] = convert(split.subset(first_per_class(split.labels, params.max_per_class)), params)
-        skipped = []
     with atomic_dir(prepared_dir) as tmp:
-        for name, split in splits.items():
-            save_images(tmp / f"{name}.npz", split)
+        if data.dataset == "folder":
+            skipped = write_folder(params, photo_root(Path(raw_dir)), tmp, prepared_dir)
+        else:
+            for name, split in read_published(data, Path(raw_dir) / data.dataset).items():
+                split = convert(split.subset(first_per_class(split.labels, params.max_per_class)), params)
+                write_shards(tmp / name, split, params.shard_mb, f"{prepared_dir}/{name}")
+            skipped = []
         write_json(tmp / "report.json", {"skipped": [asdict(s) for s in skipped]})
     for s in skipped:
         print(f"skipped {s.path}: {s.reason}")

@@ -1,89 +1,131 @@
-"""split: stratified, seeded train / validation / test sets from data/prepared/, and the data report."""
+"""split: stratified, seeded train / validation / test sets of shards from data/prepared/, and the data report."""
 
 import json
 import math
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from imgclf.dataset import LabeledImages, load_images, save_images
 from imgclf.errors import PipelineError
 from imgclf.params import SplitParams
+from imgclf.shards import Shards, ShardWriter, open_shards
+
+
+@dataclass(frozen=True)
+class Part:
+    """One set split writes: the images of `source` at `indices` (ascending), and their labels."""
+
+    source: Shards
+    indices: np.ndarray
+    labels: np.ndarray
 
 
 def stratified_split(
-    data: LabeledImages, fraction: float, seed: int, key: str, parts: tuple[str, str], left: str = ""
-) -> tuple[LabeledImages, LabeledImages]:
-    """Carve `fraction` of `data` out, keeping class proportions; `key` names the param, `parts` the two sets
-    (kept, carved) and `left` what `data` is left after, for the errors. Every class must reach both sets: a test
-    set without pandas would report an accuracy that says nothing about pandas."""
-    counts = np.bincount(data.labels, minlength=len(data.class_names))
+    labels: np.ndarray,
+    class_names: tuple[str, ...],
+    fraction: float,
+    seed: int,
+    key: str,
+    parts: tuple[str, str],
+    left: str = "",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carve `fraction` of the images with these `labels` out, keeping class proportions: the positions kept and
+    carved, ascending. `key` names the param, `parts` the two sets (kept, carved) and `left` what the images are
+    left after, for the errors. Every class must reach both sets: a test set without pandas would report an
+    accuracy that says nothing about pandas."""
+    counts = np.bincount(labels, minlength=len(class_names))
     per_class = math.ceil(1 / min(fraction, 1 - fraction))
 
     def too_few(c: int, where: str) -> PipelineError:
         return PipelineError(
-            f"class {data.class_names[c]!r} has {counts[c]} image{'s' if counts[c] != 1 else ''}{left}: {where}; "
+            f"class {class_names[c]!r} has {counts[c]} image{'s' if counts[c] != 1 else ''}{left}: {where}; "
             f"a class needs about {per_class} for {key} = {fraction:g}: add images of it, or remove the class"
         )
 
     for c in np.flatnonzero(counts < 2):
         raise too_few(c, f"too few to split into {parts[0]} and {parts[1]}")
     try:
-        keep, carved = train_test_split(
-            np.arange(len(data)), test_size=fraction, stratify=data.labels, random_state=seed
-        )
+        keep, carved = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels, random_state=seed)
     except ValueError as e:
         raise PipelineError(
-            f"cannot split {len(data)} images with {key} = {fraction}: {e}; use more images per class or change {key}"
+            f"cannot split {len(labels)} images with {key} = {fraction}: {e}; use more images per class or change {key}"
         ) from None
     for part, indices in zip(parts, (keep, carved), strict=True):
-        missing = np.flatnonzero(np.bincount(data.labels[indices], minlength=len(counts)) == 0)
+        missing = np.flatnonzero(np.bincount(labels[indices], minlength=len(counts)) == 0)
         for c in missing:
             raise too_few(c, f"none in the {part} set")
-    return data.subset(np.sort(keep)), data.subset(np.sort(carved))
+    return np.sort(keep), np.sort(carved)
 
 
-def split(params: SplitParams, prepared_dir: Path) -> dict[str, LabeledImages]:
+def split(params: SplitParams, prepared_dir: Path) -> dict[str, Part]:
     """Keep the test and validation sets the dataset ships (an official test set, a photo folder's val/ or test/);
-    carve test_fraction, then val_fraction, out of the training images for those it does not."""
-    pool = load_images(Path(prepared_dir) / "train.npz")
+    carve test_fraction, then val_fraction, out of the training images for those it does not. Only labels are
+    read here: the images move in `write_splits`, a shard at a time."""
+    pool = open_shards(Path(prepared_dir) / "train")
+    labels = pool.labels()
+    whole = Part(pool, np.arange(len(labels)), labels)
     shipped = {}
     for name in ("test", "val"):
-        path = Path(prepared_dir) / f"{name}.npz"
+        path = Path(prepared_dir) / name
         if path.exists():
-            shipped[name] = load_images(path)
-            if shipped[name].class_names != pool.class_names:
-                raise PipelineError(f"{path}: class names differ from train.npz; re-run preprocess")
+            source = open_shards(path)
+            if source.class_names != pool.class_names or source.image_shape != pool.image_shape:
+                raise PipelineError(f"{path}: class names or image shape differ from {pool.root}; re-run preprocess")
+            source_labels = source.labels()
+            shipped[name] = Part(source, np.arange(len(source_labels)), source_labels)
+
+    def carve(part: Part, fraction: float, key: str, names: tuple[str, str], left: str = "") -> tuple[Part, Part]:
+        keep, carved = stratified_split(part.labels, pool.class_names, fraction, params.seed, key, names, left)
+        return tuple(Part(pool, part.indices[i], part.labels[i]) for i in (keep, carved))  # type: ignore[return-value]
+
     left = ""
     if "test" in shipped:
         test = shipped["test"]
     else:
-        pool, test = stratified_split(pool, params.test_fraction, params.seed, "split.test_fraction", ("train", "test"))
+        whole, test = carve(whole, params.test_fraction, "split.test_fraction", ("train", "test"))
         left = " left after the test set"
     if "val" in shipped:
-        train, val = pool, shipped["val"]
+        train, val = whole, shipped["val"]
     else:
-        train, val = stratified_split(
-            pool, params.val_fraction, params.seed, "split.val_fraction", ("train", "validation"), left
-        )
+        train, val = carve(whole, params.val_fraction, "split.val_fraction", ("train", "validation"), left)
     return {"train": train, "val": val, "test": test}
 
 
-def write_splits(splits: dict[str, LabeledImages], split_dir: Path) -> None:
-    for name, data in splits.items():
-        save_images(Path(split_dir) / f"{name}.npz", data)
+def write_splits(parts: dict[str, Part], split_dir: Path, shard_mb: float) -> None:
+    """Each part into split_dir/<name>/ as shards, reading each source shard once for every part drawn from it."""
+    writers = {
+        name: ShardWriter(
+            Path(split_dir) / name, part.source.class_names, part.source.image_shape, shard_mb, f"{split_dir}/{name}"
+        )
+        for name, part in parts.items()
+    }
+    with ExitStack() as stack:
+        for writer in writers.values():
+            stack.enter_context(writer)
+        sources = {id(part.source): part.source for part in parts.values()}
+        for source in sources.values():
+            mine = {name: part for name, part in parts.items() if part.source is source}
+            start = 0
+            for shard in source:
+                for name, part in mine.items():
+                    lo, hi = np.searchsorted(part.indices, [start, start + len(shard)])
+                    rows = part.indices[lo:hi] - start
+                    writers[name].add(shard.images[rows], shard.labels[rows])
+                start += len(shard)
 
 
 IMBALANCE_RATIO = 1.5  # warn when the largest class has this many times the images of the smallest
 
 
-def data_report(splits: dict[str, LabeledImages], prepared_dir: Path) -> dict:
+def data_report(splits: dict[str, Part], prepared_dir: Path) -> dict:
     """Per-class counts of each split, the files preprocess skipped, and a warning when classes are imbalanced."""
-    class_names = splits["train"].class_names
+    class_names = splits["train"].source.class_names
     counts = {
-        name: dict(zip(class_names, np.bincount(data.labels, minlength=len(class_names)).tolist(), strict=True))
-        for name, data in splits.items()
+        name: dict(zip(class_names, np.bincount(part.labels, minlength=len(class_names)).tolist(), strict=True))
+        for name, part in splits.items()
     }
     warnings = []
     smallest, largest = min(counts["train"].values()), max(counts["train"].values())
@@ -96,8 +138,8 @@ def data_report(splits: dict[str, LabeledImages], prepared_dir: Path) -> dict:
     report_path = Path(prepared_dir) / "report.json"
     skipped = json.loads(report_path.read_text(encoding="utf-8"))["skipped"] if report_path.exists() else []
     return {
-        "image_shape": list(splits["train"].images.shape[1:]),
-        "images": {name: len(data) for name, data in splits.items()},
+        "image_shape": list(splits["train"].source.image_shape),
+        "images": {name: len(part.labels) for name, part in splits.items()},
         "class_counts": counts,
         "skipped": skipped,
         "warnings": warnings,

@@ -1,4 +1,4 @@
-"""train: fit the model on data/split/train.npz, validating on val.npz, logging each epoch with DVCLive."""
+"""train: fit the model on the shards of data/split/train/, validating on val/, logging each epoch with DVCLive."""
 
 import dataclasses
 import hashlib
@@ -10,19 +10,20 @@ import zipfile
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
 from imgclf.atomic import atomic_dir, atomic_path, write_json
 from imgclf.cluster import check_workers_agree, fit_on_cluster
-from imgclf.dataset import LabeledImages, read_class_names, write_class_names
-from imgclf.devices import is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
+from imgclf.dataset import read_class_names, write_class_names
+from imgclf.devices import cluster_workers, is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
 from imgclf.errors import PipelineError
+from imgclf.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from imgclf.livelog import keras_series
 from imgclf.models import augmentation, build_model, build_optimizer
 from imgclf.params import TrainParams
+from imgclf.shards import Shards
 
 MODEL_FILE = "model.keras"
 CLASS_NAMES_FILE = "class_names.json"
@@ -31,40 +32,11 @@ RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it a
 LOG_SNAPSHOT = "dvclive-after-epoch-{}"  # in RESUME_DIR: the DVCLive log as of a backed-up epoch
 
 
-def input_pipeline(
-    data: LabeledImages,
-    batch_size: int,
-    seed: int,
-    epochs: range | None = None,
-    augment: keras.Sequential | None = None,
-) -> tf.data.Dataset:
-    """Batches gathered by index from one in-memory copy, augmented and prefetched. With `epochs`, the batches of
-    those epochs in a row, each epoch shuffled by its own seed (seed + epoch): a resumed run sees exactly the
-    batches an uninterrupted one would. Without, one pass in order (for validation)."""
-    images, labels = tf.constant(data.images), tf.constant(data.labels)
-    n = len(data)
-    if epochs is None:
-        indices = tf.data.Dataset.range(n).batch(batch_size)
-    else:
-        indices = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(
-            lambda epoch: tf.data.Dataset.range(n).shuffle(n, seed=seed + epoch).batch(batch_size)
-        )
-    batches = indices.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
-    if augment is not None:
-        batches = batches.map(
-            lambda x, y: (tf.cast(tf.clip_by_value(tf.round(augment(x, training=True)), 0, 255), tf.uint8), y),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
-
-
-def fingerprint(params: TrainParams, train_data: LabeledImages, val_data: LabeledImages) -> str:
-    """What a backup belongs to: resuming is only right with the same params and data."""
+def fingerprint(params: TrainParams, train_data: Shards, val_data: Shards) -> str:
+    """What a backup belongs to: resuming is only right with the same params and data (each set's shard index
+    lists its shards' checksums)."""
     digest = hashlib.md5(json.dumps(dataclasses.asdict(params), sort_keys=True).encode(), usedforsecurity=False)
-    for array in (train_data.images, train_data.labels, val_data.images, val_data.labels):
-        digest.update(np.ascontiguousarray(array).data)
+    digest.update(f"{train_data.digest} {val_data.digest}".encode())
     return digest.hexdigest()
 
 
@@ -164,7 +136,7 @@ def training_callbacks(params: TrainParams, resumed: bool, live_dir: Path, backu
 
 
 def train(
-    params: TrainParams, train_data: LabeledImages, val_data: LabeledImages, live_dir: Path, backup_dir: Path
+    params: TrainParams, train_data: Shards, val_data: Shards, live_dir: Path, backup_dir: Path
 ) -> tuple[keras.Model, dict[str, float]]:
     """Returns the trained model and the final figures for metrics/train.json.
 
@@ -172,19 +144,22 @@ def train(
     resumes from its last backed-up epoch when trained again with the same params and data, and ends as an
     uninterrupted run would (bit for bit without dropout and augmentation, whose random draws are not backed up).
     The backup is removed once training completes."""
-    if val_data.class_names != train_data.class_names or val_data.images.shape[1:] != train_data.images.shape[1:]:
-        raise PipelineError("train.npz and val.npz disagree on class names or image shape; re-run `dvc repro split`")
+    if val_data.class_names != train_data.class_names or val_data.image_shape != train_data.image_shape:
+        raise PipelineError(
+            f"{train_data.root} and {val_data.root} disagree on class names or image shape; re-run `dvc repro split`"
+        )
     strategy = strategy_for(params)  # first: MultiWorkerMirroredStrategy must exist before any other TF op
+    check_batch_divides(params, strategy, train_data)
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     steps_per_epoch = -(-len(train_data) // params.batch_size)
     set_precision(params)
     with strategy.scope():
         try:
-            model = build_model(params, train_data.images.shape[1:], len(train_data.class_names))
+            model = build_model(params, train_data.image_shape, len(train_data.class_names))
         except ValueError as e:
             raise PipelineError(
-                f"train.model = {params.model} cannot take images of shape {train_data.images.shape[1:]} "
+                f"train.model = {params.model} cannot take images of shape {train_data.image_shape} "
                 f"({str(e).splitlines()[0]}); raise preprocess.image_size or use fewer blocks"
             ) from None
         model.compile(
@@ -202,13 +177,33 @@ def train(
         if is_chief():
             restore_log(backup_dir, live_dir, first_epoch)
     epochs_left = range(first_epoch, params.epochs)
-    train_batches = input_pipeline(train_data, params.batch_size, params.seed, epochs_left, augmentation(params))
-    val_batches = input_pipeline(val_data, params.batch_size, params.seed)
+    buffer = shuffle_buffer_images(train_data, params.shuffle_buffer_mb)
+    val_batches = in_order(val_data, params.batch_size)
     callbacks = training_callbacks(params, first_epoch > 0, live_dir, backup_dir)
     start = time.perf_counter()
     if is_multi_worker(strategy):
-        history = fit_on_cluster(model, strategy, train_batches, val_batches, epochs_left, steps_per_epoch, callbacks)
+
+        def this_workers_batches(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
+            return training_batches(
+                train_data,
+                context.get_per_replica_batch_size(params.batch_size),
+                params.seed,
+                epochs_left,
+                buffer,
+                augmentation(params),
+                worker=context.input_pipeline_id,
+                workers=context.num_input_pipelines,
+                batches_per_epoch=steps_per_epoch * local_replicas,
+            )
+
+        history = fit_on_cluster(
+            model, strategy, this_workers_batches, val_batches, epochs_left, steps_per_epoch, callbacks
+        )
     else:
+        train_batches = training_batches(
+            train_data, params.batch_size, params.seed, epochs_left, buffer, augmentation(params)
+        )
         history = model.fit(
             train_batches,
             validation_data=val_batches,
@@ -253,6 +248,22 @@ def train(
         "replicas": strategy.num_replicas_in_sync,
     }
     return model, metrics
+
+
+def check_batch_divides(params: TrainParams, strategy: tf.distribute.Strategy, train_data: Shards) -> None:
+    """Replicas share each batch evenly; in a cluster, each worker reads its own shards, so needs at least one."""
+    replicas = strategy.num_replicas_in_sync
+    if params.batch_size % replicas:
+        raise PipelineError(
+            f"train.batch_size = {params.batch_size} cannot be shared evenly by {replicas} replicas; "
+            f"use a multiple of {replicas}"
+        )
+    workers = cluster_workers() if is_multi_worker(strategy) else 1
+    if len(train_data.files) < workers:
+        raise PipelineError(
+            f"{train_data.root}: {len(train_data.files)} shard(s) for {workers} workers, which read a shard each at "
+            f"least; lower preprocess.shard_mb (now {len(train_data.files)} shards) and re-run `dvc repro split`"
+        )
 
 
 def save_model(model: keras.Model, class_names: tuple[str, ...], model_dir: Path) -> None:

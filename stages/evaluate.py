@@ -1,4 +1,5 @@
-"""Evaluate MODEL_DIR on TEST_FILE; write metrics, the classification report and predictions to METRICS_DIR."""
+"""Evaluate MODEL_DIR on the shards of TEST_DIR; write metrics, the classification report and predictions to
+METRICS_DIR."""
 
 import argparse
 from pathlib import Path
@@ -12,19 +13,19 @@ REPORT_IN_TERMINAL = 20  # classes; a longer classification report is read in it
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model_dir", type=Path)
-    parser.add_argument("test_file", type=Path)
+    parser.add_argument("test_dir", type=Path)
     parser.add_argument("metrics_dir", type=Path)
     args = parser.parse_args()
     params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
 
-    from imgclf.dataset import load_images
     from imgclf.evaluate import evaluate, write_evaluation
+    from imgclf.shards import open_shards
     from imgclf.train import load_model
 
     model, class_names = load_model(args.model_dir)
-    test = load_images(args.test_file)
+    test = open_shards(args.test_dir)
     result = evaluate(model, class_names, test, params.evaluate.batch_size)
-    write_evaluation(result, test, args.metrics_dir)
+    write_evaluation(result, args.metrics_dir)
     m = result.metrics
     print(f"test accuracy {m['test_accuracy']:.2%}, test loss {m['test_loss']:.4f} on {m['test_images']} images")
     if len(class_names) <= REPORT_IN_TERMINAL:

@@ -1,5 +1,5 @@
 """Draw the training curves from LIVE_DIR, and the confusion matrix and misclassified images from PREDICTIONS of
-TEST_FILE, into PLOTS_DIR."""
+the test shards in TEST_DIR, into PLOTS_DIR."""
 
 import argparse
 from pathlib import Path
@@ -13,20 +13,21 @@ def main() -> None:
     parser.add_argument("live_dir", type=Path)
     parser.add_argument("predictions", type=Path)
     parser.add_argument("class_names", type=Path)
-    parser.add_argument("test_file", type=Path)
+    parser.add_argument("test_dir", type=Path)
     parser.add_argument("plots_dir", type=Path)
     args = parser.parse_args()
     params = load_params()  # a bad param stops here, before matplotlib's seconds of import
 
-    from imgclf.dataset import load_images, read_class_names
+    from imgclf.dataset import read_class_names
     from imgclf.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
+    from imgclf.shards import open_shards
 
     plot_training_curves(args.live_dir, args.plots_dir / "training_curves.png")
     plot_confusion_matrix(
         args.predictions, list(read_class_names(args.class_names)), args.plots_dir / "confusion_matrix.png"
     )
     plot_misclassified(
-        load_images(args.test_file), args.predictions, params.plot.misclassified, args.plots_dir / "misclassified.png"
+        open_shards(args.test_dir), args.predictions, params.plot.misclassified, args.plots_dir / "misclassified.png"
     )
     print(f"plots in {args.plots_dir}: training_curves.png, confusion_matrix.png, misclassified.png")
 

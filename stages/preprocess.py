@@ -1,4 +1,4 @@
-"""Turn RAW_DIR into PREPARED_DIR/train.npz (and test.npz where the dataset has an official test set)."""
+"""Turn RAW_DIR into PREPARED_DIR/train/ (and test/, val/ where the dataset ships them): folders of .npz shards."""
 
 import argparse
 from pathlib import Path

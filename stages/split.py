@@ -1,4 +1,5 @@
-"""Split PREPARED_DIR into SPLIT_DIR/{train,val,test}.npz, stratified and seeded; write the data REPORT."""
+"""Split PREPARED_DIR into SPLIT_DIR/{train,val,test}/ (folders of .npz shards), stratified and seeded; write the
+data REPORT."""
 
 import argparse
 import sys
@@ -16,8 +17,9 @@ def main() -> None:
     parser.add_argument("split_dir", type=Path)
     parser.add_argument("report", type=Path)
     args = parser.parse_args()
-    splits = split(load_params().split, args.prepared_dir)
-    write_splits(splits, args.split_dir)
+    params = load_params()
+    splits = split(params.split, args.prepared_dir)
+    write_splits(splits, args.split_dir, params.preprocess.shard_mb)
     report = data_report(splits, args.prepared_dir)
     write_json(args.report, report)
     print(", ".join(f"{name}: {count} images" for name, count in report["images"].items()))

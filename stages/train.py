@@ -1,4 +1,4 @@
-"""Train on SPLIT_DIR/train.npz (validating on val.npz); write MODEL_DIR, the DVCLive log and METRICS_FILE."""
+"""Train on the shards of SPLIT_DIR/train/ (validating on val/); write MODEL_DIR, the DVCLive log and METRICS_FILE."""
 
 import argparse
 from pathlib import Path
@@ -18,12 +18,12 @@ def main() -> None:
 
     from imgclf.atomic import write_json
     from imgclf.cluster import finish_together
-    from imgclf.dataset import load_images
     from imgclf.devices import is_chief, is_multi_worker
+    from imgclf.shards import open_shards
     from imgclf.train import RESUME_DIR, save_model, train
 
-    train_data = load_images(args.split_dir / "train.npz")
-    val_data = load_images(args.split_dir / "val.npz")
+    train_data = open_shards(args.split_dir / "train")
+    val_data = open_shards(args.split_dir / "val")
     model, metrics = train(params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR)
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)

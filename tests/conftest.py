@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from imgclf.dataset import LabeledImages
 from imgclf.params import Params, TrainParams, load_params
+from imgclf.shards import MB, Shards, open_shards, write_shards
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,21 @@ def blobs(n_per_class: int = 40, num_classes: int = 3, side: int = 8, seed: int 
     order = rng.permutation(len(labels))
     names = tuple(f"class_{c}" for c in range(num_classes))
     return LabeledImages(images[order], labels[order], names)
+
+
+def sharded(root: Path, data: LabeledImages, per_shard: int = 1_000_000) -> Shards:
+    """`data` written as shards of `per_shard` images (one shard by default), opened."""
+    write_shards(root, data, per_shard * int(np.prod(data.images.shape[1:])) / MB)
+    return open_shards(root)
+
+
+def train_val(
+    where: Path, train: LabeledImages | None = None, val: LabeledImages | None = None
+) -> tuple[Shards, Shards]:
+    """Training and validation shards in `where` (by default blobs of seeds 1 and 2, of 120 and 30 images)."""
+    train = blobs(seed=1) if train is None else train
+    val = blobs(n_per_class=10, seed=2) if val is None else val
+    return sharded(where / "train-shards", train), sharded(where / "val-shards", val)
 
 
 def quick_mlp(train: TrainParams, **changes: object) -> TrainParams:

@@ -4,6 +4,7 @@ python tests/run_distributed.py OUT.json                # two logical CPU device
 TF_CONFIG=... python tests/run_distributed.py OUT.json [SEED]  # one worker of a MultiWorkerMirroredStrategy cluster
 
 OUT.json gets the run's metrics and a digest of the trained weights (the workers of a cluster must agree on it).
+The training set is 4 shards; in a cluster, each worker deletes the shards that are not its own before training.
 """
 
 import hashlib
@@ -18,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tensorflow as tf
 
 from imgclf.cli import exit_on_error
-from imgclf.devices import cluster_workers
+from imgclf.devices import cluster_workers, tf_config
 from imgclf.params import load_params
 from imgclf.train import train
-from tests.conftest import REPO, blobs, quick_mlp
+from tests.conftest import REPO, blobs, quick_mlp, sharded
 
 
 def main(out: Path, seed: int | None) -> None:
@@ -30,10 +31,16 @@ def main(out: Path, seed: int | None) -> None:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     params = load_params(REPO / "params.yaml").train
     params = quick_mlp(params, epochs=4, distribute="mirrored", seed=params.seed if seed is None else seed)
+    train_data = sharded(out.parent / f"{out.stem}-train", blobs(seed=1), per_shard=30)
+    if cluster_workers():
+        worker = tf_config()["task"]["index"]
+        for index, path in enumerate(train_data.paths):
+            if index % cluster_workers() != worker:
+                path.unlink()
     model, metrics = train(
         params,
-        blobs(seed=1),
-        blobs(n_per_class=10, seed=2),
+        train_data,
+        sharded(out.parent / f"{out.stem}-val", blobs(n_per_class=10, seed=2)),
         out.parent / f"{out.stem}-live",
         out.parent / f"{out.stem}-backup",
     )

@@ -53,16 +53,22 @@ def run_cluster(tmp_path: Path, seeds: tuple[int | None, int | None] = (None, No
     return [(worker.wait(timeout=300), worker.communicate()[0]) for worker in workers]
 
 
-def test_a_two_worker_cluster_trains_as_mirrored_over_two_devices(tmp_path: Path, mirrored: dict):
-    """Each worker gets half of every global batch: the same split as two local replicas, so the same weights."""
+def test_a_two_worker_cluster_trains_each_worker_on_its_own_shards(tmp_path: Path):
+    """Each worker holds only its own 2 of the 4 training shards (the others are deleted): it never reads another's.
+    Both take the same steps and end with the same weights."""
     for returncode, output in run_cluster(tmp_path):
         assert returncode == 0, output[-3000:]
-    for index in range(2):
-        result = json.loads((tmp_path / f"w{index}.json").read_text())
+    results = [json.loads((tmp_path / f"w{index}.json").read_text()) for index in range(2)]
+    for index, result in enumerate(results):
+        assert sorted(p.name for p in (tmp_path / f"w{index}-train").glob("*.npz")) == [
+            f"0000{index}.npz",
+            f"0000{index + 2}.npz",
+        ]
         assert result["replicas"] == 2 and result["epochs_run"] == 4
-        assert result["weights_sha256"] == mirrored["weights_sha256"]
-        for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
-            assert result[name] == pytest.approx(mirrored[name], rel=1e-5)
+        assert result["val_accuracy"] > 0.8
+    assert results[0]["weights_sha256"] == results[1]["weights_sha256"]
+    for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        assert results[0][name] == results[1][name]
     assert not (tmp_path / "w1-live").exists(), "only the chief logs with DVCLive"
     assert (tmp_path / "w0-live" / "plots" / "metrics" / "train" / "loss.tsv").is_file()
 

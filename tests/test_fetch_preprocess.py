@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from imgclf.catalog import MNIST_5K
-from imgclf.dataset import load_images
 from imgclf.download import RemoteFile
 from imgclf.errors import PipelineError
 from imgclf.fetch import copy_verified, fetch
 from imgclf.preprocess import first_per_class, preprocess, read_mnist_5k
+from imgclf.shards import open_shards
 from tests.published import cifar10_tar_gz, idx_dataset
 
 
@@ -34,8 +34,8 @@ def test_checksum_mismatch_names_both_hashes_and_leaves_nothing(tmp_path: Path):
 def test_real_default_dataset_becomes_5000_digits_500_a_class(tmp_path: Path, params):
     fetch(params.data, tmp_path / "raw")
     preprocess(params.data, params.preprocess, tmp_path / "raw", tmp_path / "prepared")
-    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == ["report.json", "train.npz"]
-    data = load_images(tmp_path / "prepared" / "train.npz")
+    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == ["report.json", "train"]
+    data = open_shards(tmp_path / "prepared" / "train").load_all()
     assert data.images.shape == (5000, 28, 28, 1) and data.images.dtype == np.uint8
     assert data.class_names == tuple("0123456789")
     assert np.bincount(data.labels).tolist() == [500] * 10
@@ -48,7 +48,7 @@ def test_tiny_sample_keeps_the_first_images_of_each_class(tmp_path: Path, params
     write_mnist_csv(tmp_path / "mnist_5k" / MNIST_5K.name, np.column_stack([pixels, [3, 1, 3, 1, 3, 1]]))
     small = dataclasses.replace(params.preprocess, max_per_class=2)
     preprocess(params.data, small, tmp_path, tmp_path / "prepared")
-    data = load_images(tmp_path / "prepared" / "train.npz")
+    data = open_shards(tmp_path / "prepared" / "train").load_all()
     assert data.labels.tolist() == [3, 1, 3, 1]
     assert data.images[:, 0, 0, 0].tolist() == [0, 1, 2, 3]
     assert first_per_class(np.array([0, 1, 0]), 0).tolist() == [0, 1, 2]
@@ -69,13 +69,13 @@ def test_idx_dataset_keeps_its_official_test_set(tmp_path: Path, params):
         (tmp_path / "raw" / "fashion_mnist" / name).write_bytes(payload)
     data = dataclasses.replace(params.data, dataset="fashion_mnist")
     preprocess(data, params.preprocess, tmp_path / "raw", tmp_path / "prepared")
-    train, test = (load_images(tmp_path / "prepared" / f"{n}.npz") for n in ("train", "test"))
+    train, test = (open_shards(tmp_path / "prepared" / n).load_all() for n in ("train", "test"))
     assert train.images.shape == (60, 28, 28, 1) and test.images.shape == (20, 28, 28, 1)
     assert train.class_names[0] == "T-shirt/top" and test.labels.tolist() == [i % 10 for i in range(20)]
 
     bigger = dataclasses.replace(params.preprocess, image_size=32, color="rgb", max_per_class=3)
     preprocess(data, bigger, tmp_path / "raw", tmp_path / "prepared")
-    train = load_images(tmp_path / "prepared" / "train.npz")
+    train = open_shards(tmp_path / "prepared" / "train").load_all()
     assert train.images.shape == (30, 32, 32, 3)
     assert np.array_equal(train.images[..., 0], train.images[..., 2])
 
@@ -86,6 +86,6 @@ def test_cifar10_archive_becomes_rgb_train_and_test(tmp_path: Path, params):
     data = dataclasses.replace(params.data, dataset="cifar10")
     gray = dataclasses.replace(params.preprocess, color="grayscale")
     preprocess(data, gray, tmp_path / "raw", tmp_path / "prepared")
-    train, test = (load_images(tmp_path / "prepared" / f"{n}.npz") for n in ("train", "test"))
+    train, test = (open_shards(tmp_path / "prepared" / n).load_all() for n in ("train", "test"))
     assert train.images.shape == (100, 32, 32, 1) and test.images.shape == (20, 32, 32, 1)
     assert train.class_names[:3] == ("airplane", "automobile", "bird")

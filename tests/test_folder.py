@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from imgclf.archive import extract_archive
-from imgclf.dataset import load_images
 from imgclf.errors import PipelineError
 from imgclf.fetch import fetch
 from imgclf.images import BadImage, decode, fit
 from imgclf.preprocess import preprocess
+from imgclf.shards import open_shards
 from imgclf.split import split as split_stage
 from tests.conftest import REPO, png_bomb
 from tests.fileserver import serve
@@ -74,7 +74,7 @@ def run_folder(source: Path | str, folder_params, tmp_path: Path, **preprocess_c
     prep = dataclasses.replace(prep, **preprocess_changes)
     fetch(data, tmp_path / "raw")
     preprocess(data, prep, tmp_path / "raw", tmp_path / "prepared")
-    return load_images(tmp_path / "prepared" / "train.npz")
+    return open_shards(tmp_path / "prepared" / "train").load_all()
 
 
 def test_folder_of_photos_is_decoded_to_rgb_and_bad_files_are_reported(tmp_path: Path, folder_params, capsys):
@@ -154,7 +154,7 @@ def test_archives_and_urls_with_an_official_test_split(tmp_path: Path, folder_pa
     for source in (tmp_path / "pets.zip", tmp_path / "pets.tar.gz"):
         run = tmp_path / f"run-{source.name}"
         train = run_folder(source, folder_params, run)
-        test = load_images(run / "prepared" / "test.npz")
+        test = open_shards(run / "prepared" / "test").load_all()
         assert (len(train), len(test)) == (6, 4) and test.class_names == ("cat", "dog")
     with serve() as server:
         server.files["pets.tar.gz"] = (tmp_path / "pets.tar.gz").read_bytes()
@@ -256,16 +256,17 @@ def test_a_shipped_validation_folder_is_validation_not_a_class(tmp_path: Path, f
     """root/train/<class> beside root/Valid/<class>: the classes are cat and dog, Valid/ is the validation set."""
     train = run_folder(split_tree(tmp_path / "photos", {"train": 4, "Valid": 2}), folder_params, tmp_path)
     assert train.class_names == ("cat", "dog") and len(train) == 8
-    shipped = load_images(tmp_path / "prepared" / "val.npz")
+    shipped = open_shards(tmp_path / "prepared" / "val").load_all()
     splits = split_stage(params.split, tmp_path / "prepared")
-    assert np.array_equal(splits["val"].images, shipped.images), "the shipped validation set, not a carved one"
-    assert len(splits["train"]) + len(splits["test"]) == 8
+    assert np.array_equal(splits["val"].indices, np.arange(4)) and splits["val"].source.root.name == "val"
+    assert np.array_equal(splits["val"].labels, shipped.labels), "the shipped validation set, not a carved one"
+    assert len(splits["train"].labels) + len(splits["test"].labels) == 8
 
 
 def test_train_test_and_val_folders_are_all_kept(tmp_path: Path, folder_params, params):
     run_folder(split_tree(tmp_path / "photos", {"train": 4, "test": 3, "validation": 2}), folder_params, tmp_path)
     splits = split_stage(params.split, tmp_path / "prepared")
-    assert {name: len(data) for name, data in splits.items()} == {"train": 8, "val": 4, "test": 6}
+    assert {name: len(part.labels) for name, part in splits.items()} == {"train": 8, "val": 4, "test": 6}
 
 
 @pytest.mark.parametrize(

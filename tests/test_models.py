@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from imgclf.errors import PipelineError
+from imgclf.input_pipeline import training_batches
 from imgclf.models import augmentation, build_model, learning_rate
-from imgclf.train import input_pipeline, load_model, save_model, train
-from tests.conftest import blobs, quick_mlp
+from imgclf.train import load_model, save_model, train
+from tests.conftest import blobs, quick_mlp, sharded, train_val
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "convpool", "smallvgg"])
@@ -88,11 +89,11 @@ def test_learning_rate_schedules(params):
     assert learning_rate(params.train, 10) == params.train.lr
 
 
-def test_augmentation_changes_training_batches_only(params):
+def test_augmentation_changes_training_batches_only(tmp_path, params):
     on = dataclasses.replace(params.train, augment=dataclasses.replace(params.train.augment, enabled=True))
-    data = blobs(n_per_class=4, side=16)
-    ((plain_x, plain_y),) = input_pipeline(data, 12, 0).take(1)
-    ((aug_x, aug_y),) = input_pipeline(data, 12, 0, augment=augmentation(on)).take(1)
+    data = sharded(tmp_path / "set", blobs(n_per_class=4, side=16))
+    ((plain_x, plain_y),) = training_batches(data, 12, 0, range(1), 12).take(1)
+    ((aug_x, aug_y),) = training_batches(data, 12, 0, range(1), 12, augment=augmentation(on)).take(1)
     assert aug_x.dtype == plain_x.dtype == "uint8" and aug_x.shape == plain_x.shape
     assert np.array_equal(aug_y, plain_y) and not np.array_equal(aug_x, plain_x)
     assert augmentation(params.train) is None
@@ -101,7 +102,7 @@ def test_augmentation_changes_training_batches_only(params):
 def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
     stopping = dataclasses.replace(params.train.early_stopping, enabled=True, monitor="val_accuracy", patience=1)
     quick = quick_mlp(params.train, lr=0.05, epochs=30, early_stopping=stopping)
-    _, metrics = train(quick, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
+    _, metrics = train(quick, *train_val(tmp_path), tmp_path / "live", tmp_path / "backup")
     assert metrics["epochs_run"] < 30 and metrics["stopped_epoch"] == metrics["epochs_run"]
     assert metrics["best_epoch"] == metrics["epochs_run"] - 1
 
@@ -109,15 +110,14 @@ def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
 def test_nan_loss_stops_with_a_clear_error(tmp_path, params):
     exploding = dataclasses.replace(params.train, lr=1e12, epochs=3, batch_size=8)
     with pytest.raises(PipelineError, match=r"loss became NaN or infinite in epoch 1; lower train.lr \(now 1e\+12\)"):
-        train(exploding, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
+        train(exploding, *train_val(tmp_path), tmp_path / "live", tmp_path / "backup")
 
 
 def test_too_small_images_for_the_architecture_is_a_clear_error(tmp_path, params):
     with pytest.raises(PipelineError, match=r"train.model = smallvgg cannot take images of shape \(8, 8, 1\)"):
         train(
             dataclasses.replace(params.train, model="smallvgg", epochs=1),
-            blobs(),
-            blobs(seed=3),
+            *train_val(tmp_path, blobs(), blobs(seed=3)),
             tmp_path,
             tmp_path / "backup",
         )
@@ -126,9 +126,7 @@ def test_too_small_images_for_the_architecture_is_a_clear_error(tmp_path, params
 def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tmp_path, params):
     mixed = quick_mlp(params.train, mixed_precision="on", epochs=1)
     try:
-        model, metrics = train(
-            mixed, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "a", tmp_path / "a-backup"
-        )
+        model, metrics = train(mixed, *train_val(tmp_path), tmp_path / "a", tmp_path / "a-backup")
         dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         assert dense[0].compute_dtype == "float16" and dense[-1].compute_dtype == "float32"
         assert np.isfinite(metrics["train_loss"])
@@ -141,8 +139,7 @@ def test_mixed_precision_keeps_a_float32_softmax_and_is_reset_by_the_next_run(tm
         np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
         model, _ = train(
             dataclasses.replace(mixed, mixed_precision="auto"),
-            blobs(seed=1),
-            blobs(seed=2),
+            *train_val(tmp_path / "b", val=blobs(seed=2)),
             tmp_path / "b",
             tmp_path / "b-backup",
         )

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
@@ -114,7 +113,7 @@ def remote(project: Path) -> None:
         run(["git", "clone", "-q", str(project), str(clone)], project.parent)
         assert not (clone / ".dvc" / "cache").exists() and not (clone / "models" / "model.keras").exists()
         run(["dvc", "pull"], clone)
-        for path in ("models/model.keras", "data/split/train.npz", "data/raw/mnist_5k/mnist_5k.csv.gz"):
+        for path in ("models/model.keras", "data/split/train/00000.npz", "data/raw/mnist_5k/mnist_5k.csv.gz"):
             assert (clone / path).read_bytes() == (project / path).read_bytes(), path
         assert stages_run(run(["dvc", "repro"], clone).stdout) == ["fetch"]
 
@@ -168,8 +167,8 @@ def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):
     "stage",
     [
         ["stages.train", "data/split", "models", "dvclive", "metrics/train.json"],
-        ["stages.evaluate", "models", "data/split/test.npz", "metrics"],
-        ["stages.plot", "dvclive", "metrics/predictions.csv", "models/class_names.json", "test.npz", "plots"],
+        ["stages.evaluate", "models", "data/split/test", "metrics"],
+        ["stages.plot", "dvclive", "metrics/predictions.csv", "models/class_names.json", "data/split/test", "plots"],
     ],
 )
 def test_a_bad_param_stops_a_stage_before_tensorflow_or_matplotlib_load(tmp_path: Path, stage: list[str]):
@@ -210,8 +209,8 @@ def test_a_photo_folder_is_tracked_by_content_and_never_copied(tmp_path: Path):
     run(["git", "init", "-q"], project)
 
     def prepared_classes() -> list[str]:
-        with np.load(project / "data" / "prepared" / "train.npz") as npz:
-            return [str(name) for name in npz["class_names"]]
+        index = json.loads((project / "data" / "prepared" / "train" / "shards.json").read_text())
+        return index["class_names"]
 
     run(["dvc", "repro", "preprocess"], project)
     assert prepared_classes() == ["cats", "dogs"]

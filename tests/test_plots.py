@@ -5,7 +5,7 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.plots import pick_misclassified, plot_confusion_matrix, plot_misclassified, plot_training_curves
-from tests.conftest import blobs
+from tests.conftest import blobs, sharded
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -42,8 +42,9 @@ def test_missing_inputs_are_named(tmp_path: Path):
 
 
 def test_misclassified_grid_shows_the_wrong_ones_and_checks_it_matches_the_test_set(tmp_path: Path):
-    test = blobs(n_per_class=4)
-    names = [test.class_names[label] for label in test.labels]
+    images = blobs(n_per_class=4)
+    test = sharded(tmp_path / "test", images, per_shard=5)  # the wrong ones are read from 3 shards
+    names = [images.class_names[label] for label in images.labels]
     guesses = [names[0]] * len(names)  # everything predicted as the first image's class
     (tmp_path / "predictions.csv").write_text(
         "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in zip(names, guesses, strict=True))

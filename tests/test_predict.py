@@ -8,9 +8,9 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
-from imgclf.predict import annotate, as_csv, as_table, image_files, load_for_model, predict
+from imgclf.predict import annotate, as_csv, as_table, image_files, load_for_model, predict, predict_files
 from imgclf.train import save_model, train
-from tests.conftest import REPO, blobs, png_bomb, quick_mlp
+from tests.conftest import REPO, png_bomb, quick_mlp, train_val
 
 
 def quadrant_image(path: Path, quadrant: int, side: int = 40) -> Path:
@@ -30,7 +30,7 @@ def model_dir(tmp_path_factory):
     """A small trained model of 8 x 8 gray images in 3 classes, saved as the train stage saves it."""
     params = quick_mlp(load_params(REPO / "params.yaml").train, epochs=15)
     folder = tmp_path_factory.mktemp("model")
-    model, _ = train(params, blobs(seed=1), blobs(n_per_class=10, seed=2), folder / "live", folder / "backup")
+    model, _ = train(params, *train_val(folder), folder / "live", folder / "backup")
     save_model(model, ("top_left", "bottom_left", "top_right"), folder)
     return folder
 
@@ -48,6 +48,21 @@ def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir
     assert "top_left" in as_table(files, predictions).splitlines()[0]
     written = annotate(files[0], predictions[0], tmp_path / "annotated" / "0.png.png")
     assert cv2.imread(str(written)).shape[1] == 400
+
+
+def test_a_folder_is_predicted_a_chunk_at_a_time_with_the_same_results(tmp_path: Path, model_dir):
+    """Chunks of 2 across 7 files, one of them unreadable: the same labels, in order, as all at once."""
+    from imgclf.train import load_model
+
+    files = [quadrant_image(tmp_path / f"{i}.png", i % 3) for i in range(6)]
+    files.insert(3, tmp_path / "empty.png")
+    files[3].write_bytes(b"")
+    model, class_names = load_model(model_dir)
+    whole = predict_files(model, class_names, files, 1, "stretch", strict=False, chunk=100)
+    chunked = predict_files(model, class_names, files, 1, "stretch", strict=False, chunk=2)
+    assert chunked[0] == whole[0] == [f for f in files if f.name != "empty.png"]
+    assert [p[0][0] for p in chunked[1]] == [p[0][0] for p in whole[1]] == ["top_left", "bottom_left", "top_right"] * 2
+    assert len(chunked[2]) == 1 and "empty.png" in chunked[2][0]
 
 
 def test_folders_are_expanded_and_bad_inputs_named(tmp_path: Path):

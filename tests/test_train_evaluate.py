@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
-from imgclf.dataset import save_images
 from imgclf.errors import PipelineError
 from imgclf.evaluate import evaluate, predictions_csv, write_evaluation
 from imgclf.params import load_params
 from imgclf.train import EpochLog, load_model, save_model, train
-from tests.conftest import REPO, blobs, quick_mlp
+from tests.conftest import REPO, blobs, quick_mlp, sharded
 
 
 @pytest.fixture
@@ -26,9 +25,11 @@ def small_train(params):
 
 
 def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, small_train):
-    _, metrics = train(
-        small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup"
+    train_data, val = (
+        sharded(tmp_path / "train", blobs(seed=1)),
+        sharded(tmp_path / "val", blobs(n_per_class=10, seed=2)),
     )
+    _, metrics = train(small_train, train_data, val, tmp_path / "live", tmp_path / "backup")
     assert metrics["epochs_run"] == 3
     assert metrics["val_accuracy"] > 0.9
     assert metrics["train_seconds"] > 0 and metrics["images_per_second"] > 0
@@ -54,7 +55,11 @@ def test_training_learns_logs_each_epoch_and_reports_figures(tmp_path: Path, sma
 
 
 def test_same_seed_gives_the_same_metrics_on_cpu(tmp_path: Path, small_train):
-    data, val = blobs(seed=3), blobs(n_per_class=10, seed=4)
+    """Across shards and with a shuffle buffer smaller than the data, as with one shard shuffled whole."""
+    data = sharded(tmp_path / "train", blobs(seed=3), per_shard=25)
+    val = sharded(tmp_path / "val", blobs(n_per_class=10, seed=4), per_shard=7)
+    small_train = dataclasses.replace(small_train, shuffle_buffer_mb=30 * 64 / 2**20)  # 30 of 120 images
+    assert len(data.files) == 5
     runs = [train(small_train, data, val, tmp_path / f"live{i}", tmp_path / f"backup{i}")[1] for i in range(2)]
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
         assert runs[0][key] == runs[1][key]
@@ -65,13 +70,19 @@ def test_same_seed_gives_the_same_metrics_on_cpu(tmp_path: Path, small_train):
 
 
 def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train, params):
-    test = blobs(n_per_class=10, seed=6)
-    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
+    test_images = blobs(n_per_class=10, seed=6)
+    test = sharded(tmp_path / "test", test_images, per_shard=8)
+    train_data, val = (
+        sharded(tmp_path / "train", blobs(seed=1)),
+        sharded(tmp_path / "val", blobs(n_per_class=10, seed=2)),
+    )
+    model, _ = train(small_train, train_data, val, tmp_path / "live", tmp_path / "backup")
     save_model(model, test.class_names, tmp_path / "models")
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["class_names.json", "model.keras"]
     loaded, class_names = load_model(tmp_path / "models")
     assert class_names == test.class_names
-    assert np.allclose(loaded.predict(test.images, verbose=0), model.predict(test.images, verbose=0), atol=1e-6)
+    images = test_images.images
+    assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
 
     result = evaluate(loaded, class_names, test, batch_size=7)
     assert result.metrics["test_accuracy"] > 0.9
@@ -80,21 +91,25 @@ def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train,
     assert {"precision_macro", "recall_macro", "f1_macro"} <= set(result.metrics)
     assert "class_2" in result.report_text and result.report["class_2"]["support"] == 10
 
-    write_evaluation(result, test, tmp_path / "metrics")
+    write_evaluation(result, tmp_path / "metrics")
     assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == [
         "classification_report.json",
         "classification_report.txt",
         "eval.json",
         "predictions.csv",
     ]
-    lines = predictions_csv(test, result.predictions).splitlines()
+    lines = predictions_csv(result).splitlines()
     assert lines[0] == "actual,predicted" and len(lines) == 31
-    assert lines[1].split(",")[0] == test.class_names[test.labels[0]]
+    assert [line.split(",")[0] for line in lines[1:]] == [test.class_names[c] for c in test_images.labels]
 
 
 def test_evaluate_refuses_a_test_set_with_other_classes(tmp_path: Path, small_train):
-    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
-    other = dataclasses.replace(blobs(n_per_class=5), class_names=("a", "b", "c"))
+    train_data, val = (
+        sharded(tmp_path / "train", blobs(seed=1)),
+        sharded(tmp_path / "val", blobs(n_per_class=10, seed=2)),
+    )
+    model, _ = train(small_train, train_data, val, tmp_path / "live", tmp_path / "backup")
+    other = sharded(tmp_path / "other", dataclasses.replace(blobs(n_per_class=5), class_names=("a", "b", "c")))
     with pytest.raises(PipelineError, match="differ from the model's"):
         evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8)
 
@@ -108,7 +123,11 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train
         load_model(tmp_path)
     assert "not found" not in str(info.value), "the file is there: it is damaged"
 
-    model, _ = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "backup")
+    train_data, val = (
+        sharded(tmp_path / "train", blobs(seed=1)),
+        sharded(tmp_path / "val", blobs(n_per_class=10, seed=2)),
+    )
+    model, _ = train(small_train, train_data, val, tmp_path / "live", tmp_path / "backup")
     save_model(model, ("a", "b", "c"), tmp_path / "cut")
     whole = (tmp_path / "cut" / "model.keras").read_bytes()
     (tmp_path / "cut" / "model.keras").write_bytes(whole[: len(whole) // 2])  # a copy cut short
@@ -134,13 +153,14 @@ def epochs_backed_up(metadata: Path) -> int:
 
 
 def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path: Path, params):
+    """From 4 shards, through a shuffle buffer of a third of the images."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["train"].update({"epochs": 12, "batch_size": 16, "backup_every_s": 0})
+    raw["train"].update({"epochs": 12, "batch_size": 16, "backup_every_s": 0, "shuffle_buffer_mb": 60 * 64 / 2**20})
     raw["train"]["mlp"]["hidden_units"] = [64]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    data, val = blobs(n_per_class=60, seed=1), blobs(n_per_class=10, seed=2)
-    save_images(tmp_path / "data" / "split" / "train.npz", data)
-    save_images(tmp_path / "data" / "split" / "val.npz", val)
+    data = sharded(tmp_path / "data" / "split" / "train", blobs(n_per_class=60, seed=1), per_shard=50)
+    val = sharded(tmp_path / "data" / "split" / "val", blobs(n_per_class=10, seed=2), per_shard=50)
+    assert len(data.files) == 4
 
     stage = run_train_stage(tmp_path)
     progress = tmp_path / "models" / ".resume" / "training_metadata.json"
@@ -210,5 +230,9 @@ def test_training_survives_dvclives_signal_file_race_of_parallel_queue_runs(tmp_
         raise FileNotFoundError(2, "No such file or directory", str(signal))
 
     monkeypatch.setattr(dvclive.live, "cleanup_dvclive_step_completed", removed_by_the_other_experiment)
-    _, metrics = train(small_train, blobs(seed=1), blobs(n_per_class=10, seed=2), tmp_path / "live", tmp_path / "b")
+    train_data, val = (
+        sharded(tmp_path / "train", blobs(seed=1)),
+        sharded(tmp_path / "val", blobs(n_per_class=10, seed=2)),
+    )
+    _, metrics = train(small_train, train_data, val, tmp_path / "live", tmp_path / "b")
     assert metrics["epochs_run"] == 3
