@@ -2,7 +2,6 @@
 
 import json
 import math
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,27 +93,26 @@ def split(params: SplitParams, prepared_dir: Path) -> dict[str, Part]:
     return {"train": train, "val": val, "test": test}
 
 
+ROWS_AT_ONCE = 256  # images copied out of a shard at a time: never a second shard's worth of memory
+
+
 def write_splits(parts: dict[str, Part], split_dir: Path, shard_mb: float) -> None:
-    """Each part into split_dir/<name>/ as shards, reading each source shard once for every part drawn from it."""
-    writers = {
-        name: ShardWriter(
-            Path(split_dir) / name, part.source.class_names, part.source.image_shape, shard_mb, f"{split_dir}/{name}"
-        )
-        for name, part in parts.items()
-    }
-    with ExitStack() as stack:
-        for writer in writers.values():
-            stack.enter_context(writer)
-        sources = {id(part.source): part.source for part in parts.values()}
-        for source in sources.values():
-            mine = {name: part for name, part in parts.items() if part.source is source}
+    """Each part into split_dir/<name>/ as shards, one part after the other: memory holds one shard read and one
+    being written (a pass over the source each, from the page cache)."""
+    for name, part in parts.items():
+        source = part.source
+        with ShardWriter(
+            Path(split_dir) / name, source.class_names, source.image_shape, shard_mb, f"{split_dir}/{name}"
+        ) as writer:
             start = 0
-            for shard in source:
-                for name, part in mine.items():
-                    lo, hi = np.searchsorted(part.indices, [start, start + len(shard)])
-                    rows = part.indices[lo:hi] - start
-                    writers[name].add(shard.images[rows], shard.labels[rows])
-                start += len(shard)
+            for index, count in enumerate(source.counts):
+                lo, hi = np.searchsorted(part.indices, [start, start + count])
+                if hi > lo:
+                    shard = source.read(index)
+                    for first in range(lo, hi, ROWS_AT_ONCE):
+                        rows = part.indices[first : min(hi, first + ROWS_AT_ONCE)] - start
+                        writer.add(shard.images[rows], shard.labels[rows])
+                start += count
 
 
 IMBALANCE_RATIO = 1.5  # warn when the largest class has this many times the images of the smallest

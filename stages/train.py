@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
+from imgclf.memory import keep_large_blocks_returnable
 from imgclf.params import load_params
 
 
@@ -15,6 +16,7 @@ def main() -> None:
     parser.add_argument("metrics_file", type=Path)
     args = parser.parse_args()
     params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
+    keep_large_blocks_returnable()
 
     from imgclf.atomic import write_json
     from imgclf.cluster import finish_together
