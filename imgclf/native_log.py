@@ -17,6 +17,8 @@ NOISE = re.compile(
     rb"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     rb"|I\d{4} [\d:.]+\s+\d+ \S+:\d+\] .*"  # absl INFO lines
     rb"|[EW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] .*(failed call to cuInit|Unable to register cu\w+ factory).*"
+    rb"|fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, output_inference_type: \w+"  # TFLite's
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."  # converter and interpreter
 )
 
 

@@ -149,6 +149,13 @@ class PlotParams:
 
 
 @dataclass(frozen=True)
+class ExportParams:
+    calibration_images: int = bounded(ge=1)  # training images that calibrate the int8 TFLite model
+    latency_images: int = bounded(ge=1)  # test images classified one at a time for metrics/export.json's latency
+    batch_size: int = bounded(ge=1)  # for checking each format on the test set
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams
     preprocess: PreprocessParams
@@ -156,6 +163,7 @@ class Params:
     train: TrainParams
     evaluate: EvaluateParams
     plot: PlotParams
+    export: ExportParams
 
 
 _LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}

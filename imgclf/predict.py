@@ -161,11 +161,29 @@ def annotate(path: Path, prediction: Prediction, target: Path) -> Path:
     return target
 
 
+def load_classifier(path: Path):
+    """A trained model folder (model.keras), or an exported .tflite or .onnx file with class_names.json beside it."""
+    if path.suffix in (".tflite", ".onnx"):
+        from imgclf.dataset import read_class_names
+        from imgclf.export import load_exported
+
+        model, class_names = load_exported(path), read_class_names(path.parent / "class_names.json")
+        if model.predict(np.zeros((1, *model.input_shape[1:]), np.uint8)).shape[-1] != len(class_names):
+            raise PipelineError(f"{path}: its outputs do not match {path.parent / 'class_names.json'}")
+        return model, class_names
+    from imgclf.train import load_model
+
+    return load_model(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("inputs", type=Path, nargs="+", help="image files or folders of images")
     parser.add_argument(
-        "--model", type=Path, default=Path("models"), help="folder with model.keras and class_names.json"
+        "--model",
+        type=Path,
+        default=Path("models"),
+        help="folder with model.keras and class_names.json, or an exported .tflite or .onnx file (exported/)",
     )
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--resize", choices=["stretch", "pad"], default="stretch", help="as preprocess.resize")
@@ -178,9 +196,7 @@ def main() -> None:
     files = image_files(args.inputs)
     targets = annotation_targets(files, args.annotate) if args.annotate else []
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from imgclf.train import load_model
-
-    model, class_names = load_model(args.model)
+    model, class_names = load_classifier(args.model)
     top_k = min(args.top_k, len(class_names))
     kept, predictions, skipped = predict_files(model, class_names, files, top_k, args.resize, args.strict)
     if args.csv:

@@ -72,7 +72,9 @@ def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
         dvc("exp", "remove", *replaced, cwd=project)
     for run in runs:
         print(f"queue {run.name}", flush=True)
-        dvc("exp", "run", "--queue", "--name", run.name, *set_param_args(pinned(committed, run)), cwd=project)
+        dvc(
+            "exp", "run", "--queue", "--name", run.name, *set_param_args(pinned(committed, run)), "plot", cwd=project
+        )  # up to plot: a sweep compares experiments; export the one you ship (`dvc repro export`)
 
 
 def run_queue(jobs: int, project: Path) -> None:

@@ -47,7 +47,7 @@ def project(tmp_path_factory) -> Path:
 
 def test_repro_then_experiment(project: Path):
     repro = run(["dvc", "repro"], project)
-    assert stages_run(repro.stdout) == ["params", "fetch", "preprocess", "split", "train", "evaluate", "plot"]
+    assert stages_run(repro.stdout) == ["params", "fetch", "preprocess", "split", "train", "evaluate", "plot", "export"]
     terminal = (repro.stdout + repro.stderr).splitlines()
     noise = [line for line in terminal if "cuInit" in line or "I0000" in line or "absl::InitializeLog" in line]
     assert noise == [], "TensorFlow's native start-up lines stay off the terminal"
@@ -65,7 +65,7 @@ def test_repro_then_experiment(project: Path):
     remote(project)
 
     experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
-    assert stages_run(experiment.stdout) == ["params", "fetch", "train", "evaluate", "plot"]
+    assert stages_run(experiment.stdout) == ["params", "fetch", "train", "evaluate", "plot", "export"]
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 2
     trained = (project / "metrics" / "train.json").read_text()
 

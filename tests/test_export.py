@@ -1,0 +1,62 @@
+"""The export stage's formats, checked against Keras, and predict running from them."""
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from imgclf.export import FILES, export
+from imgclf.predict import load_classifier, predict
+from imgclf.train import save_model, train
+from tests.conftest import blobs, quick_mlp, sharded, train_val
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, request) -> tuple[Path, dict]:
+    from imgclf.params import load_params
+    from tests.conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    folder = tmp_path_factory.mktemp("export")
+    train_data, val = train_val(folder)
+    model, _ = train(quick_mlp(params.train, epochs=10), train_data, val, folder / "live", folder / "backup")
+    save_model(model, train_data.class_names, folder / "models")
+    test = sharded(folder / "test", blobs(n_per_class=20, seed=7), per_shard=25)
+    small = dataclasses.replace(params.export, calibration_images=50, latency_images=5, batch_size=16)
+    report = export(model, train_data.class_names, train_data, test, folder / "exported", small)
+    return folder, report
+
+
+def test_every_format_is_written_and_agrees_with_keras(exported):
+    folder, report = exported
+    assert sorted(p.name for p in (folder / "exported").iterdir()) == sorted([*FILES.values(), "class_names.json"])
+    assert (folder / "exported" / "saved_model" / "saved_model.pb").is_file()
+    for name in FILES:
+        figures = report[name]
+        assert figures["size_bytes"] > 0 and figures["latency_ms"] > 0
+        if name != "tflite_int8":
+            assert figures["top1_agreement"] >= 0.995, name
+    assert report["keras"]["test_accuracy"] > 0.9
+    int8 = report["tflite_int8"]
+    assert int8["accuracy_delta"] == pytest.approx(int8["test_accuracy"] - report["keras"]["test_accuracy"])
+    assert int8["size_bytes"] < report["tflite_float16"]["size_bytes"]
+
+
+def test_predict_runs_from_the_tflite_and_onnx_files_with_the_same_labels(exported, tmp_path: Path):
+    folder, _ = exported
+    images = blobs(n_per_class=3, seed=9)
+    files = []
+    for i, image in enumerate(images.images):
+        files.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(files[-1]), image[:, :, 0])
+    keras_labels = [p[0][0] for p in predict(*load_classifier(folder / "models"), files, 1, "stretch")]
+    assert keras_labels == [images.class_names[c] for c in images.labels]
+    for name in ("model_float16.tflite", "model_int8.tflite", "model.onnx"):
+        model, class_names = load_classifier(folder / "exported" / name)
+        assert class_names == images.class_names
+        labels = [p[0][0] for p in predict(model, class_names, files, 1, "stretch")]
+        assert labels == keras_labels, name
+    with np.testing.assert_raises(Exception):
+        load_classifier(folder / "exported" / "missing.onnx")
