@@ -89,15 +89,14 @@ def load_exported(path: Path) -> TFLiteModel | OnnxModel:
         raise PipelineError(f"{path}: cannot load it ({type(e).__name__}: {e}); run `dvc repro -f export`") from None
 
 
-def calibration_images(train: Shards, count: int) -> np.ndarray:
-    """The first `count` training images (interleaved by class, so every class is among them)."""
-    images, taken = [], 0
-    for shard in train:
-        images.append(shard.images[: count - taken])
-        taken += len(images[-1])
-        if taken >= count:
-            break
-    return np.concatenate(images)
+def spread(total: int, count: int) -> list[int]:
+    """`count` positions spread evenly over `total` images (all of them when fewer): a set may list class after
+    class, as mnist_5k does, and int8 calibration must see every class's range of activations."""
+    return np.unique(np.linspace(0, total - 1, min(count, total)).astype(np.int64)).tolist()
+
+
+def spread_images(shards: Shards, count: int) -> np.ndarray:
+    return shards.take(spread(len(shards), count))
 
 
 def write_formats(model: keras.Model, calibration: np.ndarray, out: Path) -> None:
@@ -135,7 +134,7 @@ def export(
     and test accuracy (int8 also its accuracy delta). A float format below 99.5% agreement stops the stage."""
     labels = test.labels()
     with atomic_dir(out_dir) as tmp:
-        write_formats(model, calibration_images(train, params.calibration_images), tmp)
+        write_formats(model, spread_images(train, params.calibration_images), tmp)
         write_class_names(tmp / "class_names.json", class_names)
         runners = {"keras": model, "saved_model": SavedModel(tmp / FILES["saved_model"])}
         runners |= {name: load_exported(tmp / FILES[name]) for name in ("tflite_float16", "tflite_int8", "onnx")}
@@ -143,7 +142,7 @@ def export(
         for images, _ in in_order(test, params.batch_size).as_numpy_iterator():
             for name, runner in runners.items():
                 predicted[name].append(runner.predict(images, verbose=0).argmax(axis=1))
-        timing = calibration_images(test, params.latency_images)
+        timing = spread_images(test, params.latency_images)
         keras_labels = np.concatenate(predicted["keras"])
         keras_accuracy = float(np.mean(keras_labels == labels))
         report = {"keras": {"test_accuracy": keras_accuracy, "latency_ms": round(latency_ms(model, timing), 3)}}

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from imgclf.export import FILES, export
+from imgclf.export import FILES, export, spread
 from imgclf.predict import load_classifier, predict
 from imgclf.train import save_model, train
 from tests.conftest import blobs, quick_mlp, sharded, train_val
@@ -60,3 +60,10 @@ def test_predict_runs_from_the_tflite_and_onnx_files_with_the_same_labels(export
         assert labels == keras_labels, name
     with np.testing.assert_raises(Exception):
         load_classifier(folder / "exported" / "missing.onnx")
+
+
+def test_int8_calibration_and_latency_images_are_spread_over_every_class():
+    """mnist_5k lists digit after digit: its first 500 training images hold two classes, too few to calibrate."""
+    labels = np.repeat(np.arange(10), 320)  # 3,200 training digits in class order
+    assert set(labels[spread(len(labels), 500)]) == set(range(10))
+    assert len(spread(len(labels), 500)) == 500 and spread(3, 500) == [0, 1, 2]
