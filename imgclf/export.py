@@ -11,6 +11,7 @@ goes beside them, so `python -m imgclf.predict --model exported/model.onnx` work
 
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -116,10 +117,8 @@ def size_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
-def latency_ms(model, images: np.ndarray) -> float:
-    """Mean milliseconds to classify one image alone (batch 1), after one warm-up call. A Keras model is timed
-    with `predict_on_batch`: `predict` builds a tf.data pipeline per call, which is not the model's cost."""
-    run = model.predict_on_batch if isinstance(model, keras.Model) else model.predict
+def latency_ms(run: Callable[[np.ndarray], np.ndarray], images: np.ndarray) -> float:
+    """Mean milliseconds `run` takes to classify one image alone (batch 1), after one warm-up call."""
     run(images[:1])
     start = time.perf_counter()
     for image in images:
@@ -132,29 +131,33 @@ def export(
 ) -> dict:
     """Writes every format into `out_dir` and returns, per format, its size, latency, top-1 agreement with Keras
     and test accuracy (int8 also its accuracy delta). A float format below 99.5% agreement stops the stage."""
-    labels = test.labels()
     with atomic_dir(out_dir) as tmp:
         write_formats(model, spread_images(train, params.calibration_images), tmp)
         write_class_names(tmp / "class_names.json", class_names)
-        runners = {"keras": model, "saved_model": SavedModel(tmp / FILES["saved_model"])}
-        runners |= {name: load_exported(tmp / FILES[name]) for name in ("tflite_float16", "tflite_int8", "onnx")}
-        predicted = {name: [] for name in runners}
-        for images, _ in in_order(test, params.batch_size).as_numpy_iterator():
-            for name, runner in runners.items():
-                predicted[name].append(runner.predict(images, verbose=0).argmax(axis=1))
+        # Keras through predict_on_batch: predict builds a tf.data pipeline per call, which is not the model's cost
+        runs = {"keras": model.predict_on_batch, "saved_model": SavedModel(tmp / FILES["saved_model"]).predict}
+        runs |= {name: load_exported(tmp / FILES[name]).predict for name in ("tflite_float16", "tflite_int8", "onnx")}
+        predicted: dict[str, list[np.ndarray]] = {name: [] for name in runs}
+        actual = []
+        for images, labels in in_order(test, params.batch_size).as_numpy_iterator():
+            actual.append(labels)
+            for name, run in runs.items():
+                predicted[name].append(np.asarray(run(images)).argmax(axis=1))
+        labels = np.concatenate(actual)
         timing = spread_images(test, params.latency_images)
         keras_labels = np.concatenate(predicted["keras"])
         keras_accuracy = float(np.mean(keras_labels == labels))
-        report = {"keras": {"test_accuracy": keras_accuracy, "latency_ms": round(latency_ms(model, timing), 3)}}
+        report = {"keras": {"test_accuracy": keras_accuracy, "latency_ms": round(latency_ms(runs["keras"], timing), 3)}}
         for name in FILES:
             mine = np.concatenate(predicted[name])
+            accuracy = float(np.mean(mine == labels))
             report[name] = {
                 "file": FILES[name],
                 "size_bytes": size_bytes(tmp / FILES[name]),
-                "latency_ms": round(latency_ms(runners[name], timing), 3),
+                "latency_ms": round(latency_ms(runs[name], timing), 3),
                 "top1_agreement": float(np.mean(mine == keras_labels)),
-                "test_accuracy": float(np.mean(mine == labels)),
-                "accuracy_delta": float(np.mean(mine == labels)) - keras_accuracy,
+                "test_accuracy": accuracy,
+                "accuracy_delta": accuracy - keras_accuracy,
             }
         broken = [n for n in FILES if n != "tflite_int8" and report[n]["top1_agreement"] < FLOAT_AGREEMENT]
         if broken:

@@ -11,12 +11,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imgclf.shards import MB, Shards
+from imgclf.shards import Shards, images_in_mb
 
 
 def shuffle_buffer_images(shards: Shards, buffer_mb: float) -> int:
     """How many images `buffer_mb` megabytes hold, at least one; never more than the set."""
-    return max(1, min(len(shards), int(buffer_mb * MB) // shards.image_bytes))
+    return max(1, min(len(shards), images_in_mb(shards.image_shape, buffer_mb)))
 
 
 def images_of(shards: Shards, order: tf.data.Dataset) -> tf.data.Dataset:

@@ -14,7 +14,7 @@ from imgclf.folder import ImageFiles, Skipped, decode_blocks, find_root, list_im
 from imgclf.formats import read_cifar10, read_idx_pair
 from imgclf.images import fit
 from imgclf.params import DataParams, PreprocessParams
-from imgclf.shards import ShardWriter, images_per_shard, write_shards
+from imgclf.shards import ShardWriter, images_in_mb, write_shards
 from imgclf.source import photo_root
 
 MNIST_SIDE = 28
@@ -103,7 +103,7 @@ def write_folder(params: PreprocessParams, root: Path, prepared: Path, name: Pat
         keep = keep[interleave_classes(files.labels[keep])]
         files = ImageFiles([files.paths[i] for i in keep], files.labels[keep], files.class_names)
         counts = np.zeros(len(class_names), np.int64)
-        block = images_per_shard(shape, params.shard_mb)
+        block = images_in_mb(shape, params.shard_mb)
         with ShardWriter(prepared / split, class_names, shape, params.shard_mb, f"{name}/{split}") as writer:
             for images, bad in decode_blocks(
                 files, params.image_size, params.resize, color, params.on_bad_image == "stop", block

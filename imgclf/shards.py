@@ -5,7 +5,7 @@ size, plus `shards.json`, which lists them in order with their image counts and 
     data/split/train/00000.npz  00001.npz  ...
 
 Writers add images a batch at a time and hold one shard; readers take one shard at a time. A shard holds
-`images_per_shard(...)` images (the last one fewer): as many as fit in `shard_mb` megabytes, at least one.
+`images_in_mb(image_shape, shard_mb)` images (the last one fewer): as many as fit, at least one.
 """
 
 import hashlib
@@ -26,8 +26,9 @@ INDEX_FILE = "shards.json"
 MB = 1 << 20
 
 
-def images_per_shard(image_shape: tuple[int, ...], shard_mb: float) -> int:
-    return max(1, int(shard_mb * MB) // int(np.prod(image_shape)))
+def images_in_mb(image_shape: tuple[int, ...], mb: float) -> int:
+    """How many images of this shape `mb` megabytes hold, at least one (a shard, a decoded block, a buffer)."""
+    return max(1, int(mb * MB) // int(np.prod(image_shape)))
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,6 @@ class Shards:
     @property
     def paths(self) -> list[Path]:
         return [self.root / name for name in self.files]
-
-    @property
-    def image_bytes(self) -> int:
-        return int(np.prod(self.image_shape))
 
     def read(self, index: int) -> LabeledImages:
         path = self.paths[index]
@@ -84,11 +81,10 @@ class Shards:
         ends = np.cumsum(self.counts)
         images = np.zeros((len(indices), *self.image_shape), np.uint8)
         wanted = np.asarray(indices, dtype=np.int64)
-        for shard in np.unique(np.searchsorted(ends, wanted, side="right")):
-            data = self.read(int(shard))
-            start = ends[shard] - self.counts[shard]
-            here = np.flatnonzero(np.searchsorted(ends, wanted, side="right") == shard)
-            images[here] = data.images[wanted[here] - start]
+        shard_of = np.searchsorted(ends, wanted, side="right")
+        for shard in np.unique(shard_of):
+            here = np.flatnonzero(shard_of == shard)
+            images[here] = self.read(int(shard)).images[wanted[here] - (ends[shard] - self.counts[shard])]
         return images
 
     def load_all(self) -> LabeledImages:
@@ -144,7 +140,7 @@ class ShardWriter:
     ) -> None:
         self.root, self.class_names = Path(root), tuple(class_names)
         self.image_shape = tuple(int(s) for s in image_shape)
-        self.per_shard = images_per_shard(self.image_shape, shard_mb)
+        self.per_shard = images_in_mb(self.image_shape, shard_mb)
         self.buffer = np.zeros((self.per_shard, *self.image_shape), np.uint8)
         self.labels = np.zeros(self.per_shard, np.int64)
         self.filled = 0
