@@ -48,10 +48,10 @@ def stage_commands(code: Path) -> dict[str, list[str]]:
     sharded = (code / "imgclf" / "shards.py").exists()
     test = "data/split/test" if sharded else "data/split/test.npz"
     return {
-        "fetch": ["stages.fetch", "data/raw"],
+        "fetch": ["stages.fetch", "data/raw", "data/weights"],
         "preprocess": ["stages.preprocess", "data/raw", "data/prepared"],
         "split": ["stages.split", "data/prepared", "data/split", "metrics/data_report.json"],
-        "train": ["stages.train", "data/split", "models", "dvclive", "metrics/train.json"],
+        "train": ["stages.train", "data/split", "data/weights", "models", "dvclive", "metrics/train.json"],
         "evaluate": ["stages.evaluate", "models", test, "metrics"],
     }
 

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
@@ -75,13 +75,13 @@ def fetch_file(
     mirrors_key: str,
     backoff: float = 1.0,
 ) -> Path:
-    """Return target_dir/file.name, downloading it only if no verified copy is already there.
+    """Return target_dir/<the last part of file.name>, downloading it only if no verified copy is already there.
 
     A mirror that does not have the file, fails after `retries`, or serves a file whose checksum is not the
     published one is passed over for the next. `mirrors_key` names the params.yaml key of `mirrors`, for the
     message when every mirror fails, which gives each mirror's reason.
     """
-    target = Path(target_dir) / file.name
+    target = Path(target_dir) / PurePosixPath(file.name).name  # a name may be a path below the mirror
     if target.is_file():
         try:
             verify(target, file)

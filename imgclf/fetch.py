@@ -12,10 +12,11 @@ from pathlib import Path
 
 from imgclf.archive import extract_archive, is_archive
 from imgclf.atomic import atomic_dir, remove_temporaries, write_json
+from imgclf.backbones import BACKBONES, Backbone
 from imgclf.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
 from imgclf.download import ChecksumMismatch, RemoteFile, fetch_file, md5_of, verify
 from imgclf.errors import PipelineError
-from imgclf.params import DataParams
+from imgclf.params import DataParams, TrainParams
 from imgclf.source import RECORD, UNPACKED, read_record, record_local_folder
 
 
@@ -42,6 +43,33 @@ def fetch(data: DataParams, raw_dir: Path) -> None:
         mirrors = getattr(data.mirrors, data.dataset)
         for file in files:
             fetch_file(file, mirrors, target, data.retries, data.timeout_s, f"data.mirrors.{data.dataset}")
+
+
+def fetch_backbone_weights(
+    train: TrainParams, data: DataParams, weights_dir: Path, backbone: Backbone | None = None
+) -> Path | None:
+    """Put the ImageNet weights of train.pretrained.backbone into weights_dir, verified against the published md5,
+    and remove any other backbone's: the folder (a DVC output train depends on) holds exactly what train loads, so
+    DVC's run-cache still recognises a run. Empty unless train.model is pretrained with weights imagenet.
+    `backbone`: another catalog entry (tests serve a weights file they write)."""
+    weights_dir = Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(weights_dir)
+    wanted = None
+    if train.model == "pretrained" and train.pretrained.weights == "imagenet":
+        backbone = backbone or BACKBONES[train.pretrained.backbone]
+        wanted = fetch_file(
+            backbone.weights,
+            train.pretrained.mirrors,
+            weights_dir,
+            data.retries,
+            data.timeout_s,
+            "train.pretrained.mirrors",
+        )
+    for other in weights_dir.iterdir():
+        if other != wanted:
+            shutil.rmtree(other) if other.is_dir() else other.unlink()
+    return wanted
 
 
 def copy_verified(source: Path, target: Path, file: RemoteFile) -> None:

@@ -1,10 +1,16 @@
 """The labs' architectures, each one readable function. Every model takes raw uint8 images and scales them itself,
 so a saved model needs no preprocessing code beside it; the softmax stays float32 under mixed precision."""
 
+from pathlib import Path
+
 import keras
+import numpy as np
 from keras import layers
 
+from imgclf.backbones import BACKBONES, IMAGENET_BGR_MEAN
 from imgclf.params import TrainParams
+
+BACKBONE_LAYER = "backbone"  # the pretrained model's backbone, frozen then fine-tuned by name
 
 
 def scaled_input(input_shape: tuple[int, ...]) -> tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -90,12 +96,64 @@ def smallvgg(input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="smallvgg")
 
 
+def pretrained(
+    input_shape: tuple[int, ...], num_classes: int, backbone: str, weights_file: Path | None, dropout: float
+) -> keras.Model:
+    """An ImageNet backbone from keras.applications (its weights from `weights_file`, random without one) with a new
+    softmax head. The model resizes the images to the backbone's size and scales them as the backbone was trained,
+    so it still takes raw uint8 images."""
+    spec = BACKBONES[backbone]
+    size = (spec.size, spec.size)
+    inputs = keras.Input(shape=input_shape, dtype="uint8")
+    x = layers.Rescaling(1.0)(inputs)  # to float, still 0-255
+    if input_shape[:2] != size:
+        x = layers.Resizing(*size, name="resize_to_backbone")(x)
+    if input_shape[-1] == 1:
+        x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+    if spec.scaling == "caffe":
+        caffe = layers.Conv2D(3, 1, trainable=False, name="rgb_to_bgr_minus_imagenet_mean")
+        x = caffe(x)
+        channels_reversed = np.eye(3, dtype="float32")[::-1].reshape(1, 1, 3, 3)
+        caffe.set_weights([channels_reversed, -np.array(IMAGENET_BGR_MEAN, "float32")])
+    base = getattr(keras.applications, spec.constructor)(
+        include_top=False, weights=None, input_shape=(*size, 3), name=BACKBONE_LAYER
+    )
+    if weights_file is not None:
+        base.load_weights(weights_file)
+    x = base(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=f"pretrained_{backbone}")
+
+
+def set_backbone_trainable(model: keras.Model, trainable: bool, imagenet_statistics: bool) -> None:
+    """Freeze or unfreeze a pretrained model's backbone; takes effect at the next compile. With
+    `imagenet_statistics`, its batch-norm layers stay frozen, which in Keras 3 also keeps them in inference mode:
+    their statistics stay ImageNet's while fine-tuning, as Keras' transfer-learning guide recommends for small sets.
+    (Calling the backbone with training=False would not do it: a functional model passes its own `training` on to
+    every layer it holds.)"""
+    backbone = model.get_layer(BACKBONE_LAYER)
+    backbone.trainable = trainable
+    if imagenet_statistics:
+        for layer in backbone.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+
+
 def _conv_relu_bn(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
     x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
     return layers.BatchNormalization()(x)
 
 
-def build_model(params: TrainParams, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+def build_model(
+    params: TrainParams, input_shape: tuple[int, ...], num_classes: int, weights_file: Path | None = None
+) -> keras.Model:
+    """`weights_file`: the backbone's ImageNet weights, for train.model pretrained with weights imagenet."""
+    if params.model == "pretrained":
+        p = params.pretrained
+        return pretrained(input_shape, num_classes, p.backbone, weights_file, p.dropout)
     if params.model == "cnn":
         return cnn(input_shape, num_classes, params.cnn.conv_blocks, params.cnn.dense_units)
     if params.model == "convpool":
@@ -120,8 +178,9 @@ def learning_rate(params: TrainParams, steps_per_epoch: int) -> float | keras.op
     return params.lr
 
 
-def build_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    lr = learning_rate(params, steps_per_epoch)
+def build_optimizer(
+    params: TrainParams, lr: float | keras.optimizers.schedules.LearningRateSchedule
+) -> keras.optimizers.Optimizer:
     if params.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=lr, momentum=params.momentum, nesterov=params.nesterov)
     if params.optimizer == "rmsprop":

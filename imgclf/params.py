@@ -95,6 +95,19 @@ class ConvPoolParams:
 
 
 @dataclass(frozen=True)
+class PretrainedParams:
+    """An ImageNet backbone with a new softmax head: train.epochs at train.lr with the backbone frozen, then
+    fine_tune_epochs at fine_tune_lr with the whole network trainable."""
+
+    backbone: Literal["MobileNetV3Small", "EfficientNetB0", "ResNet50"]  # imgclf/backbones.py
+    weights: Literal["imagenet", "none"]  # imagenet: fetched and verified; none: randomly initialised
+    mirrors: tuple[str, ...]  # base URLs or local directories holding each backbone's published weights file
+    dropout: float = bounded(ge=0, lt=1)  # before the new head
+    fine_tune_epochs: int = bounded(ge=0)  # 0: the backbone stays frozen
+    fine_tune_lr: float = bounded(gt=0)
+
+
+@dataclass(frozen=True)
 class AugmentParams:
     enabled: bool
     rotation: float = bounded(ge=0, le=180)  # degrees
@@ -114,10 +127,11 @@ class EarlyStoppingParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    model: Literal["mlp", "cnn", "convpool", "smallvgg"]
+    model: Literal["mlp", "cnn", "convpool", "smallvgg", "pretrained"]
     mlp: MlpParams
     cnn: CnnParams
     convpool: ConvPoolParams
+    pretrained: PretrainedParams
     optimizer: Literal["sgd", "adam", "rmsprop"]
     lr: float = bounded(gt=0)
     momentum: float = bounded(ge=0, lt=1)  # SGD and RMSprop only

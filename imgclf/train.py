@@ -7,6 +7,7 @@ import math
 import shutil
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -15,13 +16,14 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
 from imgclf.atomic import atomic_dir, atomic_path, write_json
+from imgclf.backbones import BACKBONES, weights_path
 from imgclf.cluster import check_workers_agree, fit_on_cluster
 from imgclf.dataset import read_class_names, write_class_names
 from imgclf.devices import cluster_workers, is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
 from imgclf.errors import PipelineError
 from imgclf.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from imgclf.livelog import keras_series
-from imgclf.models import augmentation, build_model, build_optimizer
+from imgclf.models import augmentation, build_model, build_optimizer, learning_rate, set_backbone_trainable
 from imgclf.params import TrainParams
 from imgclf.shards import Shards
 
@@ -29,6 +31,7 @@ MODEL_FILE = "model.keras"
 CLASS_NAMES_FILE = "class_names.json"
 FINGERPRINT_FILE = "fingerprint.json"
 RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs
+FINE_TUNE_DIR = "fine-tune"  # in RESUME_DIR: the backups of a pretrained model's second phase, with its optimizer
 LOG_SNAPSHOT = "dvclive-after-epoch-{}"  # in RESUME_DIR: the DVCLive log as of a backed-up epoch
 
 
@@ -44,13 +47,44 @@ def resume_epoch(backup_dir: Path, expected: str) -> int:
     """Epochs completed by an interrupted run of the same params and data (0 when there is none, or another's)."""
     try:
         if json.loads((backup_dir / FINGERPRINT_FILE).read_text())["fingerprint"] == expected:
-            return int(json.loads((backup_dir / "training_metadata.json").read_text())["epoch"])
+            return max(
+                int(json.loads((folder / "training_metadata.json").read_text())["epoch"])
+                for folder in (backup_dir, backup_dir / FINE_TUNE_DIR)
+                if (folder / "training_metadata.json").is_file()
+            )
     except (OSError, ValueError, KeyError):
         pass
     shutil.rmtree(backup_dir, ignore_errors=True)
     backup_dir.mkdir(parents=True)
     write_json(backup_dir / FINGERPRINT_FILE, {"fingerprint": expected})
     return 0
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of training with one optimizer: epochs [start, end) at `lr`, backed up in `backup_dir`.
+    `backbone_trainable` is None for a model without a pretrained backbone."""
+
+    start: int
+    end: int
+    lr: float | keras.optimizers.schedules.LearningRateSchedule
+    backbone_trainable: bool | None
+    backup_dir: Path
+
+
+def training_phases(params: TrainParams, steps_per_epoch: int, backup_dir: Path) -> list[Phase]:
+    """One phase of train.epochs; a pretrained model trains them with its backbone frozen, then fine-tunes the
+    whole network for train.pretrained.fine_tune_epochs at its own learning rate. A backbone without ImageNet
+    weights (weights none) has nothing to keep: it trains in both phases."""
+    pretrained = params.model == "pretrained"
+    frozen = params.pretrained.weights == "imagenet"
+    first = Phase(
+        0, params.epochs, learning_rate(params, steps_per_epoch), not frozen if pretrained else None, backup_dir
+    )
+    if not pretrained or not params.pretrained.fine_tune_epochs:
+        return [first]
+    end = params.epochs + params.pretrained.fine_tune_epochs
+    return [first, Phase(params.epochs, end, params.pretrained.fine_tune_lr, True, backup_dir / FINE_TUNE_DIR)]
 
 
 class EpochBackup(keras.callbacks.BackupAndRestore):
@@ -80,8 +114,18 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
 
 def restore_log(backup_dir: Path, live_dir: Path, epochs_done: int) -> None:
     """The DVCLive log as of the backed-up epoch, in place of whatever the log folder holds now."""
+    snapshot = Path(backup_dir) / FINE_TUNE_DIR / LOG_SNAPSHOT.format(epochs_done)
+    if not snapshot.is_dir():
+        snapshot = Path(backup_dir) / LOG_SNAPSHOT.format(epochs_done)
     with atomic_dir(Path(live_dir)) as restored:
-        shutil.copytree(Path(backup_dir) / LOG_SNAPSHOT.format(epochs_done), restored, dirs_exist_ok=True)
+        shutil.copytree(snapshot, restored, dirs_exist_ok=True)
+
+
+def restore_backup(model: keras.Model, backup_dir: Path) -> None:
+    """The weights (and optimizer state) of the last epoch backed up in `backup_dir`."""
+    restorer = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
+    restorer.set_model(model)
+    restorer.on_train_begin()
 
 
 class QueueSafeDVCLiveCallback(DVCLiveCallback):
@@ -119,26 +163,37 @@ class EpochLog(keras.callbacks.Callback):
             print(f"epoch {number}/{self.epochs}: {figures} ({time.monotonic() - self.started:.1f} s)", flush=True)
 
 
-def training_callbacks(params: TrainParams, resumed: bool, live_dir: Path, backup_dir: Path) -> list:
+def training_callbacks(
+    params: TrainParams, first_epoch: int, live_dir: Path, backup_dir: Path, total_epochs: int, last_phase: bool
+) -> list:
+    """The callbacks of one phase, which starts at `first_epoch` (from 0). Early stopping watches the last phase
+    only: a pretrained model's frozen phase always runs its train.epochs."""
     stopping = params.early_stopping
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if is_chief():  # in a cluster, the other workers log nothing
-        live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False)
+        live = Live(str(live_dir), resume=first_epoch > 0, dvcyaml=False, save_dvc_exp=False)
+        live.step = first_epoch  # DVCLive resumes a log whose last step is 0 at step 0 again
         callbacks.append(QueueSafeDVCLiveCallback(live=live))
     callbacks.append(EpochBackup(backup_dir, params.backup_every_s, live_dir if is_chief() else None))  # after DVCLive
-    if stopping.enabled:
+    if stopping.enabled and last_phase:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=stopping.monitor, patience=stopping.patience, restore_best_weights=stopping.restore_best_weights
             )
         )
-    return [*callbacks, EpochLog(params.epochs)]  # last: it sees whether early stopping ended the run
+    return [*callbacks, EpochLog(total_epochs)]  # last: it sees whether early stopping ended the run
 
 
 def train(
-    params: TrainParams, train_data: Shards, val_data: Shards, live_dir: Path, backup_dir: Path
+    params: TrainParams,
+    train_data: Shards,
+    val_data: Shards,
+    live_dir: Path,
+    backup_dir: Path,
+    weights_file: Path | None = None,
 ) -> tuple[keras.Model, dict[str, float]]:
-    """Returns the trained model and the final figures for metrics/train.json.
+    """Returns the trained model and the final figures for metrics/train.json. `weights_file`: a pretrained
+    model's backbone weights (random without).
 
     Completed epochs are backed up in `backup_dir` (every `backup_every_s` seconds at most); a run that was killed
     resumes from its last backed-up epoch when trained again with the same params and data, and ends as an
@@ -156,18 +211,12 @@ def train(
     set_precision(params)
     with strategy.scope():
         try:
-            model = build_model(params, train_data.image_shape, len(train_data.class_names))
+            model = build_model(params, train_data.image_shape, len(train_data.class_names), weights_file)
         except ValueError as e:
             raise PipelineError(
                 f"train.model = {params.model} cannot take images of shape {train_data.image_shape} "
                 f"({str(e).splitlines()[0]}); raise preprocess.image_size or use fewer blocks"
             ) from None
-        model.compile(
-            optimizer=build_optimizer(params, steps_per_epoch),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            jit_compile=jit_compile(params),
-        )
     expected = fingerprint(params, train_data, val_data)
     first_epoch = resume_epoch(Path(backup_dir), expected)
     if is_multi_worker(strategy):
@@ -176,43 +225,39 @@ def train(
         print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
         if is_chief():
             restore_log(backup_dir, live_dir, first_epoch)
-    epochs_left = range(first_epoch, params.epochs)
+    phases = training_phases(params, steps_per_epoch, Path(backup_dir))
+    total_epochs = phases[-1].end
     buffer = shuffle_buffer_images(train_data, params.shuffle_buffer_mb)
     val_batches = in_order(val_data, params.batch_size)
-    callbacks = training_callbacks(params, first_epoch > 0, live_dir, backup_dir)
+    history: dict[str, list[float]] = {}
     start = time.perf_counter()
-    if is_multi_worker(strategy):
-
-        def this_workers_batches(context: tf.distribute.InputContext) -> tf.data.Dataset:
-            local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
-            return training_batches(
-                train_data,
-                context.get_per_replica_batch_size(params.batch_size),
-                params.seed,
-                epochs_left,
-                buffer,
-                augmentation(params),
-                worker=context.input_pipeline_id,
-                workers=context.num_input_pipelines,
-                batches_per_epoch=steps_per_epoch * local_replicas,
+    for phase in phases:
+        if first_epoch > phase.end:
+            continue  # a later phase's backup holds the whole model
+        if phase.backbone_trainable is not None:
+            set_backbone_trainable(model, phase.backbone_trainable, params.pretrained.weights == "imagenet")
+        with strategy.scope():
+            model.compile(
+                optimizer=build_optimizer(params, phase.lr),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+                jit_compile=jit_compile(params),
             )
-
-        history = fit_on_cluster(
-            model, strategy, this_workers_batches, val_batches, epochs_left, steps_per_epoch, callbacks
+        if first_epoch == phase.end:  # completed by an interrupted run: the next phase starts from its weights
+            if phase is not phases[-1]:
+                restore_backup(model, phase.backup_dir)
+            continue
+        model._initial_epoch = None  # Keras keeps the epoch BackupAndRestore restored for every later fit
+        epochs = range(max(first_epoch, phase.start), phase.end)
+        callbacks = training_callbacks(
+            params, epochs.start, live_dir, phase.backup_dir, total_epochs, last_phase=phase is phases[-1]
         )
-    else:
-        train_batches = training_batches(
-            train_data, params.batch_size, params.seed, epochs_left, buffer, augmentation(params)
-        )
-        history = model.fit(
-            train_batches,
-            validation_data=val_batches,
-            epochs=params.epochs,
-            steps_per_epoch=steps_per_epoch,
-            shuffle=False,  # the input pipeline shuffles
-            verbose=0,  # EpochLog prints
-            callbacks=callbacks,
-        ).history
+        for name, values in fit_phase(
+            model, strategy, params, train_data, buffer, val_batches, epochs, steps_per_epoch, callbacks
+        ).items():
+            history.setdefault(name, []).extend(values)
+        if model.stop_training:  # TerminateOnNaN
+            break
     seconds = time.perf_counter() - start
     shutil.rmtree(backup_dir, ignore_errors=True)
     # DVCLive's summary of the last step repeats metrics/train.json, and is no DVC output (as a metric, its keys
@@ -242,12 +287,64 @@ def train(
         "epochs_run": epochs_run,
         "best_epoch": 1 + monitored.index(best(monitored)),
         "best_val_accuracy": max(whole_run("val_accuracy")),
-        "stopped_epoch": epochs_run if epochs_run < params.epochs else 0,
+        "stopped_epoch": epochs_run if epochs_run < total_epochs else 0,
         "train_seconds": round(seconds, 3),
         "images_per_second": round(len(losses) * len(train_data) / seconds, 1),
         "replicas": strategy.num_replicas_in_sync,
     }
     return model, metrics
+
+
+def fit_phase(
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    params: TrainParams,
+    train_data: Shards,
+    buffer: int,
+    val_batches: tf.data.Dataset,
+    epochs: range,
+    steps_per_epoch: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> dict[str, list[float]]:
+    """Train the compiled model for `epochs` (absolute numbers); returns the Keras history of those epochs."""
+    if is_multi_worker(strategy):
+
+        def this_workers_batches(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
+            return training_batches(
+                train_data,
+                context.get_per_replica_batch_size(params.batch_size),
+                params.seed,
+                epochs,
+                buffer,
+                augmentation(params),
+                worker=context.input_pipeline_id,
+                workers=context.num_input_pipelines,
+                batches_per_epoch=steps_per_epoch * local_replicas,
+            )
+
+        return fit_on_cluster(model, strategy, this_workers_batches, val_batches, epochs, steps_per_epoch, callbacks)
+    train_batches = training_batches(train_data, params.batch_size, params.seed, epochs, buffer, augmentation(params))
+    return model.fit(
+        train_batches,
+        validation_data=val_batches,
+        initial_epoch=epochs.start,
+        epochs=epochs.stop,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,  # the input pipeline shuffles
+        verbose=0,  # EpochLog prints
+        callbacks=callbacks,
+    ).history
+
+
+def backbone_weights(params: TrainParams, weights_dir: Path) -> Path | None:
+    """The weights file fetch put in weights_dir for train.pretrained (None: no pretrained weights wanted)."""
+    if params.model != "pretrained" or params.pretrained.weights != "imagenet":
+        return None
+    path = weights_path(weights_dir, BACKBONES[params.pretrained.backbone])
+    if not path.is_file():
+        raise PipelineError(f"{path}: not found; fetch downloads it: run `dvc repro fetch`")
+    return path
 
 
 def check_batch_divides(params: TrainParams, strategy: tf.distribute.Strategy, train_data: Shards) -> None:

@@ -1,4 +1,5 @@
-"""Train on the shards of SPLIT_DIR/train/ (validating on val/); write MODEL_DIR, the DVCLive log and METRICS_FILE."""
+"""Train on the shards of SPLIT_DIR/train/ (validating on val/), a pretrained backbone starting from the weights in
+WEIGHTS_DIR; write MODEL_DIR, the DVCLive log and METRICS_FILE."""
 
 import argparse
 from pathlib import Path
@@ -11,6 +12,7 @@ from imgclf.params import load_params
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("split_dir", type=Path)
+    parser.add_argument("weights_dir", type=Path)
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("live_dir", type=Path)
     parser.add_argument("metrics_file", type=Path)
@@ -22,11 +24,12 @@ def main() -> None:
     from imgclf.cluster import finish_together
     from imgclf.devices import is_chief, is_multi_worker
     from imgclf.shards import open_shards
-    from imgclf.train import RESUME_DIR, save_model, train
+    from imgclf.train import RESUME_DIR, backbone_weights, save_model, train
 
     train_data = open_shards(args.split_dir / "train")
     val_data = open_shards(args.split_dir / "val")
-    model, metrics = train(params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR)
+    weights_file = backbone_weights(params.train, args.weights_dir)
+    model, metrics = train(params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR, weights_file)
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
         write_json(args.metrics_file, metrics)

@@ -166,7 +166,7 @@ def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):
 @pytest.mark.parametrize(
     "stage",
     [
-        ["stages.train", "data/split", "models", "dvclive", "metrics/train.json"],
+        ["stages.train", "data/split", "data/weights", "models", "dvclive", "metrics/train.json"],
         ["stages.evaluate", "models", "data/split/test", "metrics"],
         ["stages.plot", "dvclive", "metrics/predictions.csv", "models/class_names.json", "data/split/test", "plots"],
     ],

@@ -137,7 +137,7 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train
 
 def run_train_stage(workdir: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "stages.train", "data/split", "models", "dvclive", "metrics/train.json"],
+        [sys.executable, "-m", "stages.train", "data/split", "data/weights", "models", "dvclive", "metrics/train.json"],
         cwd=workdir,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
