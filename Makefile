@@ -26,6 +26,6 @@ test: lint
 	python -m pytest
 
 # The experiments of HEAD side by side, for a 120-column terminal: test accuracy and loss, training time, and only
-# the params that differ (imgclf/compare.py). `make compare ARGS=--md`: a markdown table, e.g. for a pull request.
+# the params that differ (imgclf/experiments/compare.py). `make compare ARGS=--md`: a markdown table, e.g. for a pull request.
 compare: setup
-	@python -m imgclf.compare $(ARGS)
+	@python -m imgclf.experiments.compare $(ARGS)

@@ -4,7 +4,7 @@ Makes the photos from a class-per-folder JPEG tree (CIFAR-10 images upscaled and
 costs by pixels, not by content), then measures on one core, alternating image by image so that machine noise hits
 both sides alike:
 - plain: `cv2.imread` at full size, then INTER_AREA to the size (what imgclf did before);
-- imgclf: `imgclf.images.decode(path, size)` (a reduced JPEG decode when the photo is at least twice the size on
+- imgclf: `imgclf.data.images.decode(path, size)` (a reduced JPEG decode when the photo is at least twice the size on
   both sides), then the same resize;
 and, for the whole folder, imgclf's `load_images` on every core against Keras' `image_dataset_from_directory`.
 Reports images/s, the speed-up, and the mean absolute difference between the two sides' pixels (0-255).
@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imgclf.folder import list_images, load_images
-from imgclf.images import decode, fit
+from imgclf.data.folder import list_images, load_images
+from imgclf.data.images import decode, fit
 
 PHONE = (4032, 3024)
 

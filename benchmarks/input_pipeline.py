@@ -23,17 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras
 import tensorflow as tf
 
-from imgclf.dataset import LabeledImages
-from imgclf.input_pipeline import shuffle_buffer_images, training_batches
-from imgclf.memory import keep_large_blocks_returnable
-from imgclf.models import build_model
+from imgclf.data.dataset import LabeledImages
+from imgclf.data.shards import open_shards
 from imgclf.params import load_params
-from imgclf.shards import open_shards
+from imgclf.training.input_pipeline import shuffle_buffer_images, training_batches
+from imgclf.training.memory import keep_large_blocks_returnable
+from imgclf.training.models import build_model
 
 
 def in_memory_batches(data: LabeledImages, batch_size: int, seed: int, epochs: range) -> tf.data.Dataset:
-    """imgclf's training pipeline before shards (imgclf/train.py at 443c97b): batches gathered by index from one
-    in-memory copy, each epoch shuffled whole by its own seed."""
+    """imgclf's training pipeline before shards (imgclf/train.py at 443c97b): batches gathered by index from
+    one in-memory copy, each epoch shuffled whole by its own seed."""
     images, labels = tf.constant(data.images), tf.constant(data.labels)
     n = len(data)
     indices = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(

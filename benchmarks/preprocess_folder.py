@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imgclf.folder import list_images, load_images
+from imgclf.data.folder import list_images, load_images
 
 
 def tree_pss_bytes(pid: int) -> int:

@@ -7,7 +7,7 @@ resident memory (getrusage of its finished children: the largest single process,
 workers). Goal: the 16x run's peak at most 1.3x the 1x run's, for every stage.
 
 --code runs another checkout's stages (e.g. a worktree of an older commit, for a before/after table); one without
-imgclf/shards.py has the older single-.npz layout, and its stages are called with those paths.
+imgclf/data/shards.py has the older single-.npz layout, and its stages are called with those paths.
 
     python benchmarks/stage_memory.py /tmp/cifar10-jpg/train --base 2500 --scales 1 4 16 --out benchmarks/results
 """

@@ -99,7 +99,7 @@ class PretrainedParams:
     """An ImageNet backbone with a new softmax head: train.epochs at train.lr with the backbone frozen, then
     fine_tune_epochs at fine_tune_lr with the whole network trainable."""
 
-    backbone: Literal["MobileNetV3Small", "EfficientNetB0", "ResNet50"]  # imgclf/backbones.py
+    backbone: Literal["MobileNetV3Small", "EfficientNetB0", "ResNet50"]  # imgclf/data/backbones.py
     weights: Literal["imagenet", "none"]  # imagenet: fetched and verified; none: randomly initialised
     mirrors: tuple[str, ...]  # base URLs or local directories holding each backbone's published weights file
     dropout: float = bounded(ge=0, lt=1)  # before the new head

@@ -18,9 +18,9 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
 
-    from imgclf.evaluate import evaluate, write_evaluation
-    from imgclf.shards import open_shards
-    from imgclf.train import load_model
+    from imgclf.data.shards import open_shards
+    from imgclf.training.evaluate import evaluate, write_evaluation
+    from imgclf.training.train import load_model
 
     model, class_names = load_model(args.model_dir)
     test = open_shards(args.test_dir)

@@ -19,9 +19,9 @@ def main() -> None:
     params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
 
     from imgclf.atomic import write_json
-    from imgclf.export import export
-    from imgclf.shards import open_shards
-    from imgclf.train import load_model
+    from imgclf.data.shards import open_shards
+    from imgclf.training.export import export
+    from imgclf.training.train import load_model
 
     model, class_names = load_model(args.model_dir)
     report = export(

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.fetch import fetch, fetch_backbone_weights
+from imgclf.data.fetch import fetch, fetch_backbone_weights
 from imgclf.params import load_params
 
 

@@ -18,9 +18,9 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()  # a bad param stops here, before matplotlib's seconds of import
 
-    from imgclf.dataset import read_class_names
-    from imgclf.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
-    from imgclf.shards import open_shards
+    from imgclf.data.dataset import read_class_names
+    from imgclf.data.shards import open_shards
+    from imgclf.training.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
     plot_training_curves(args.live_dir, args.plots_dir / "training_curves.png")
     plot_confusion_matrix(

@@ -5,8 +5,8 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.memory import keep_large_blocks_returnable
 from imgclf.params import load_params
+from imgclf.training.memory import keep_large_blocks_returnable
 
 
 def main() -> None:
@@ -21,10 +21,10 @@ def main() -> None:
     keep_large_blocks_returnable()
 
     from imgclf.atomic import write_json
-    from imgclf.cluster import finish_together
-    from imgclf.devices import is_chief, is_multi_worker
-    from imgclf.shards import open_shards
-    from imgclf.train import RESUME_DIR, backbone_weights, save_model, train
+    from imgclf.data.shards import open_shards
+    from imgclf.training.cluster import finish_together
+    from imgclf.training.devices import is_chief, is_multi_worker
+    from imgclf.training.train import RESUME_DIR, backbone_weights, save_model, train
 
     train_data = open_shards(args.split_dir / "train")
     val_data = open_shards(args.split_dir / "val")

@@ -8,9 +8,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from imgclf.dataset import LabeledImages
+from imgclf.data.dataset import LabeledImages
+from imgclf.data.shards import MB, Shards, open_shards, write_shards
 from imgclf.params import Params, TrainParams, load_params
-from imgclf.shards import MB, Shards, open_shards, write_shards
 
 REPO = Path(__file__).resolve().parent.parent
 

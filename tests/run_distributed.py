@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tensorflow as tf
 
 from imgclf.cli import exit_on_error
-from imgclf.devices import cluster_workers, tf_config
 from imgclf.params import load_params
-from imgclf.train import train
+from imgclf.training.devices import cluster_workers, tf_config
+from imgclf.training.train import train
 from tests.conftest import REPO, blobs, quick_mlp, sharded
 
 

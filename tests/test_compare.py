@@ -1,6 +1,6 @@
-"""The experiments table of `make compare` (imgclf/compare.py), from `dvc exp show --json` data."""
+"""The experiments table of `make compare` (imgclf/experiments/compare.py), from `dvc exp show --json` data."""
 
-from imgclf.compare import render, rows, table
+from imgclf.experiments.compare import render, rows, table
 
 
 def entry(name: str, accuracy: float, **train: object) -> dict:

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imgclf.dataset import LabeledImages, load_images, read_class_names, save_images, write_class_names
+from imgclf.data.dataset import LabeledImages, load_images, read_class_names, save_images, write_class_names
 from imgclf.errors import PipelineError
 from tests.conftest import blobs
 

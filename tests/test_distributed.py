@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imgclf.devices import is_chief
+from imgclf.training.devices import is_chief
 from tests.conftest import REPO
 
 SCRIPT = str(REPO / "tests" / "run_distributed.py")

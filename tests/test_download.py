@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from imgclf.catalog import MNIST
-from imgclf.download import RemoteFile, fetch_file
+from imgclf.data.catalog import MNIST
+from imgclf.data.download import RemoteFile, fetch_file
+from imgclf.data.fetch import fetch
 from imgclf.errors import PipelineError
-from imgclf.fetch import fetch
 from tests.fileserver import serve
 from tests.published import idx_dataset
 

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from imgclf.export import FILES, export, spread
-from imgclf.predict import load_classifier, predict
-from imgclf.train import save_model, train
+from imgclf.training.export import FILES, export, spread
+from imgclf.training.predict import load_classifier, predict
+from imgclf.training.train import save_model, train
 from tests.conftest import blobs, quick_mlp, sharded, train_val
 
 

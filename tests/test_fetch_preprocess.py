@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imgclf.catalog import MNIST_5K
-from imgclf.download import RemoteFile
+from imgclf.data.catalog import MNIST_5K
+from imgclf.data.download import RemoteFile
+from imgclf.data.fetch import copy_verified, fetch
+from imgclf.data.preprocess import first_per_class, preprocess, read_mnist_5k
+from imgclf.data.shards import open_shards
 from imgclf.errors import PipelineError
-from imgclf.fetch import copy_verified, fetch
-from imgclf.preprocess import first_per_class, preprocess, read_mnist_5k
-from imgclf.shards import open_shards
 from tests.published import cifar10_tar_gz, idx_dataset
 
 

@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
-from imgclf.archive import extract_archive
+from imgclf.data.archive import extract_archive
+from imgclf.data.fetch import fetch
+from imgclf.data.images import BadImage, decode, fit
+from imgclf.data.preprocess import preprocess
+from imgclf.data.shards import open_shards
+from imgclf.data.split import split as split_stage
 from imgclf.errors import PipelineError
-from imgclf.fetch import fetch
-from imgclf.images import BadImage, decode, fit
-from imgclf.preprocess import preprocess
-from imgclf.shards import open_shards
-from imgclf.split import split as split_stage
 from tests.conftest import REPO, png_bomb
 from tests.fileserver import serve
 
@@ -300,7 +300,7 @@ def test_decoding_workers_do_not_hang_after_the_caller_used_opencvs_threads(tmp_
     code = (
         "import sys, cv2, numpy as np\n"
         "from pathlib import Path\n"
-        "from imgclf.folder import list_images, load_images\n"
+        "from imgclf.data.folder import list_images, load_images\n"
         "files, _ = list_images(Path(sys.argv[1]))\n"
         "for _ in range(5):  # the hang depends on the timing of the parent's threads: try a few times\n"
         "    cv2.GaussianBlur(np.zeros((1200, 1600, 3), np.uint8), (0, 0), 3)\n"

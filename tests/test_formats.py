@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imgclf.data.formats import read_cifar10, read_idx, read_idx_pair
 from imgclf.errors import PipelineError
-from imgclf.formats import read_cifar10, read_idx, read_idx_pair
 from tests.published import cifar10_tar_gz, idx_bytes
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from imgclf.images import BadImage, decode, fit, jpeg_header
+from imgclf.data.images import BadImage, decode, fit, jpeg_header
 
 
 def detailed_photo(path: Path, width: int = 1600, height: int = 1200, progressive: bool = False) -> Path:

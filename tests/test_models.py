@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.input_pipeline import training_batches
-from imgclf.models import augmentation, build_model, learning_rate
-from imgclf.train import load_model, save_model, train
+from imgclf.training.input_pipeline import training_batches
+from imgclf.training.models import augmentation, build_model, learning_rate
+from imgclf.training.train import load_model, save_model, train
 from tests.conftest import blobs, quick_mlp, sharded, train_val
 
 

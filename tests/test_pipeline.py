@@ -77,6 +77,7 @@ def test_repro_then_experiment(project: Path):
 
     compare(project)
     pr_report(project)
+    plots_page(project)
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
     experiments = [exp for baseline in shown for group in baseline["experiments"] or [] for exp in group["revs"]]
@@ -121,7 +122,7 @@ def remote(project: Path) -> None:
 def pr_report(project: Path) -> None:
     """The pull-request report, offline: the workspace (2 epochs) against the last commit (1 epoch)."""
     out = project.parent / "pr-report"
-    run([sys.executable, "-m", "imgclf.pr_report", "HEAD", "--out", str(out)], project)
+    run([sys.executable, "-m", "imgclf.experiments.pr_report", "HEAD", "--out", str(out)], project)
     report = (out / "report.md").read_text()
     metrics = [line for line in report.split("## Params")[0].splitlines() if line.startswith("| `")]
     assert metrics[0].startswith("| `test_accuracy` | ") and metrics[1].startswith("| `test_loss` | ")
@@ -130,6 +131,20 @@ def pr_report(project: Path) -> None:
     assert {"eval-accuracy.png", "train-loss.png", "plots-training-curves-png-now.png"} <= set(pictures)
     for name in pictures:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def plots_page(project: Path) -> None:
+    """The offline `dvc plots diff HEAD`: one page, every plot drawn into it, nothing loaded from anywhere."""
+    run([sys.executable, "-m", "imgclf.experiments.plots_page", "HEAD"], project)
+    page = (project / "dvc_plots" / "offline.html").read_text()
+    assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:|//)""", page)
+    assert page.count("<svg") == 5, "4 training series and DVC's confusion matrix"
+    assert "validation accuracy" in page and "Confusion matrix" in page
+    images = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"><figcaption>([^<]*)<', page)
+    assert {(alt, caption) for alt, caption in images} >= {
+        ("plots/confusion_matrix.png", "HEAD"),
+        ("plots/confusion_matrix.png", "workspace"),
+    }
 
 
 def compare(project: Path) -> None:

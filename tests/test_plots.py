@@ -4,7 +4,7 @@ import cv2
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.plots import pick_misclassified, plot_confusion_matrix, plot_misclassified, plot_training_curves
+from imgclf.training.plots import pick_misclassified, plot_confusion_matrix, plot_misclassified, plot_training_curves
 from tests.conftest import blobs, sharded
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

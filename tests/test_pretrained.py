@@ -2,6 +2,7 @@
 writes, served from file://), scaled and resized inside the model, trained frozen then fine-tuned, resumable."""
 
 import dataclasses
+import json
 from pathlib import Path
 
 import keras
@@ -9,14 +10,14 @@ import numpy as np
 import pytest
 from keras.src.applications import efficientnet, mobilenet_v3, resnet
 
-from imgclf import train as train_module
-from imgclf.backbones import BACKBONES, Backbone
-from imgclf.download import RemoteFile, md5_of
+from imgclf.data.backbones import BACKBONES, Backbone
+from imgclf.data.download import RemoteFile, md5_of
+from imgclf.data.fetch import fetch_backbone_weights
 from imgclf.errors import PipelineError
-from imgclf.fetch import fetch_backbone_weights
-from imgclf.models import BACKBONE_LAYER, build_model
 from imgclf.params import load_params
-from imgclf.train import backbone_weights, load_model, save_model, train
+from imgclf.training import train as train_module
+from imgclf.training.models import BACKBONE_LAYER, build_model
+from imgclf.training.train import backbone_weights, load_model, save_model, train
 from tests.conftest import REPO, blobs, sharded
 
 
@@ -105,7 +106,8 @@ def test_weights_are_fetched_verified_loaded_and_the_model_predicts_after_a_relo
     weights_dir.mkdir()
     (weights_dir / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"an earlier backbone's")
     fetched = fetch_backbone_weights(train_params, params.data, weights_dir, backbone)
-    assert [p.name for p in weights_dir.iterdir()] == [fetched.name], "only the backbone train loads is left"
+    assert sorted(p.name for p in weights_dir.iterdir()) == [fetched.name, "weights.json"], "only what train loads"
+    assert json.loads((weights_dir / "weights.json").read_text())["file"] == fetched.name
     assert fetched.name == "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"
     assert backbone_weights(train_params, weights_dir) == fetched
 
@@ -136,7 +138,7 @@ def test_without_imagenet_weights_nothing_is_fetched_and_train_needs_none(tmp_pa
     for train_params in (params.train, pretrained_params(params, weights="none")):
         assert fetch_backbone_weights(train_params, params.data, tmp_path / "weights") is None
         assert backbone_weights(train_params, tmp_path / "weights") is None
-    assert list((tmp_path / "weights").iterdir()) == []
+    assert [p.name for p in (tmp_path / "weights").iterdir()] == ["weights.json"]
     with pytest.raises(PipelineError, match="not found; fetch downloads it: run `dvc repro fetch`"):
         backbone_weights(pretrained_params(params), tmp_path / "weights")
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imgclf.data.preprocess import interleave_classes
+from imgclf.data.shards import INDEX_FILE, ShardWriter, open_shards
 from imgclf.errors import PipelineError
-from imgclf.input_pipeline import in_order, shuffle_buffer_images, training_batches
-from imgclf.preprocess import interleave_classes
-from imgclf.shards import INDEX_FILE, ShardWriter, open_shards
+from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from tests.conftest import blobs, sharded
 
 

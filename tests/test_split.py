@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imgclf.data.shards import open_shards
+from imgclf.data.split import data_report, split, write_splits
 from imgclf.errors import PipelineError
-from imgclf.shards import open_shards
-from imgclf.split import data_report, split, write_splits
 from tests.conftest import blobs, sharded
 
 

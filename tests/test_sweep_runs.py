@@ -10,7 +10,7 @@ import cv2
 import pytest
 import yaml
 
-from imgclf.vega import experiments_only, plots_diff_json
+from imgclf.experiments.vega import experiments_only, plots_diff_json
 from tests.conftest import blobs
 from tests.project import copy_repo, run
 
@@ -37,7 +37,7 @@ def photos(tmp_path_factory) -> Path:
 
 
 def sweep(project: Path, *args: str, check: bool = True):
-    return run([sys.executable, "-m", "imgclf.sweep", *args, "--tiny", "--jobs", "2"], project, check=check)
+    return run([sys.executable, "-m", "imgclf.experiments.sweep", *args, "--tiny", "--jobs", "2"], project, check=check)
 
 
 def report(project: Path, lab: str) -> dict:

@@ -9,9 +9,9 @@ import yaml
 from dvc.utils.hydra import apply_overrides
 
 from imgclf.errors import PipelineError
-from imgclf.labs import apply, best_combination, check, experiments, load_labs, pinned, set_param_args
+from imgclf.experiments.labs import apply, best_combination, check, experiments, load_labs, pinned, set_param_args
+from imgclf.experiments.report import Result, markdown, read_experiments, sweep_axis, sweep_figure
 from imgclf.params import AugmentParams, EarlyStoppingParams, MlpParams, Params, parse_params
-from imgclf.report import Result, markdown, read_experiments, sweep_axis, sweep_figure
 from tests.conftest import REPO
 
 PHOTOS = {"data.folder": "photos"}
@@ -348,4 +348,4 @@ def test_the_report_says_whether_lab_best_beats_every_single_experiment(labs):
     same = markdown(lab, [*singles, result("mnist_mlp-best", 0.965, 125)], {}, [], committed, [])
     assert "the same setup as mnist_mlp-epochs-125: the sweeps' best values do not combine into a new one" in same
     alone = markdown(lab, singles, {}, [], committed, [])
-    assert "not run yet (`python -m imgclf.sweep mnist_mlp --best`)" in alone
+    assert "not run yet (`python -m imgclf.experiments.sweep mnist_mlp --best`)" in alone

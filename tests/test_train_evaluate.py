@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from imgclf.errors import PipelineError
-from imgclf.evaluate import evaluate, predictions_csv, write_evaluation
 from imgclf.params import load_params
-from imgclf.train import EpochLog, load_model, save_model, train
+from imgclf.training.evaluate import evaluate, predictions_csv, write_evaluation
+from imgclf.training.train import EpochLog, load_model, save_model, train
 from tests.conftest import REPO, blobs, quick_mlp, sharded
 
 

@@ -1,5 +1,5 @@
 """fetch: put the raw files of the chosen dataset into data/raw/<dataset>/, verified where checksums are published.
-A local photo folder is not copied: data/raw/folder.json records it (imgclf/source.py).
+A local photo folder is not copied: data/raw/folder.json records it (imgclf/data/source.py).
 
 data/raw is kept between runs (persist in dvc.yaml), so a file already downloaded and verified is not fetched again.
 fetch runs on every `dvc repro` (always_changed), to see changes in a photo folder DVC cannot name in dvc.yaml.
@@ -10,14 +10,14 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from imgclf.archive import extract_archive, is_archive
 from imgclf.atomic import atomic_dir, remove_temporaries, write_json
-from imgclf.backbones import BACKBONES, Backbone
-from imgclf.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
-from imgclf.download import ChecksumMismatch, RemoteFile, fetch_file, md5_of, verify
+from imgclf.data.archive import extract_archive, is_archive
+from imgclf.data.backbones import BACKBONES, Backbone
+from imgclf.data.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
+from imgclf.data.download import ChecksumMismatch, RemoteFile, fetch_file, md5_of, verify
+from imgclf.data.source import RECORD, UNPACKED, read_record, record_local_folder
 from imgclf.errors import PipelineError
 from imgclf.params import DataParams, TrainParams
-from imgclf.source import RECORD, UNPACKED, read_record, record_local_folder
 
 
 def mnist_5k_source() -> Path:
@@ -45,17 +45,21 @@ def fetch(data: DataParams, raw_dir: Path) -> None:
             fetch_file(file, mirrors, target, data.retries, data.timeout_s, f"data.mirrors.{data.dataset}")
 
 
+WEIGHTS_RECORD = "weights.json"  # in the weights folder: which backbone's weights it holds, if any
+
+
 def fetch_backbone_weights(
     train: TrainParams, data: DataParams, weights_dir: Path, backbone: Backbone | None = None
 ) -> Path | None:
     """Put the ImageNet weights of train.pretrained.backbone into weights_dir, verified against the published md5,
     and remove any other backbone's: the folder (a DVC output train depends on) holds exactly what train loads, so
-    DVC's run-cache still recognises a run. Empty unless train.model is pretrained with weights imagenet.
+    DVC's run-cache still recognises a run. weights_dir/weights.json names the file, or says there is none (unless
+    train.model is pretrained with weights imagenet): DVC warns of an empty folder on every run.
     `backbone`: another catalog entry (tests serve a weights file they write)."""
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     remove_temporaries(weights_dir)
-    wanted = None
+    wanted, record = None, {"backbone": None, "file": None}
     if train.model == "pretrained" and train.pretrained.weights == "imagenet":
         backbone = backbone or BACKBONES[train.pretrained.backbone]
         wanted = fetch_file(
@@ -66,9 +70,11 @@ def fetch_backbone_weights(
             data.timeout_s,
             "train.pretrained.mirrors",
         )
+        record = {"backbone": train.pretrained.backbone, "file": wanted.name, "md5": backbone.weights.md5}
     for other in weights_dir.iterdir():
-        if other != wanted:
+        if other not in (wanted, weights_dir / WEIGHTS_RECORD):
             shutil.rmtree(other) if other.is_dir() else other.unlink()
+    write_json(weights_dir / WEIGHTS_RECORD, record)
     return wanted
 
 

@@ -1,6 +1,6 @@
 """A markdown report of what a change did: the working tree against a git revision (a pull request's base).
 
-    python -m imgclf.pr_report main --out pr-report    # pr-report/report.md and the pictures it shows
+    python -m imgclf.experiments.pr_report main --out pr-report    # pr-report/report.md and the pictures it shows
 
 Params that differ, metrics with their change (test accuracy first), the training curves of both overlaid, and
 the pictures of plots/ that changed, old beside new. DVC gives the data (`dvc params diff`, `dvc metrics diff`,
@@ -16,7 +16,7 @@ from pathlib import Path
 from imgclf.atomic import atomic_dir
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
-from imgclf.vega import draw_curves, plots_diff_json
+from imgclf.experiments.vega import draw_curves, plots_diff_json
 
 FIRST_METRICS = ("test_accuracy", "test_loss")
 

@@ -1,12 +1,12 @@
 """Run a lab's whole hyperparameter study (sweeps.yaml) as DVC experiments, then write its report.
 
-    python -m imgclf.sweep mnist_mlp                      # queue, run (dvc exp run --run-all), report
-    python -m imgclf.sweep photos -S data.folder=~/photos  # your own overrides for every experiment
-    python -m imgclf.sweep cifar10_cnn --tiny             # the same study on a few images per class
-    python -m imgclf.sweep mnist_mlp --sweep 2            # only the lab's second sweep (batch size)
-    python -m imgclf.sweep cifar10_cnn --only cifar10_cnn-base   # only the named experiments
-    python -m imgclf.sweep mnist_mlp --queue-only         # queue only; run later with dvc queue start
-    python -m imgclf.sweep mnist_mlp --best               # each sweep's best value together, as mnist_mlp-best
+    python -m imgclf.experiments.sweep mnist_mlp                       # queue, run (dvc exp run --run-all), report
+    python -m imgclf.experiments.sweep photos -S data.folder=~/photos  # your own overrides for every experiment
+    python -m imgclf.experiments.sweep cifar10_cnn --tiny              # the same study on a few images per class
+    python -m imgclf.experiments.sweep mnist_mlp --sweep 2             # only the lab's second sweep (batch size)
+    python -m imgclf.experiments.sweep cifar10_cnn --only cifar10_cnn-base   # only the named experiments
+    python -m imgclf.experiments.sweep mnist_mlp --queue-only          # queue only; run later with dvc queue start
+    python -m imgclf.experiments.sweep mnist_mlp --best                # each sweep's best together: mnist_mlp-best
 
 Each experiment is queued with `dvc exp run --queue -n LAB-... -S ...`, every params key set: the committed
 params.yaml, the lab's base and its point, whatever the workspace's params.yaml says. Re-running a lab replaces its
@@ -24,7 +24,7 @@ import yaml
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
-from imgclf.labs import (
+from imgclf.experiments.labs import (
     Experiment,
     Overrides,
     best_combination,
@@ -35,7 +35,7 @@ from imgclf.labs import (
     pinned,
     set_param_args,
 )
-from imgclf.report import read_experiments, write_report
+from imgclf.experiments.report import read_experiments, write_report
 
 
 def parse_set(pairs: list[str]) -> Overrides:

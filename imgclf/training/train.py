@@ -16,16 +16,16 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
 from imgclf.atomic import atomic_dir, atomic_path, write_json
-from imgclf.backbones import BACKBONES, weights_path
-from imgclf.cluster import check_workers_agree, fit_on_cluster
-from imgclf.dataset import read_class_names, write_class_names
-from imgclf.devices import cluster_workers, is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
+from imgclf.data.backbones import BACKBONES, weights_path
+from imgclf.data.dataset import read_class_names, write_class_names
+from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
-from imgclf.input_pipeline import in_order, shuffle_buffer_images, training_batches
-from imgclf.livelog import keras_series
-from imgclf.models import augmentation, build_model, build_optimizer, learning_rate, set_backbone_trainable
 from imgclf.params import TrainParams
-from imgclf.shards import Shards
+from imgclf.training.cluster import check_workers_agree, fit_on_cluster
+from imgclf.training.devices import cluster_workers, is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
+from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
+from imgclf.training.livelog import keras_series
+from imgclf.training.models import augmentation, build_model, build_optimizer, learning_rate, set_backbone_trainable
 
 MODEL_FILE = "model.keras"
 CLASS_NAMES_FILE = "class_names.json"

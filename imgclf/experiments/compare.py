@@ -2,9 +2,9 @@
 under their shortest unambiguous names. `dvc exp show` shows every param, metric and dependency hash under full
 names: over 100 columns, unreadable at 120.
 
-    python -m imgclf.compare                  # the baseline (HEAD) and its experiments
-    python -m imgclf.compare --md             # the same as a markdown table, e.g. for a pull-request comment
-    python -m imgclf.compare -- -A            # after --, arguments for `dvc exp show` (here: every commit)
+    python -m imgclf.experiments.compare            # the baseline (HEAD) and its experiments
+    python -m imgclf.experiments.compare --md       # the same as a markdown table, e.g. for a pull-request comment
+    python -m imgclf.experiments.compare -- -A      # after --, arguments for `dvc exp show` (here: every commit)
 """
 
 import argparse
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
-from imgclf.labs import short_key
-from imgclf.report import Result, differing_keys, experiment_runs, result_of, shown_value
+from imgclf.experiments.labs import short_key
+from imgclf.experiments.report import Result, differing_keys, experiment_runs, result_of, shown_value
 
 
 @dataclass(frozen=True)

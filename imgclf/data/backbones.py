@@ -4,7 +4,7 @@ scaling and published no-top weights file (its path below a mirror, and the md5 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from imgclf.download import RemoteFile
+from imgclf.data.download import RemoteFile
 
 
 @dataclass(frozen=True)

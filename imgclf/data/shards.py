@@ -18,7 +18,7 @@ from types import TracebackType
 import numpy as np
 
 from imgclf.atomic import atomic_dir, write_json
-from imgclf.dataset import LabeledImages, load_images, save_images
+from imgclf.data.dataset import LabeledImages, load_images, save_images
 from imgclf.errors import PipelineError
 from imgclf.progress import Progress
 

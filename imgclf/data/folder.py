@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from imgclf.dataset import LabeledImages
+from imgclf.data.dataset import LabeledImages
+from imgclf.data.images import BadImage, Color, Resize, decode, fit
+from imgclf.data.source import visible_files
 from imgclf.errors import PipelineError
-from imgclf.images import BadImage, Color, Resize, decode, fit
 from imgclf.progress import Progress
-from imgclf.source import visible_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}  # any case

@@ -2,8 +2,8 @@
 test accuracy and loss, epochs, training time and the lab's published number, the best row marked), a PNG per
 sweep of test accuracy and training time against the swept value, and DVC's own overlaid training curves.
 
-    python -m imgclf.report mnist_mlp            # writes reports/mnist_mlp/
-    python -m imgclf.report mnist_mlp --sweep 2  # only the lab's second sweep
+    python -m imgclf.experiments.report mnist_mlp            # writes reports/mnist_mlp/
+    python -m imgclf.experiments.report mnist_mlp --sweep 2  # only the lab's second sweep
 """
 
 import argparse
@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
-from imgclf.labs import Experiment, Lab, best_name, experiments, find_lab, flatten, load_labs, short_key
-from imgclf.vega import LIVE_SERIES, draw_curves, experiments_only, plots_diff_json
+from imgclf.experiments.labs import Experiment, Lab, best_name, experiments, find_lab, flatten, load_labs, short_key
+from imgclf.experiments.vega import LIVE_SERIES, draw_curves, experiments_only, plots_diff_json
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def markdown(
 ) -> str:
     lines = [f"# {lab.name}: {lab.title}", ""]
     if not results:
-        lines.append(f"No finished experiments of this lab yet: run `python -m imgclf.sweep {lab.name}`.")
+        lines.append(f"No finished experiments of this lab yet: run `python -m imgclf.experiments.sweep {lab.name}`.")
     else:
         shared = shared_settings(results, committed)
         if shared:
@@ -180,7 +180,10 @@ def _best_combination_line(lab: Lab, results: list[Result]) -> list[str]:
     """Whether LAB-best (each sweep's best value together) beats the best single experiment."""
     combined = next((r for r in results if r.name == best_name(lab)), None)
     if combined is None:
-        return ["", f"Each sweep's best value together: not run yet (`python -m imgclf.sweep {lab.name} --best`)."]
+        return [
+            "",
+            f"Each sweep's best value together: not run yet (`python -m imgclf.experiments.sweep {lab.name} --best`).",
+        ]
     values = ", ".join(f"`{k}={shown_value(combined.params.get(k))}`" for k in lab.swept_keys)
     singles = [r for r in results if r.name != combined.name]
     if not singles:

@@ -11,9 +11,9 @@ from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from imgclf.atomic import atomic_path
+from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
-from imgclf.livelog import read_series
-from imgclf.shards import Shards
+from imgclf.training.livelog import read_series
 
 
 def plot_training_curves(live_dir: Path, out: Path) -> None:

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from imgclf.atomic import atomic_dir, write_json
-from imgclf.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
-from imgclf.dataset import LabeledImages
+from imgclf.data.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
+from imgclf.data.dataset import LabeledImages
+from imgclf.data.folder import ImageFiles, Skipped, decode_blocks, find_root, list_images, split_dirs
+from imgclf.data.formats import read_cifar10, read_idx_pair
+from imgclf.data.images import fit
+from imgclf.data.shards import ShardWriter, images_in_mb, write_shards
+from imgclf.data.source import photo_root
 from imgclf.errors import PipelineError
-from imgclf.folder import ImageFiles, Skipped, decode_blocks, find_root, list_images, split_dirs
-from imgclf.formats import read_cifar10, read_idx_pair
-from imgclf.images import fit
 from imgclf.params import DataParams, PreprocessParams
-from imgclf.shards import ShardWriter, images_in_mb, write_shards
-from imgclf.source import photo_root
 
 MNIST_SIDE = 28
 

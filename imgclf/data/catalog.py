@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from imgclf.download import RemoteFile
+from imgclf.data.download import RemoteFile
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from imgclf.backbones import BACKBONES, IMAGENET_BGR_MEAN
+from imgclf.data.backbones import BACKBONES, IMAGENET_BGR_MEAN
 from imgclf.params import TrainParams
 
 BACKBONE_LAYER = "backbone"  # the pretrained model's backbone, frozen then fine-tuned by name

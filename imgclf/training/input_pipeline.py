@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imgclf.shards import Shards, images_in_mb
+from imgclf.data.shards import Shards, images_in_mb
 
 
 def shuffle_buffer_images(shards: Shards, buffer_mb: float) -> int:

@@ -6,7 +6,7 @@
 - `model.onnx`: ONNX (Keras' export, through tf2onnx), run here with onnxruntime.
 
 Every format takes the same raw uint8 images as the Keras model (its pixel scaling is inside). `class_names.json`
-goes beside them, so `python -m imgclf.predict --model exported/model.onnx` works from the folder alone.
+goes beside them, so `python -m imgclf.training.predict --model exported/model.onnx` works from the folder alone.
 """
 
 import time
@@ -19,11 +19,11 @@ import numpy as np
 import tensorflow as tf
 
 from imgclf.atomic import atomic_dir
-from imgclf.dataset import write_class_names
+from imgclf.data.dataset import write_class_names
+from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
-from imgclf.input_pipeline import in_order
 from imgclf.params import ExportParams
-from imgclf.shards import Shards
+from imgclf.training.input_pipeline import in_order
 
 # Pinned versions warn of their own future (TF 2.21's tf.lite.Interpreter, to be replaced by the ai_edge_litert
 # package; tf2onnx's check for np.object): nothing a user can act on, so not shown

@@ -10,9 +10,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, log_loss, precision_recall_fscore_support
 
 from imgclf.atomic import write_json, write_text
+from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
-from imgclf.input_pipeline import in_order
-from imgclf.shards import Shards
+from imgclf.training.input_pipeline import in_order
 
 
 @dataclass(frozen=True)
