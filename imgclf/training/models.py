@@ -120,12 +120,26 @@ def pretrained(
     )
     if weights_file is not None:
         base.load_weights(weights_file)
+    else:
+        settle_batch_norm_faster(base)
     x = base(x)
     x = layers.GlobalAveragePooling2D()(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"pretrained_{backbone}")
+
+
+SCRATCH_BATCH_NORM_MOMENTUM = 0.99  # Keras' default
+
+
+def settle_batch_norm_faster(backbone: keras.Model) -> None:
+    """A backbone trained from scratch averages its batch-norm statistics with Keras' default momentum. MobileNetV3
+    uses 0.999, made for ImageNet's 10,000 steps an epoch: on a few thousand images (100 steps an epoch) its
+    inference statistics stayed near their start for 10 epochs, and validation accuracy at chance."""
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, SCRATCH_BATCH_NORM_MOMENTUM)
 
 
 def set_backbone_trainable(model: keras.Model, trainable: bool, imagenet_statistics: bool) -> None:
