@@ -70,15 +70,13 @@ def test_resnet50_is_fed_as_keras_preprocess_input_feeds_it(params):
     np.testing.assert_allclose(scaling.predict(images, verbose=0), expected, atol=1e-4)
 
 
-def test_a_randomly_initialised_backbone_settles_its_batch_norm_statistics_as_fast_as_keras_default(
-    params, weights_file
-):
+def test_a_randomly_initialised_backbone_settles_its_batch_norm_statistics_quickly(params, weights_file):
     """MobileNetV3's batch norm averages its statistics with momentum 0.999, for ImageNet's 10,000 steps an epoch.
     Trained from scratch on 3,200 CIFAR-10 images (100 steps an epoch), its validation accuracy stayed at chance
-    for 10 epochs while training accuracy reached 75%: inference used statistics still near their start."""
+    while training accuracy reached 75%: inference used statistics that lagged the weights."""
     scratch = build_model(pretrained_params(params, weights="none"), (16, 16, 3), 2)
     momenta = {layer.momentum for layer in scratch.get_layer(BACKBONE_LAYER).layers if hasattr(layer, "momentum")}
-    assert momenta == {0.99}
+    assert momenta == {0.9}
     imagenet = build_model(pretrained_params(params), (16, 16, 3), 2, weights_file)
     momenta = {layer.momentum for layer in imagenet.get_layer(BACKBONE_LAYER).layers if hasattr(layer, "momentum")}
     assert momenta == {0.999}, "ImageNet weights keep the backbone as published"
