@@ -228,3 +228,22 @@ def test_a_run_interrupted_in_either_phase_resumes_to_the_same_model(
         np.testing.assert_array_equal(got, want)
     rows = (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert rows == (whole_live / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+
+
+def test_the_exported_model_runs_batch_norm_in_inference_mode(tmp_path: Path, params):
+    """A SavedModel's serve() and the ONNX export call the model without `training`; the resize to the backbone's
+    size (a Keras preprocessing layer, training=True by default) made every layer after it use the batch's own
+    statistics there: the export stage found 32.5% agreement with Keras."""
+    import tensorflow as tf
+
+    model = build_model(pretrained_params(params, weights="none"), (32, 32, 3), 3)
+    for layer in model.get_layer(BACKBONE_LAYER).layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_variance.assign(np.full(layer.moving_variance.shape, 3.0, "float32"))  # not the batch's
+    images = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    inference = model(images, training=False).numpy()
+    np.testing.assert_allclose(model(images).numpy(), inference, atol=1e-6)
+    model.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "saved_model"))
+    np.testing.assert_allclose(served.serve(tf.constant(images)).numpy(), inference, atol=1e-5)
+    assert not np.allclose(model(images, training=True).numpy(), inference), "fit still trains batch norm"

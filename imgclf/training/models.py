@@ -107,7 +107,11 @@ def pretrained(
     inputs = keras.Input(shape=input_shape, dtype="uint8")
     x = layers.Rescaling(1.0)(inputs)  # to float, still 0-255
     if input_shape[:2] != size:
-        x = layers.Resizing(*size, name="resize_to_backbone")(x)
+        # training=False: Keras' image preprocessing layers default to training=True, and a layer's resolved value
+        # becomes the default of every layer after it in the call; so a call without `training`, as a SavedModel's
+        # serve() and the ONNX export make, would run the backbone's batch norm on the batch's own statistics.
+        # Keras still passes fit's training=True on to every layer.
+        x = layers.Resizing(*size, name="resize_to_backbone")(x, training=False)
     if input_shape[-1] == 1:
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
     if spec.scaling == "caffe":
