@@ -4,7 +4,13 @@ import cv2
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.training.plots import pick_misclassified, plot_confusion_matrix, plot_misclassified, plot_training_curves
+from imgclf.training.plots import (
+    pick_misclassified,
+    plot_confusion_matrix,
+    plot_misclassified,
+    plot_training_curves,
+    training_curves,
+)
 from tests.conftest import blobs, sharded
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -24,6 +30,18 @@ def test_training_curves_png(tmp_path: Path):
     plot_training_curves(tmp_path / "live", tmp_path / "plots" / "training_curves.png")
     assert (tmp_path / "plots" / "training_curves.png").read_bytes().startswith(PNG_SIGNATURE)
     assert [p.name for p in (tmp_path / "plots").iterdir()] == ["training_curves.png"]
+
+
+@pytest.mark.parametrize("epochs", [1, 5, 20, 100])
+def test_training_curves_mark_whole_epochs_only(tmp_path: Path, epochs: int):
+    """A 20-epoch run's x axis read 2.5, 5.0, 7.5: there is no epoch 2.5."""
+    write_live_log(tmp_path / "live", epochs=epochs)
+    figure = training_curves(tmp_path / "live")
+    figure.canvas.draw()
+    for axes in figure.axes:
+        low, high = axes.get_xlim()
+        ticks = [t for t in axes.get_xticks() if low <= t <= high]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
 
 
 def test_confusion_matrix_png_includes_classes_never_predicted(tmp_path: Path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from imgclf.atomic import atomic_path
@@ -16,16 +17,22 @@ from imgclf.errors import PipelineError
 from imgclf.training.livelog import read_series
 
 
-def plot_training_curves(live_dir: Path, out: Path) -> None:
+def training_curves(live_dir: Path) -> Figure:
+    """Loss and accuracy per epoch, training beside validation; the x axis marks whole epochs only."""
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for split, label in (("train", "train"), ("eval", "validation")):
             ax.plot(*read_series(live_dir, split, metric), label=label)
         ax.set(title=metric.capitalize(), xlabel="epoch", ylabel=metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, out)
+    return fig
+
+
+def plot_training_curves(live_dir: Path, out: Path) -> None:
+    _save(training_curves(live_dir), out)
 
 
 def read_predictions(path: Path) -> tuple[list[str], list[str]]:
