@@ -204,24 +204,33 @@ def test_the_backbone_stays_frozen_then_is_fine_tuned(tmp_path: Path, params, sm
     assert [row.split("\t")[0] for row in rows] == ["step", "0", "1", "2", "3"], "one log over both phases"
 
 
-@pytest.mark.parametrize("interrupted_after", [1, 2, 3])
+@pytest.mark.parametrize("interrupted_after", [1, 2, 3, 4])
 def test_a_run_interrupted_in_either_phase_resumes_to_the_same_model(
     tmp_path: Path, small_photos, weights_file, two_and_two, monkeypatch, interrupted_after
 ):
-    """Killed after epoch 1 (frozen), 2 (between the phases) or 3 (fine-tuning), then run again."""
+    """Killed after epoch 1 (frozen), 2 (between the phases), 3 (fine-tuning) or 4 (its last epoch backed up, the
+    backups not yet removed), then run again: it trains only the epochs that are left."""
     params, whole, whole_metrics, whole_live = two_and_two
+    trained_again = []
 
     class Kill(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if epoch + 1 == interrupted_after:
                 raise KeyboardInterrupt
 
+    class Count(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            trained_again.append(epoch + 1)
+
     plain_callbacks = train_module.training_callbacks
     with monkeypatch.context() as m:
         m.setattr(train_module, "training_callbacks", lambda *a, **k: [*plain_callbacks(*a, **k), Kill()])
         with pytest.raises(KeyboardInterrupt):
             train(params, *small_photos, tmp_path / "live", tmp_path / "backup", weights_file)
-    resumed, metrics = train(params, *small_photos, tmp_path / "live", tmp_path / "backup", weights_file)
+    with monkeypatch.context() as m:
+        m.setattr(train_module, "training_callbacks", lambda *a, **k: [*plain_callbacks(*a, **k), Count()])
+        resumed, metrics = train(params, *small_photos, tmp_path / "live", tmp_path / "backup", weights_file)
+    assert trained_again == list(range(interrupted_after + 1, 5))
     assert metrics["epochs_run"] == 4
     assert metrics["val_loss"] == whole_metrics["val_loss"]
     for got, want in zip(resumed.get_weights(), whole.get_weights(), strict=True):

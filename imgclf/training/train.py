@@ -95,7 +95,10 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     the weights before, for a kill in mid-save)."""
 
     def __init__(self, backup_dir: Path, every_s: float, live_dir: Path | None) -> None:
-        super().__init__(str(backup_dir), double_checkpoint=True)  # a kill mid-save falls back to the one before
+        # double_checkpoint: a kill mid-save falls back to the one before. delete_checkpoint=False: Keras would
+        # remove backup_dir at the end of each fit, the fingerprint and fine-tune/ with it, and a pretrained model
+        # killed while fine-tuning would start over; train removes the backups once the whole run is done
+        super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
         self.backup_dir, self.live_dir = Path(backup_dir), live_dir
         self.every_s, self.last_save = every_s, time.monotonic()
 
@@ -221,12 +224,13 @@ def train(
     first_epoch = resume_epoch(Path(backup_dir), expected)
     if is_multi_worker(strategy):
         check_workers_agree(strategy, expected, first_epoch)
-    if first_epoch:
-        print(f"resuming from epoch {first_epoch + 1}: epochs 1-{first_epoch} were completed by an interrupted run")
-        if is_chief():
-            restore_log(backup_dir, live_dir, first_epoch)
     phases = training_phases(params, steps_per_epoch, Path(backup_dir))
     total_epochs = phases[-1].end
+    if first_epoch:
+        left = f"resuming from epoch {first_epoch + 1}" if first_epoch < total_epochs else "nothing left to train"
+        print(f"{left}: epochs 1-{first_epoch} were completed by an interrupted run")
+        if is_chief():
+            restore_log(backup_dir, live_dir, first_epoch)
     buffer = shuffle_buffer_images(train_data, params.shuffle_buffer_mb)
     val_batches = in_order(val_data, params.batch_size)
     history: dict[str, list[float]] = {}
@@ -243,9 +247,8 @@ def train(
                 metrics=["accuracy"],
                 jit_compile=jit_compile(params),
             )
-        if first_epoch == phase.end:  # completed by an interrupted run: the next phase starts from its weights
-            if phase is not phases[-1]:
-                restore_backup(model, phase.backup_dir)
+        if first_epoch == phase.end:  # completed by an interrupted run: the next phase, or the model, is its weights
+            restore_backup(model, phase.backup_dir)
             continue
         model._initial_epoch = None  # Keras keeps the epoch BackupAndRestore restored for every later fit
         epochs = range(max(first_epoch, phase.start), phase.end)
@@ -263,7 +266,7 @@ def train(
     # DVCLive's summary of the last step repeats metrics/train.json, and is no DVC output (as a metric, its keys
     # would crowd `dvc exp show`): a run restored from DVC's run-cache would show a stale copy beside it
     (Path(live_dir) / "metrics.json").unlink(missing_ok=True)
-    losses = history["loss"]
+    losses = history.get("loss", [])  # none when a run was killed after its last backup, before removing it
     epochs_run = first_epoch + len(losses)
     if not all(math.isfinite(loss) for loss in losses):
         raise PipelineError(
@@ -273,12 +276,12 @@ def train(
 
     def whole_run(name: str) -> list[float]:
         """A Keras history series over every epoch, those an interrupted run completed included."""
-        return (keras_series(live_dir, name)[:first_epoch] if first_epoch else []) + history[name]
+        return (keras_series(live_dir, name)[:first_epoch] if first_epoch else []) + history.get(name, [])
 
     monitor = params.early_stopping.monitor
     monitored = whole_run(monitor)
     best = min if monitor.endswith("loss") else max
-    final = {name: float(values[-1]) for name, values in history.items()}
+    final = {name: float(whole_run(name)[-1]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
     metrics = {
         "train_loss": final["loss"],
         "train_accuracy": final["accuracy"],
