@@ -135,11 +135,12 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train
         load_model(tmp_path / "cut")
 
 
-def run_train_stage(workdir: Path) -> subprocess.Popen:
+def run_train_stage(workdir: Path, code: Path = REPO) -> subprocess.Popen:
+    """The train stage as `dvc repro` runs it, with the imgclf and stages packages of `code`."""
     return subprocess.Popen(
         [sys.executable, "-m", "stages.train", "data/split", "data/weights", "models", "dvclive", "metrics/train.json"],
         cwd=workdir,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(code)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -152,26 +153,35 @@ def epochs_backed_up(metadata: Path) -> int:
         return 0
 
 
-def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path: Path, params):
-    """From 4 shards, through a shuffle buffer of a third of the images."""
+def twelve_epochs_on_four_shards(workdir: Path):
+    """A train stage's params and split data in `workdir`: 12 epochs, from 4 shards, through a shuffle buffer of a
+    third of the images."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["train"].update({"epochs": 12, "batch_size": 16, "backup_every_s": 0, "shuffle_buffer_mb": 60 * 64 / 2**20})
     raw["train"]["mlp"]["hidden_units"] = [64]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    data = sharded(tmp_path / "data" / "split" / "train", blobs(n_per_class=60, seed=1), per_shard=50)
-    val = sharded(tmp_path / "data" / "split" / "val", blobs(n_per_class=10, seed=2), per_shard=50)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+    data = sharded(workdir / "data" / "split" / "train", blobs(n_per_class=60, seed=1), per_shard=50)
+    val = sharded(workdir / "data" / "split" / "val", blobs(n_per_class=10, seed=2), per_shard=50)
     assert len(data.files) == 4
+    return data, val
 
-    stage = run_train_stage(tmp_path)
-    progress = tmp_path / "models" / ".resume" / "training_metadata.json"
+
+def kill_train_stage_after_epoch_4(workdir: Path, code: Path = REPO) -> None:
+    stage = run_train_stage(workdir, code)
+    progress = workdir / "models" / ".resume" / "training_metadata.json"
     deadline = time.monotonic() + 120
     while epochs_backed_up(progress) < 4:
         assert stage.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
         time.sleep(0.05)
     stage.send_signal(signal.SIGKILL)
     stage.wait()
-    assert not (tmp_path / "models" / "model.keras").exists()
-    shutil.rmtree(tmp_path / "dvclive")  # as DVC does: it removes a stage's outputs before running it again
+    assert not (workdir / "models" / "model.keras").exists()
+    shutil.rmtree(workdir / "dvclive")  # as DVC does: it removes a stage's outputs before running it again
+
+
+def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path: Path, params):
+    data, val = twelve_epochs_on_four_shards(tmp_path)
+    kill_train_stage_after_epoch_4(tmp_path)
 
     resumed = run_train_stage(tmp_path)
     out, err = resumed.communicate(timeout=300)
@@ -188,6 +198,28 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_o
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "best_epoch", "best_val_accuracy"):
         assert result[key] == uninterrupted[key], key
     assert logged == uninterrupted_log.read_text().splitlines(), "the resumed log is the uninterrupted run's"
+
+
+def test_a_killed_run_starts_over_when_the_code_changed_since(tmp_path: Path):
+    """Its backup was made by other code: DVC re-runs train for the change, and resuming would mix the two."""
+    code = tmp_path / "code"
+    for package in ("imgclf", "stages"):
+        shutil.copytree(REPO / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
+    work = tmp_path / "work"
+    work.mkdir()
+    twelve_epochs_on_four_shards(work)
+    kill_train_stage_after_epoch_4(work, code)
+    models = code / "imgclf" / "training" / "models.py"
+    models.write_text(models.read_text() + "\n# an edit after the interrupted run\n")
+
+    again = run_train_stage(work, code)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()[-2000:]
+    assert b"resuming" not in out
+    assert b"models/.resume: the backup of an interrupted run with other params, data or code; starting over" in out
+    assert json.loads((work / "metrics" / "train.json").read_text())["epochs_run"] == 12
+    logged = (work / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in logged] == ["step", *map(str, range(12))]
 
 
 def test_training_prints_about_ten_epoch_lines_however_long(capsys):

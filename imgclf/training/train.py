@@ -36,24 +36,38 @@ LOG_SNAPSHOT = "dvclive-after-epoch-{}"  # in RESUME_DIR: the DVCLive log as of 
 
 
 def fingerprint(params: TrainParams, train_data: Shards, val_data: Shards) -> str:
-    """What a backup belongs to: resuming is only right with the same params and data (each set's shard index
-    lists its shards' checksums)."""
+    """What a backup belongs to: resuming is only right with the same params, data (each set's shard index lists
+    its shards' checksums) and code. DVC re-runs train when its code changes; resuming a backup of the old code
+    would mix the two, or fail to load its weights into a changed model."""
     digest = hashlib.md5(json.dumps(dataclasses.asdict(params), sort_keys=True).encode(), usedforsecurity=False)
     digest.update(f"{train_data.digest} {val_data.digest}".encode())
+    package = Path(__file__).resolve().parents[1]  # imgclf/
+    for source in sorted(package.rglob("*.py")):
+        digest.update(f"{source.relative_to(package).as_posix()}\0".encode() + source.read_bytes())
     return digest.hexdigest()
 
 
 def resume_epoch(backup_dir: Path, expected: str) -> int:
-    """Epochs completed by an interrupted run of the same params and data (0 when there is none, or another's)."""
+    """Epochs completed by an interrupted run of the same params, data and code (0 when there is none, or
+    another's, which is removed)."""
     try:
-        if json.loads((backup_dir / FINGERPRINT_FILE).read_text())["fingerprint"] == expected:
-            return max(
-                int(json.loads((folder / "training_metadata.json").read_text())["epoch"])
-                for folder in (backup_dir, backup_dir / FINE_TUNE_DIR)
-                if (folder / "training_metadata.json").is_file()
-            )
-    except (OSError, ValueError, KeyError):
-        pass
+        found = json.loads((backup_dir / FINGERPRINT_FILE).read_text())["fingerprint"]
+    except FileNotFoundError:
+        found = None
+    except (OSError, ValueError, KeyError, TypeError):  # damaged: no run's backup
+        found = ""
+    if found == expected:
+        backed_up = [
+            folder / "training_metadata.json"
+            for folder in (backup_dir, backup_dir / FINE_TUNE_DIR)
+            if (folder / "training_metadata.json").is_file()
+        ]
+        try:
+            return max(int(json.loads(metadata.read_text())["epoch"]) for metadata in backed_up)
+        except (OSError, ValueError, KeyError, TypeError):  # killed before its first backup (max of nothing)
+            pass
+    elif found is not None:
+        print(f"{backup_dir}: the backup of an interrupted run with other params, data or code; starting over")
     shutil.rmtree(backup_dir, ignore_errors=True)
     backup_dir.mkdir(parents=True)
     write_json(backup_dir / FINGERPRINT_FILE, {"fingerprint": expected})
