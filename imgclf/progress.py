@@ -12,8 +12,11 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, verb: str, unit: str, total: int | None = None, stream: TextIO | None = None) -> None:
-        self.verb, self.unit, self.total = verb, unit, total
+    def __init__(
+        self, verb: str, unit: str, total: int | None = None, stream: TextIO | None = None, per_unit: int = 1
+    ) -> None:
+        """`per_unit`: counts (and `total`) are in units of 1/per_unit, e.g. bytes shown in KB with 1024."""
+        self.verb, self.unit, self.total, self.per_unit = verb, unit, total, per_unit
         self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty()
         self.every_s = 0.25 if self.terminal else 30.0
@@ -41,10 +44,10 @@ class Progress:
 
     def line(self, now: float) -> str:
         seconds = now - self.start
-        per_s = self.done / seconds if seconds > 0 else 0.0
+        per_s = self.done / self.per_unit / seconds if seconds > 0 else 0.0
         rate = f" ({per_s:,.0f} {self.unit}/s)" if per_s >= 10 else f" ({per_s:.1f} {self.unit}/s)" if per_s else ""
-        of = f"/{self.total:,}" if self.total is not None else ""
-        return f"{self.verb} {self.done:,}{of} {self.unit} in {seconds:.1f} s{rate}"
+        of = f"/{-(-self.total // self.per_unit):,}" if self.total is not None else ""
+        return f"{self.verb} {-(-self.done // self.per_unit):,}{of} {self.unit} in {seconds:.1f} s{rate}"
 
     def _write(self, now: float, final: bool) -> None:
         if self.terminal:

@@ -43,6 +43,20 @@ def test_download_is_verified_and_not_repeated(tmp_path: Path, server):
     assert listing(tmp_path) == [NAME]
 
 
+def test_a_download_writes_plain_lines_to_a_log(tmp_path: Path, server, capsys):
+    """In a CI log or a queued experiment's log file, no carriage returns: tqdm's bar left "name: 0%|..." and its
+    erasure on the error's line."""
+    size_kb = -(-len(server.files[NAME]) // 1024)
+    get(server, tmp_path / "a", published(server))
+    log = capsys.readouterr().err
+    assert "\r" not in log
+    assert log.startswith(f"{NAME}: downloaded {size_kb}/{size_kb} KB in ") and log.count("\n") == 1
+    server.faults[NAME] = "truncate"
+    with pytest.raises(PipelineError):
+        get(server, tmp_path / "b", published(server), retries=0)
+    assert capsys.readouterr().err == "", "a transfer cut short: the error says it, once"
+
+
 def test_wrong_checksum_names_file_and_both_hashes_and_leaves_nothing(tmp_path: Path, server):
     wrong = RemoteFile(NAME, "0" * 32)
     actual = hashlib.md5(server.files[NAME]).hexdigest()

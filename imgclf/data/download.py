@@ -6,7 +6,6 @@ A mirror is a base URL (http://, https://, file://) or a local directory; a file
 import gzip
 import hashlib
 import http.client
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,10 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
-
 from imgclf.atomic import atomic_path
 from imgclf.errors import PipelineError
+from imgclf.progress import Progress
 
 CHUNK = 1 << 20
 
@@ -126,22 +124,13 @@ def _download(url: str, out: Path, timeout: float, name: str) -> None:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         received = 0
-        with tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=name,
-            file=sys.stderr,
-            mininterval=0.5,
-            leave=False,
-        ) as bar:
+        with Progress(f"{name}: downloaded", "KB", total, per_unit=1024) as progress:
             while chunk := response.read(CHUNK):
                 f.write(chunk)
                 received += len(chunk)
-                bar.update(len(chunk))
-    if total is not None and received != total:
-        raise http.client.IncompleteRead(b"", total - received)
+                progress.add(len(chunk))
+            if total is not None and received != total:  # inside: no "downloaded" line for a transfer cut short
+                raise http.client.IncompleteRead(b"", total - received)
 
 
 def _describe(e: BaseException) -> str:
