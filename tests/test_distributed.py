@@ -35,15 +35,20 @@ def test_mirrored_strategy_over_two_logical_cpus(mirrored: dict):
     assert mirrored["val_accuracy"] > 0.8
 
 
-def run_cluster(tmp_path: Path, seeds: tuple[int | None, int | None] = (None, None)) -> list[tuple[int, str]]:
-    """Two worker processes on 127.0.0.1 (with these train.seed overrides); their exit codes and outputs."""
+def run_cluster(
+    tmp_path: Path, seeds: tuple[int | None, int | None] = (None, None), pretrained: Path | None = None
+) -> list[tuple[int, str]]:
+    """Two worker processes on 127.0.0.1 (with these train.seed overrides; a pretrained model from this weights
+    file); their exit codes and outputs."""
     cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     workers = []
     for index, seed in enumerate(seeds):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        options = [*([] if seed is None else ["--seed", str(seed)])]
+        options += [] if pretrained is None else ["--pretrained", str(pretrained)]
         workers.append(
             subprocess.Popen(
-                [sys.executable, SCRIPT, str(tmp_path / f"w{index}.json"), *([] if seed is None else [str(seed)])],
+                [sys.executable, SCRIPT, str(tmp_path / f"w{index}.json"), *options],
                 env={**os.environ, "TF_CONFIG": config},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -71,6 +76,25 @@ def test_a_two_worker_cluster_trains_each_worker_on_its_own_shards(tmp_path: Pat
         assert results[0][name] == results[1][name]
     assert not (tmp_path / "w1-live").exists(), "only the chief logs with DVCLive"
     assert (tmp_path / "w0-live" / "plots" / "metrics" / "train" / "loss.tsv").is_file()
+
+
+def test_a_two_worker_cluster_trains_a_pretrained_model_in_its_two_phases(tmp_path: Path):
+    """Two phases, each compiled with its own optimizer and trainable set, through the cluster's own training loop."""
+    import keras
+
+    weights_file = tmp_path / "weights.h5"
+    keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(224, 224, 3)).save(weights_file)
+    for returncode, output in run_cluster(tmp_path, pretrained=weights_file):
+        assert returncode == 0, output[-3000:]
+        assert [line.split(":")[0] for line in output.splitlines() if line.startswith("epoch ")] == [
+            "epoch 1/2",
+            "epoch 2/2",
+        ]
+    results = [json.loads((tmp_path / f"w{index}.json").read_text()) for index in range(2)]
+    assert [result["epochs_run"] for result in results] == [2, 2] and results[0]["replicas"] == 2
+    assert results[0]["weights_sha256"] == results[1]["weights_sha256"], "the workers' replicas stay one model"
+    logged = (tmp_path / "w0-live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in logged] == ["step", "0", "1"], "one log over both phases"
 
 
 def test_workers_with_different_params_stop_with_one_clear_error(tmp_path: Path):
