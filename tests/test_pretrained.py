@@ -155,6 +155,21 @@ def test_without_imagenet_weights_nothing_is_fetched_and_train_needs_none(tmp_pa
         backbone_weights(pretrained_params(params), tmp_path / "weights")
 
 
+def test_a_weights_file_damaged_after_fetch_stops_train_with_one_line(tmp_path: Path, params, mobilenet_mirror):
+    """fetch verified it; a copy cut short since (a full disk, an interrupted `dvc checkout`) must not reach Keras,
+    which says "cannot take images of shape" of it, or gives h5py's traceback."""
+    mirror, backbone, _ = mobilenet_mirror
+    train_params = pretrained_params(params, mirrors=(mirror.as_uri(),))
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    fetched = fetch_backbone_weights(train_params, params.data, weights_dir, backbone)
+    fetched.write_bytes(fetched.read_bytes()[:1000])
+    with pytest.raises(PipelineError) as error:
+        backbone_weights(train_params, weights_dir)
+    assert str(error.value).startswith(f"{fetched}: not the file fetch verified (md5 ")
+    assert str(error.value).endswith("); fetch it again: run `dvc repro -f fetch`")
+
+
 @pytest.fixture(scope="module")
 def small_photos(tmp_path_factory):
     where = tmp_path_factory.mktemp("photos")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from imgclf.atomic import atomic_dir, remove_temporaries, write_json
 from imgclf.data.archive import extract_archive, is_archive
-from imgclf.data.backbones import BACKBONES, Backbone
+from imgclf.data.backbones import BACKBONES, WEIGHTS_RECORD, Backbone
 from imgclf.data.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
 from imgclf.data.download import ChecksumMismatch, RemoteFile, fetch_file, md5_of, verify
 from imgclf.data.source import RECORD, UNPACKED, read_record, record_local_folder
@@ -43,9 +43,6 @@ def fetch(data: DataParams, raw_dir: Path) -> None:
         mirrors = getattr(data.mirrors, data.dataset)
         for file in files:
             fetch_file(file, mirrors, target, data.retries, data.timeout_s, f"data.mirrors.{data.dataset}")
-
-
-WEIGHTS_RECORD = "weights.json"  # in the weights folder: which backbone's weights it holds, if any
 
 
 def fetch_backbone_weights(

@@ -16,7 +16,7 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
 from imgclf.atomic import atomic_dir, atomic_path, write_json
-from imgclf.data.backbones import BACKBONES, weights_path
+from imgclf.data.backbones import BACKBONES, fetched_weights
 from imgclf.data.dataset import read_class_names, write_class_names
 from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
@@ -358,10 +358,7 @@ def backbone_weights(params: TrainParams, weights_dir: Path) -> Path | None:
     """The weights file fetch put in weights_dir for train.pretrained (None: no pretrained weights wanted)."""
     if params.model != "pretrained" or params.pretrained.weights != "imagenet":
         return None
-    path = weights_path(weights_dir, BACKBONES[params.pretrained.backbone])
-    if not path.is_file():
-        raise PipelineError(f"{path}: not found; fetch downloads it: run `dvc repro fetch`")
-    return path
+    return fetched_weights(weights_dir, BACKBONES[params.pretrained.backbone])
 
 
 def check_batch_divides(params: TrainParams, strategy: tf.distribute.Strategy, train_data: Shards) -> None:
