@@ -1,5 +1,6 @@
 """A local HTTP server on 127.0.0.1 for download tests: serves bytes, and misbehaves on request."""
 
+import hashlib
 import http.server
 import threading
 from collections import Counter
@@ -14,7 +15,8 @@ class FileServer:
     files: dict[str, bytes] = field(default_factory=dict)
     # name -> "truncate" (Content-Length says more than is sent), or "drop:N" (cut the first N transfers midway)
     faults: dict[str, str] = field(default_factory=dict)
-    requests: Counter = field(default_factory=Counter)
+    requests: Counter = field(default_factory=Counter)  # GET requests, by name
+    validators: bool = True  # send an ETag and Last-Modified with each file, as S3, GCS and most servers do
 
 
 @contextmanager
@@ -22,17 +24,29 @@ def serve() -> Iterator[FileServer]:
     state = FileServer()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            name = self.path.lstrip("/").split("/")[-1]
-            state.requests[name] += 1
+        def send_head(self, name: str) -> bytes | None:
             body = state.files.get(name)
             if body is None:
                 self.send_error(404)
-                return
-            fault = state.faults.get(name, "")
+                return None
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
+            if state.validators:
+                self.send_header("ETag", f'"{hashlib.md5(body).hexdigest()}"')
+                self.send_header("Last-Modified", "Tue, 24 Nov 2026 08:00:00 GMT")  # the ETag tells changes apart
             self.end_headers()
+            return body
+
+        def do_HEAD(self) -> None:
+            self.send_head(self.path.lstrip("/").split("/")[-1])
+
+        def do_GET(self) -> None:
+            name = self.path.lstrip("/").split("/")[-1]
+            state.requests[name] += 1
+            body = self.send_head(name)
+            if body is None:
+                return
+            fault = state.faults.get(name, "")
             if fault == "truncate" or (fault.startswith("drop:") and state.requests[name] <= int(fault[5:])):
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()

@@ -165,6 +165,30 @@ def test_archives_and_urls_with_an_official_test_split(tmp_path: Path, folder_pa
     assert sorted(p.name for p in (tmp_path / "url" / "raw").iterdir()) == ["folder", "folder.json"]
 
 
+def test_a_url_whose_archive_changed_is_downloaded_again_and_an_unreachable_one_keeps_its_copy(
+    tmp_path: Path, folder_params, capsys
+):
+    """fetch runs on every repro; it asks the server (a HEAD request) whether the archive changed since."""
+    tree = tree_with_official_test(tmp_path / "tree")
+    with serve() as server:
+        server.files["pets.tar.gz"] = Path(shutil.make_archive(str(tmp_path / "v1"), "gztar", tree)).read_bytes()
+        url = f"{server.url}/pets.tar.gz"
+        assert len(run_folder(url, folder_params, tmp_path)) == 6
+        photo(tree / "pets" / "train" / "cat" / "new.jpg")
+        server.files["pets.tar.gz"] = Path(shutil.make_archive(str(tmp_path / "v2"), "gztar", tree)).read_bytes()
+        assert len(run_folder(url, folder_params, tmp_path)) == 7, "same URL, new content: downloaded again"
+        assert len(run_folder(url, folder_params, tmp_path)) == 7
+        assert server.requests["pets.tar.gz"] == 2, "unchanged: not downloaded again"
+        server.validators = False
+        capsys.readouterr()
+        assert len(run_folder(url, folder_params, tmp_path)) == 7
+        assert server.requests["pets.tar.gz"] == 3, "a server that cannot say whether it changed: downloaded again"
+        assert f"{url}: the server sends no ETag or Last-Modified" in capsys.readouterr().out
+    capsys.readouterr()
+    assert len(run_folder(url, folder_params, tmp_path)) == 7, "offline: the copy unpacked before is kept"
+    assert f"{url}: cannot check for a newer archive (" in capsys.readouterr().out
+
+
 def test_a_changed_archive_is_unpacked_again_and_a_local_folder_replaces_the_copy(tmp_path: Path, folder_params):
     tree = tree_with_official_test(tmp_path / "tree")
     archive = Path(shutil.make_archive(str(tmp_path / "pets"), "zip", tree))

@@ -103,10 +103,21 @@ def fetch_file(
                 problems[url] = str(e)
                 break
             except (OSError, http.client.HTTPException) as e:
-                problems[url] = _describe(e)
+                problems[url] = describe(e)
                 if attempt < retries:
                     time.sleep(backoff * 2**attempt)
     raise PipelineError(_give_up_message(file.name, problems, mirrors_key))
+
+
+VALIDATORS = ("ETag", "Last-Modified")  # what HTTP servers send to tell one version of a file from another
+
+
+def remote_version(url: str, timeout: float) -> dict[str, str]:
+    """What the server says of the file's current version, from a HEAD request: those of its ETag, Last-Modified and
+    Content-Length it sends (a file:// URL gives the last two). Raises urllib.error.HTTPError when the server
+    answers with an error, and OSError or http.client.HTTPException when it cannot be reached."""
+    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as response:
+        return {name: response.headers[name] for name in (*VALIDATORS, "Content-Length") if response.headers[name]}
 
 
 def _download(url: str, out: Path, timeout: float, name: str) -> None:
@@ -133,7 +144,8 @@ def _download(url: str, out: Path, timeout: float, name: str) -> None:
                 raise http.client.IncompleteRead(b"", total - received)
 
 
-def _describe(e: BaseException) -> str:
+def describe(e: BaseException) -> str:
+    """An error of the network or of the server, in a few words."""
     if isinstance(e, http.client.IncompleteRead):
         return f"transfer cut short ({e.expected} bytes missing)"
     if isinstance(e, urllib.error.HTTPError):

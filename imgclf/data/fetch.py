@@ -5,8 +5,11 @@ data/raw is kept between runs (persist in dvc.yaml), so a file already downloade
 fetch runs on every `dvc repro` (always_changed), to see changes in a photo folder DVC cannot name in dvc.yaml.
 """
 
+import http.client
 import os
 import shutil
+import tempfile
+import urllib.error
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +17,16 @@ from imgclf.atomic import atomic_dir, remove_temporaries, write_json
 from imgclf.data.archive import extract_archive, is_archive
 from imgclf.data.backbones import BACKBONES, WEIGHTS_RECORD, Backbone
 from imgclf.data.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
-from imgclf.data.download import ChecksumMismatch, RemoteFile, fetch_file, md5_of, verify
+from imgclf.data.download import (
+    VALIDATORS,
+    ChecksumMismatch,
+    RemoteFile,
+    describe,
+    fetch_file,
+    md5_of,
+    remote_version,
+    verify,
+)
 from imgclf.data.source import RECORD, UNPACKED, read_record, record_local_folder
 from imgclf.errors import PipelineError
 from imgclf.params import DataParams, TrainParams
@@ -98,37 +110,63 @@ def fetch_folder(data: DataParams, raw_dir: Path) -> None:
     is unpacked into raw_dir/folder, again only when the source changes (another path or URL, or other bytes)."""
     source = data.folder
     unpacked = raw_dir / UNPACKED
-    local = None if "://" in source else local_folder(source)
-    if local is not None and local.is_dir():
+    if "://" in source:
+        fetch_url_archive(data, raw_dir)
+        return
+    local = local_folder(source)
+    if local.is_dir():
         if unpacked.exists():
             shutil.rmtree(unpacked)  # an earlier archive's copy: the photos are kept once, where they are
         record_local_folder(raw_dir, source, local)
         return
-    if local is not None and not (local.is_file() and is_archive(source)):
+    if not (local.is_file() and is_archive(source)):
         where = "" if str(local) == source else f" ({local})"
         raise PipelineError(
             f"data.folder = {source!r}{where}: not a directory or a .zip / .tar.gz file; point it at your photos"
         )
-    origin = {"source": source} if local is None else {"source": source, "archive_md5": md5_of(local)}
+    origin = {"source": source, "archive_md5": md5_of(local)}
     if read_record(raw_dir) == origin and unpacked.is_dir():
         return
     with atomic_dir(unpacked) as tmp:
-        if local is None:
-            base, _, name = source.rpartition("/")
-            if not is_archive(name):
-                raise PipelineError(f"data.folder = {source!r}: a URL must name a .zip, .tar.gz, .tgz or .tar file")
-            archive = fetch_file(
-                RemoteFile(name),
-                [base],
-                tmp.parent / f"{tmp.name}.download",
-                data.retries,
-                data.timeout_s,
-                "data.folder",
-            )
-            try:
-                extract_archive(archive, tmp)
-            finally:
-                shutil.rmtree(archive.parent)
-        else:
-            extract_archive(local, tmp)
+        extract_archive(local, tmp)
     write_json(raw_dir / RECORD, origin)
+
+
+def fetch_url_archive(data: DataParams, raw_dir: Path) -> None:
+    """The archive at the URL data.folder, unpacked into raw_dir/folder. fetch runs on every repro, so each run asks
+    the server (a HEAD request) for the archive's version (ETag, Last-Modified) and downloads it again only when that
+    changed; a server that gives no version is asked for the whole file each time, and only other bytes are unpacked
+    again: a changed archive is never missed. A server that cannot be reached leaves the copy unpacked before, with
+    a line saying so."""
+    source, unpacked = data.folder, raw_dir / UNPACKED
+    base, _, name = source.rpartition("/")
+    if not is_archive(name):
+        raise PipelineError(f"data.folder = {source!r}: a URL must name a .zip, .tar.gz, .tgz or .tar file")
+    kept = read_record(raw_dir) if unpacked.is_dir() else None
+    kept = kept if kept is not None and kept.get("source") == source else None
+    try:
+        version = remote_version(source, data.timeout_s)
+    except urllib.error.HTTPError:  # answered, but not about the file: the download below says what is wrong
+        version = {}
+    except (OSError, http.client.HTTPException) as e:
+        if kept is not None:
+            print(f"{source}: cannot check for a newer archive ({describe(e)}); keeping the copy unpacked before")
+            return
+        version = {}  # the download below fails too, and says why
+    known = any(validator in version for validator in VALIDATORS)
+    if kept is not None and known and kept.get("version") == version:
+        return
+    if kept is not None and not known:
+        print(f"{source}: the server sends no ETag or Last-Modified, so fetch downloads it on every run to see changes")
+    raw_dir.mkdir(parents=True, exist_ok=True)  # "-download": atomic_dir(unpacked) clears ".folder.*.tmp" leftovers
+    download = Path(tempfile.mkdtemp(dir=raw_dir, prefix=f".{UNPACKED}-download.", suffix=".tmp"))
+    try:
+        archive = fetch_file(RemoteFile(name), [base], download, data.retries, data.timeout_s, "data.folder")
+        origin = {"source": source, "version": version, "archive_md5": md5_of(archive)}
+        if kept is None or kept.get("archive_md5") != origin["archive_md5"]:
+            with atomic_dir(unpacked) as tmp:
+                extract_archive(archive, tmp)
+    finally:
+        shutil.rmtree(download, ignore_errors=True)
+    if origin != kept:
+        write_json(raw_dir / RECORD, origin)
