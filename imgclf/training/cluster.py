@@ -33,15 +33,15 @@ def finish_together(strategy: tf.distribute.Strategy) -> None:
 
 
 def check_workers_agree(strategy: tf.distribute.Strategy, fingerprint: str, first_epoch: int) -> None:
-    """Every worker must train with the same params and data and resume from the same epoch: otherwise their
+    """Every worker must train with the same params, data and code and resume from the same epoch: otherwise their
     replicas would silently drift apart, or the cluster would hang waiting for a step one worker never takes."""
     everyone = gather(strategy, [int(fingerprint[:15], 16), first_epoch])
     if (everyone != everyone[0]).any():
         epochs = ", ".join(str(int(e)) for e in everyone[:, 1])
         raise PipelineError(
-            "the workers of the TF_CONFIG cluster disagree on params, data or the epoch to resume from "
-            f"(completed epochs, replica by replica: {epochs}); give every worker the same params.yaml and "
-            "data/split (dvc pull), and delete models/.resume on every worker to start over"
+            "the workers of the TF_CONFIG cluster disagree on params, data, code or the epoch to resume from "
+            f"(completed epochs, replica by replica: {epochs}); give every worker the same commit, params.yaml "
+            "and data/split (git pull, dvc pull), and delete models/.resume on every worker to start over"
         )
 
 
