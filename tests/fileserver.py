@@ -17,6 +17,7 @@ class FileServer:
     faults: dict[str, str] = field(default_factory=dict)
     requests: Counter = field(default_factory=Counter)  # GET requests, by name
     validators: bool = True  # send an ETag and Last-Modified with each file, as S3, GCS and most servers do
+    refuse_head: bool = False  # answer HEAD requests with 405 Method Not Allowed, as some servers do
 
 
 @contextmanager
@@ -38,6 +39,9 @@ def serve() -> Iterator[FileServer]:
             return body
 
         def do_HEAD(self) -> None:
+            if state.refuse_head:
+                self.send_error(405)
+                return
             self.send_head(self.path.lstrip("/").split("/")[-1])
 
         def do_GET(self) -> None:

@@ -184,6 +184,10 @@ def test_a_url_whose_archive_changed_is_downloaded_again_and_an_unreachable_one_
         assert len(run_folder(url, folder_params, tmp_path)) == 7
         assert server.requests["pets.tar.gz"] == 3, "a server that cannot say whether it changed: downloaded again"
         assert f"{url}: the server sends no ETag or Last-Modified" in capsys.readouterr().out
+        server.refuse_head = True
+        assert len(run_folder(url, folder_params, tmp_path)) == 7
+        assert server.requests["pets.tar.gz"] == 4
+        assert f"{url}: the server refused a HEAD request (HTTP 405" in capsys.readouterr().out
     capsys.readouterr()
     assert len(run_folder(url, folder_params, tmp_path)) == 7, "offline: the copy unpacked before is kept"
     assert f"{url}: cannot check for a newer archive (" in capsys.readouterr().out

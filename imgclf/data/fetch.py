@@ -144,10 +144,11 @@ def fetch_url_archive(data: DataParams, raw_dir: Path) -> None:
         raise PipelineError(f"data.folder = {source!r}: a URL must name a .zip, .tar.gz, .tgz or .tar file")
     kept = read_record(raw_dir) if unpacked.is_dir() else None
     kept = kept if kept is not None and kept.get("source") == source else None
+    unknown = "the server sends no ETag or Last-Modified"
     try:
         version = remote_version(source, data.timeout_s)
-    except urllib.error.HTTPError:  # answered, but not about the file: the download below says what is wrong
-        version = {}
+    except urllib.error.HTTPError as e:  # answered, but not about the file: the download below says what is wrong
+        version, unknown = {}, f"the server refused a HEAD request ({describe(e)})"
     except (OSError, http.client.HTTPException) as e:
         if kept is not None:
             print(f"{source}: cannot check for a newer archive ({describe(e)}); keeping the copy unpacked before")
@@ -157,7 +158,7 @@ def fetch_url_archive(data: DataParams, raw_dir: Path) -> None:
     if kept is not None and known and kept.get("version") == version:
         return
     if kept is not None and not known:
-        print(f"{source}: the server sends no ETag or Last-Modified, so fetch downloads it on every run to see changes")
+        print(f"{source}: {unknown}, so fetch downloads it on every run to see changes")
     raw_dir.mkdir(parents=True, exist_ok=True)  # "-download": atomic_dir(unpacked) clears ".folder.*.tmp" leftovers
     download = Path(tempfile.mkdtemp(dir=raw_dir, prefix=f".{UNPACKED}-download.", suffix=".tmp"))
     try:
