@@ -44,7 +44,7 @@ def run_cluster(
     workers = []
     for index, seed in enumerate(seeds):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        options = [*([] if seed is None else ["--seed", str(seed)])]
+        options = [] if seed is None else ["--seed", str(seed)]
         options += [] if pretrained is None else ["--pretrained", str(pretrained)]
         workers.append(
             subprocess.Popen(

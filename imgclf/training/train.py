@@ -288,22 +288,22 @@ def train(
             f"lower train.lr (now {params.lr:g}) or pick another train.optimizer"
         )
 
-    def whole_run(name: str) -> list[float]:
-        """A Keras history series over every epoch, those an interrupted run completed included."""
-        return (keras_series(live_dir, name)[:first_epoch] if first_epoch else []) + history.get(name, [])
-
+    # each Keras history series over every epoch, those an interrupted run completed included (read from its log)
+    whole_run = {
+        name: (keras_series(live_dir, name)[:first_epoch] if first_epoch else []) + history.get(name, [])
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
     monitor = params.early_stopping.monitor
-    monitored = whole_run(monitor)
+    monitored = whole_run[monitor]
     best = min if monitor.endswith("loss") else max
-    final = {name: float(whole_run(name)[-1]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
     metrics = {
-        "train_loss": final["loss"],
-        "train_accuracy": final["accuracy"],
-        "val_loss": final["val_loss"],
-        "val_accuracy": final["val_accuracy"],
+        "train_loss": float(whole_run["loss"][-1]),
+        "train_accuracy": float(whole_run["accuracy"][-1]),
+        "val_loss": float(whole_run["val_loss"][-1]),
+        "val_accuracy": float(whole_run["val_accuracy"][-1]),
         "epochs_run": epochs_run,
         "best_epoch": 1 + monitored.index(best(monitored)),
-        "best_val_accuracy": max(whole_run("val_accuracy")),
+        "best_val_accuracy": max(whole_run["val_accuracy"]),
         "stopped_epoch": epochs_run if epochs_run < total_epochs else 0,
         "train_seconds": round(seconds, 3),
         "images_per_second": round(len(losses) * len(train_data) / seconds, 1),
