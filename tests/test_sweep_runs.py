@@ -41,30 +41,40 @@ def sweep(project: Path, *args: str, check: bool = True):
 
 
 def report(project: Path, lab: str) -> dict:
-    return json.loads((project / "reports" / lab / "results.json").read_text())
+    """A tiny sample's report: partial, beside the committed one, never in its place."""
+    return json.loads((project / "reports" / "partial" / lab / "results.json").read_text())
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_photo_lab_runs_whole_and_reports(project: Path, photos: Path):
-    sweep(project, "photos", "-S", f"data.folder={photos}")
+    committed = tree(project / "reports" / "photos")
+    done = sweep(project, "photos", "-S", f"data.folder={photos}")
+    assert tree(project / "reports" / "photos") == committed, "a tiny run never touches the committed report"
+    partial = "reports/partial/photos/report.md: 4 of 5 experiments; a partial run (photos-model-mlp ran with"
+    assert partial in done.stdout and "reports/photos/ is kept as it was" in done.stdout
     results = report(project, "photos")
     names = ["photos-model-mlp", "photos-base", "photos-augment.enabled-false", "photos-early_stopping.enabled-true"]
     assert [e["name"] for e in results["experiments"]] == names
     assert results["unfinished"] == {} and results["not_run"] == []
-    by_name = {e["name"]: e["params"] for e in results["experiments"]}
+    by_name = {e["name"]: e["runs"][0]["params"] for e in results["experiments"]}
     assert by_name["photos-model-mlp"]["train.model"] == "mlp"
     assert by_name["photos-model-mlp"]["preprocess.image_size"] == 32
     assert by_name["photos-base"]["train.model"] == "smallvgg"
     assert by_name["photos-early_stopping.enabled-true"]["train.early_stopping.enabled"] is True
     assert all(p["preprocess.max_per_class"] == 10 and p["data.folder"] == str(photos) for p in by_name.values())
-    text = (project / "reports" / "photos" / "report.md").read_text()
+    text = (project / "reports" / "partial" / "photos" / "report.md").read_text()
     assert text.count("| **best** |") == 1 and f"| **best** | {results['best']} |" in text
     for picture in ("sweep1-model.png", "sweep2-augment.enabled.png", "sweep3-early_stopping.enabled.png"):
-        assert (project / "reports" / "photos" / picture).read_bytes().startswith(b"\x89PNG")
+        assert (project / "reports" / "partial" / "photos" / picture).read_bytes().startswith(b"\x89PNG")
         assert f"]({picture})" in text
-    curves = (project / "reports" / "photos" / "curves" / "index.html").read_text()
+    curves = (project / "reports" / "partial" / "photos" / "curves" / "index.html").read_text()
     assert all(name in curves for name in names), "dvc plots diff overlays every experiment's curves"
     for series in ("eval-accuracy", "eval-loss", "train-accuracy", "train-loss"):  # drawn offline, shown in the report
-        assert (project / "reports" / "photos" / "curves" / f"{series}.png").read_bytes().startswith(b"\x89PNG")
+        picture = project / "reports" / "partial" / "photos" / "curves" / f"{series}.png"
+        assert picture.read_bytes().startswith(b"\x89PNG")
         assert f"](curves/{series}.png)" in text
     alone = plots_diff_json(experiments_only(["photos-base"]), project)  # a lab that ran one experiment
     assert {tuple(e["revisions"]) for v in alone["data"].values() for e in v} == {("photos-base",)}, "no workspace"
@@ -74,7 +84,7 @@ def test_the_best_values_together_run_as_lab_best(project: Path, photos: Path):
     sweep(project, "photos", "--best", "-S", f"data.folder={photos}")
     results = report(project, "photos")
     assert "photos-best" in [e["name"] for e in results["experiments"]]
-    text = (project / "reports" / "photos" / "report.md").read_text()
+    text = (project / "reports" / "partial" / "photos" / "report.md").read_text()
     assert "**photos-best**, each sweep's best value together (" in text
     assert "the best single experiment" in text or "the same setup as photos-" in text  # either, on a tiny sample
 
@@ -99,7 +109,7 @@ def test_one_sweep_of_each_other_lab_runs_on_the_tiny_sample(project: Path, lab,
     finally:
         (project / "params.yaml").write_text(committed)
     results = report(project, lab)
-    finished = results["experiments"]
+    finished = [e["runs"][0] for e in results["experiments"]]
     assert sorted(e["params"][key] for e in finished) == sorted(expected)
     assert all(e["params"]["data.dataset"] == "mnist_5k" and 0 <= e["accuracy"] <= 1 for e in finished)
     assert all(e["train_seconds"] > 0 and e["images_per_second"] > 0 for e in finished)
@@ -107,9 +117,10 @@ def test_one_sweep_of_each_other_lab_runs_on_the_tiny_sample(project: Path, lab,
         ("sgd", 0.01, 42)
     }
     assert results["not_run"] == [] and results["unfinished"] == {}, "--sweep N reports that sweep only"
-    text = (project / "reports" / lab / "report.md").read_text()
+    text = (project / "reports" / "partial" / lab / "report.md").read_text()
     assert "train.seed" not in text and "adam" not in text
-    assert [p.name for p in (project / "reports" / lab).glob("*.png")] == [f"sweep{number}-{key.split('.')[-1]}.png"]
+    pictures = [p.name for p in (project / "reports" / "partial" / lab).glob("*.png")]
+    assert pictures == [f"sweep{number}-{key.split('.')[-1]}.png"]
 
 
 def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project: Path, tmp_path: Path):
@@ -122,3 +133,20 @@ def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project:
     rerun = {"photos-base", "photos-early_stopping.enabled-true"}  # finished by the first test: now failed
     assert results["unfinished"] == dict.fromkeys(rerun, "failed")
     assert not rerun & {e["name"] for e in results["experiments"]}
+
+
+def test_seeds_repeat_every_experiment_and_the_report_shows_their_spread(project: Path, photos: Path):
+    sweep(project, "photos", "--sweep", "2", "--seeds", "2", "-S", f"data.folder={photos}")
+    results = report(project, "photos")
+    assert [(e["name"], e["seeds"]) for e in results["experiments"]] == [
+        ("photos-augment.enabled-false", [42, 43]),
+        ("photos-base", [42, 43]),
+    ]
+    runs = results["experiments"][1]["runs"]
+    assert [r["name"] for r in runs] == ["photos-base-seed42", "photos-base-seed43"]
+    assert {r["params"]["split.seed"] for r in runs} == {42}, "the split stays fixed"
+    assert len({json.dumps(r["data_md5"], sort_keys=True) for r in runs}) == 1 and runs[0]["data_md5"]
+    assert results["provenance"]["seeds"] == [42, 43] and results["provenance"]["commit"]
+    text = (project / "reports" / "partial" / "photos" / "report.md").read_text()
+    assert "Each experiment ran 2 times, train.seed 42-43, the split fixed" in text
+    assert "| min-max |" in text and " ± " in text

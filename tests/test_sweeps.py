@@ -9,8 +9,12 @@ import yaml
 from dvc.utils.hydra import apply_overrides
 
 from imgclf.errors import PipelineError
+from imgclf.experiments.exp_show import Result, read_experiments
 from imgclf.experiments.labs import apply, best_combination, check, experiments, load_labs, pinned, set_param_args
-from imgclf.experiments.report import Result, markdown, read_experiments, sweep_axis, sweep_figure
+from imgclf.experiments.provenance import partial_reason, provenance
+from imgclf.experiments.repeats import Group, group, within_noise
+from imgclf.experiments.report import sweep_axis, sweep_figure
+from imgclf.experiments.report_markdown import markdown as markdown_of
 from imgclf.params import AugmentParams, EarlyStoppingParams, MlpParams, Params, parse_params
 from tests.conftest import REPO
 
@@ -244,6 +248,16 @@ def result(name: str, accuracy: float, epochs: int, **params: object) -> Result:
     return Result(name, params, accuracy, 1 - accuracy, epochs / 2, 1000.0, epochs_run=epochs)
 
 
+def markdown(lab, results, unfinished, not_run, committed, pictures) -> str:
+    """The report of single runs, each its own experiment."""
+    groups = [Group(r.name, (r,)) for r in results]
+    return markdown_of(lab, groups, unfinished, not_run, provenance(groups, committed), pictures)
+
+
+def singles(results: list[Result]) -> dict[str, Group]:
+    return {r.name: Group(r.name, (r,)) for r in results}
+
+
 def test_report_table_shows_what_changed_published_numbers_and_the_best(labs):
     lab = labs["mnist_mlp"]
     results = [result("mnist_mlp-epochs-50", 0.95, 50), result("mnist_mlp-base", 0.96, 100)]
@@ -273,7 +287,7 @@ def test_every_point_of_a_sweep_is_labelled_with_that_sweeps_value(labs):
     assert [run.point for run in experiments(lab, only_sweep=2)] == [
         {"train.batch_size": b} for b in (50, 100, 200, 400)
     ]
-    results = {run.name: result(run.name, 0.9, 10) for run in experiments(lab)}
+    results = singles([result(run.name, 0.9, 10) for run in experiments(lab)])
     fig = sweep_figure(lab.sweeps[1].keys, experiments(lab, only_sweep=2), results, "batch", "train.batch_size")
     accuracy, timing = fig.axes
     assert [label.get_text() for label in accuracy.get_xticklabels()] == ["50", "100", "200", "400"]
@@ -298,7 +312,7 @@ def test_numeric_sweeps_get_a_numeric_axis(values, expected):
 
 def test_sweep_plot_shows_finished_points_only(labs):
     lab = labs["mnist_mlp"]
-    results = {"mnist_mlp-epochs-50": result("mnist_mlp-epochs-50", 0.95, 50)}
+    results = singles([result("mnist_mlp-epochs-50", 0.95, 50)])
     fig = sweep_figure(lab.sweeps[0].keys, experiments(lab, only_sweep=1), results, "epochs", "train.epochs")
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["50"]
     batch = experiments(lab, only_sweep=2)
@@ -349,3 +363,58 @@ def test_the_report_says_whether_lab_best_beats_every_single_experiment(labs):
     assert "the same setup as mnist_mlp-epochs-125: the sweeps' best values do not combine into a new one" in same
     alone = markdown(lab, singles, {}, [], committed, [])
     assert "not run yet (`python -m imgclf.experiments.sweep mnist_mlp --best`)" in alone
+
+
+def seeded(name: str, accuracies: list[float], **params: object) -> list[Result]:
+    return [
+        result(f"{name}-seed{42 + i}", accuracy, 2, **{"train.seed": 42 + i, **params})
+        for i, accuracy in enumerate(accuracies)
+    ]
+
+
+def test_seeded_runs_group_into_one_experiment_with_mean_std_and_range():
+    runs = [*seeded("convpool-base", [0.30, 0.32, 0.34]), result("convpool-base", 0.9, 2)]
+    (base,) = group(runs, ["convpool-base", "convpool-never-ran"])
+    assert base.seeds == [42, 43, 44], "the seeded runs, not the single run beside them"
+    assert base.accuracy == pytest.approx(0.32) and base.accuracy_std == pytest.approx(0.02)
+    assert base.accuracy_range == (0.30, 0.34) and "train.seed" not in base.params
+
+
+def test_a_difference_smaller_than_the_spread_is_marked_within_noise(labs):
+    lab = labs["convpool"]
+    groups = group(
+        seeded("convpool-base", [0.30, 0.32, 0.34], **{"train.convpool.dense_units": [512]})
+        + seeded("convpool-dense_units-512x256", [0.29, 0.31, 0.33], **{"train.convpool.dense_units": [512, 256]})
+        + seeded("convpool-filters-16x32", [0.39, 0.40, 0.41], **{"train.convpool.dense_units": [16]}),
+        [run.name for run in experiments(lab)],
+    )
+    text = markdown_of(lab, groups, {}, [], provenance(groups, {}), [])
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ")}
+    top = rows["convpool-filters-16x32"]
+    assert top.startswith("| **best** | convpool-filters-16x32 | [16] | 40.00% ± 1.00% | 39.00%-41.00% |")
+    assert rows["convpool-base"].endswith("| worse | (4, 1) 33% / 1.8504 |")
+    by_name = {g.name: g for g in groups}
+    names = ("convpool-base", "convpool-dense_units-512x256", "convpool-filters-16x32")
+    base, deeper, best = (by_name[n] for n in names)
+    assert within_noise(base, deeper) and not within_noise(base, best)
+    assert rows["convpool-dense_units-512x256"].endswith("| worse | (4, 2) 33% / 1.8717 |")
+    assert "Each experiment ran 3 times, train.seed 42-44, the split fixed" in text
+
+
+def test_only_the_labs_complete_setup_may_replace_its_committed_report(labs, raw):
+    lab = labs["early_stopping"]
+    planned = experiments(lab)
+
+    def runs(tiny: bool = False, seeds: int = 1, skip: int = 0) -> list[Group]:
+        found = []
+        for run in planned[skip:]:
+            params = pinned(raw, run) | (lab.tiny if tiny else {})
+            found.append(Group(run.name, tuple(Result(run.name, params, 0.9, 0.1, 1, 1) for _ in range(seeds))))
+        return found
+
+    assert partial_reason(planned, runs(), raw, None) is None
+    assert partial_reason(planned, runs(skip=1), raw, None).startswith("1 of the lab's 4 experiments did not finish")
+    assert "ran with preprocess.max_per_class=20, not the lab's setup" in partial_reason(planned, runs(True), raw, None)
+    previous = {"experiments": [{"name": run.name, "seeds": [42, 43, 44, 45, 46]} for run in planned]}
+    assert "fewer than the committed report's 5" in partial_reason(planned, runs(seeds=2), raw, previous)
+    assert partial_reason(planned, runs(seeds=5), raw, previous) is None

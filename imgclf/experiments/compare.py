@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
+from imgclf.experiments.exp_show import Result, differing_keys, experiment_runs, result_of, shown_value
 from imgclf.experiments.labs import short_key
-from imgclf.experiments.report import Result, differing_keys, experiment_runs, result_of, shown_value
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ import copy
 import dataclasses
 import json
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from imgclf.errors import PipelineError
 from imgclf.params import parse_params, read_yaml
@@ -52,8 +55,8 @@ def _lab(name: str, spec: object, where: str) -> Lab:
     fields = ("title", "base", "sweeps", "tiny")
     if not isinstance(spec, dict) or not set(fields) <= set(spec) <= {*fields, "published"}:
         raise PipelineError(f"{where}: must have the keys {', '.join(fields)} (and, optionally, published)")
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise PipelineError(f"{where}: a lab name may hold only letters, digits and _")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name) or name == "partial":
+        raise PipelineError(f"{where}: a lab name may hold only letters, digits and _, and is not 'partial'")
     for key in ("base", "tiny"):
         if not isinstance(spec[key], dict):
             raise PipelineError(f"{where}.{key}: must map params keys (like train.lr) to values")
@@ -147,6 +150,25 @@ def best_name(lab: Lab) -> str:
     return f"{lab.name}-best"
 
 
+SEED_KEY = "train.seed"
+_SEEDED = re.compile(r"(.+)-seed(\d+)")
+
+
+def with_seeds(runs: list[Experiment], seeds: list[int]) -> list[Experiment]:
+    """Each experiment once per training seed, as NAME-seedS with train.seed set; the split (split.seed) stays."""
+    return [
+        Experiment(f"{run.name}-seed{seed}", {**run.overrides, SEED_KEY: seed}, run.point)
+        for run in runs
+        for seed in seeds
+    ]
+
+
+def repeat_of(name: str) -> tuple[str, int | None]:
+    """An experiment's name without its seed suffix, and the seed: convpool-base-seed43 -> (convpool-base, 43)."""
+    seeded = _SEEDED.fullmatch(name)
+    return (seeded[1], int(seeded[2])) if seeded else (name, None)
+
+
 def best_combination(
     lab: Lab, accuracy: dict[str, float], tiny: bool = False, extra: Overrides | None = None
 ) -> Experiment:
@@ -209,3 +231,11 @@ def set_param_args(overrides: Overrides) -> list[str]:
     for key, value in overrides.items():
         args += ["-S", f"{key}={json.dumps(value, separators=(',', ':'))}"]
     return args
+
+
+def committed_params(project: Path) -> dict:
+    """params.yaml as the last commit has it: the defaults every lab experiment starts from."""
+    shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=project, capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise PipelineError("params.yaml is not committed here; a lab starts from the committed params.yaml: commit it")
+    return yaml.safe_load(shown.stdout)

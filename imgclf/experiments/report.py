@@ -1,15 +1,15 @@
-"""A lab's results from its DVC experiments: a markdown table (one row per experiment: the params that differ,
-test accuracy and loss, epochs, training time and the lab's published number, the best row marked), a PNG per
-sweep of test accuracy and training time against the swept value, and DVC's own overlaid training curves.
+"""A lab's results from its DVC experiments: report.md (report_markdown.py), results.json with where the numbers
+came from, a PNG per sweep of test accuracy and training time against the swept value, and DVC's own overlaid
+training curves. Only a complete run of the lab replaces reports/LAB/; a partial one is written to
+reports/partial/LAB/, which git ignores.
 
     python -m imgclf.experiments.report mnist_mlp            # writes reports/mnist_mlp/
-    python -m imgclf.experiments.report mnist_mlp --sweep 2  # only the lab's second sweep
+    python -m imgclf.experiments.report mnist_mlp --sweep 2  # only the lab's second sweep: reports/partial/mnist_mlp/
 """
 
 import argparse
 import json
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -17,186 +17,23 @@ from matplotlib.figure import Figure
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
-from imgclf.experiments.labs import Experiment, Lab, best_name, experiments, find_lab, flatten, load_labs, short_key
+from imgclf.experiments.exp_show import read_experiments, shown_value
+from imgclf.experiments.labs import (
+    Experiment,
+    Lab,
+    best_name,
+    committed_params,
+    experiments,
+    find_lab,
+    load_labs,
+    short_key,
+)
+from imgclf.experiments.provenance import partial_reason, provenance
+from imgclf.experiments.repeats import Group, group
+from imgclf.experiments.report_markdown import best, markdown
 from imgclf.experiments.vega import LIVE_SERIES, draw_curves, experiments_only, plots_diff_json
 
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    params: dict[str, object]  # flattened: dotted key -> value
-    accuracy: float  # test
-    loss: float  # test
-    train_seconds: float
-    images_per_second: float
-    epochs_run: int | None = None  # None for experiments run before train.json had these
-    best_epoch: int | None = None
-    best_val_accuracy: float | None = None
-
-
-@dataclass
-class Experiments:
-    """`dvc exp show --json`, read: the finished experiments, the state of the others, the committed params."""
-
-    finished: dict[str, Result] = field(default_factory=dict)
-    unfinished: dict[str, str] = field(default_factory=dict)  # name -> queued, running or failed
-    committed: dict[str, object] = field(default_factory=dict)  # the baseline commit's params, flattened
-
-
-def params_of(data: dict) -> dict[str, object]:
-    """The params.yaml of one experiment (or commit) of `dvc exp show --json`, flattened."""
-    return flatten(((data.get("params") or {}).get("params.yaml") or {}).get("data") or {})
-
-
-def result_of(name: str, data: dict) -> Result | None:
-    """One experiment (or commit) of `dvc exp show --json`; None without test metrics."""
-    metrics = data.get("metrics") or {}
-    evaluation = (metrics.get("metrics/eval.json") or {}).get("data")
-    training = (metrics.get("metrics/train.json") or {}).get("data")
-    params = params_of(data)
-    if not (evaluation and training and params and "test_accuracy" in evaluation):
-        return None
-    return Result(
-        name=name,
-        params=params,
-        accuracy=evaluation["test_accuracy"],
-        loss=evaluation["test_loss"],
-        train_seconds=training["train_seconds"],
-        images_per_second=training["images_per_second"],
-        epochs_run=training.get("epochs_run"),
-        best_epoch=training.get("best_epoch"),
-        best_val_accuracy=training.get("best_val_accuracy"),
-    )
-
-
-def experiment_runs(baseline: dict) -> Iterator[tuple[str, dict, str, Result | None]]:
-    """The experiments of one baseline of `dvc exp show --json`: name (or short rev), entry, state and result. A
-    run without test metrics has none: queued, running or failed, or a success that is not one (its metrics are
-    the baseline's), which counts as failed."""
-    for group in baseline.get("experiments") or []:
-        state = (group.get("executor") or {}).get("state", "success")
-        for exp in group.get("revs") or []:
-            name = exp.get("name") or str(exp.get("rev", ""))[:7]
-            result = result_of(name, exp.get("data") or {}) if state == "success" else None
-            yield name, exp, "failed" if state == "success" and not result else state, result
-
-
-def read_experiments(shown: list[dict]) -> Experiments:
-    """`dvc exp show --json` -> Experiments; where a name ran twice, the newest run counts."""
-    found = Experiments()
-    newest: dict[str, str] = {}
-    for baseline in shown:
-        if baseline.get("rev") != "workspace" and not found.committed:
-            found.committed = params_of(baseline.get("data") or {})
-        for name, exp, state, result in experiment_runs(baseline):
-            stamp = (exp.get("data") or {}).get("timestamp") or ""
-            if not exp.get("name") or (name in newest and newest[name] >= stamp):
-                continue
-            newest[name] = stamp
-            found.finished.pop(name, None)
-            found.unfinished.pop(name, None)
-            if result:
-                found.finished[name] = result
-            else:
-                found.unfinished[name] = state
-    return found
-
-
-def shown_value(value: object) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(map(shown_value, value)) + "]"
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def differing_keys(results: list[Result]) -> list[str]:
-    keys = dict.fromkeys(key for r in results for key in r.params)
-    return [k for k in keys if len({json.dumps(r.params.get(k)) for r in results}) > 1]
-
-
-def shared_settings(results: list[Result], committed: dict[str, object]) -> dict[str, object]:
-    """What every experiment ran with that the committed params.yaml does not say, read back from the
-    experiments themselves: the lab's setup, and anything else that leaked in."""
-    varying = set(differing_keys(results))
-    return {k: v for k, v in results[0].params.items() if k not in varying and committed.get(k) != v}
-
-
-def best(results: list[Result]) -> Result:
-    return max(results, key=lambda r: (r.accuracy, -r.loss))
-
-
-def _epochs(r: Result) -> str:
-    if r.epochs_run is None:
-        return ""
-    if r.best_val_accuracy is None:
-        return str(r.epochs_run)
-    return f"{r.epochs_run} (best val {r.best_val_accuracy:.2%} at {r.best_epoch})"
-
-
-def markdown(
-    lab: Lab,
-    results: list[Result],
-    unfinished: dict[str, str],
-    not_run: list[str],
-    committed: dict[str, object],
-    pictures: list[str],
-    curves: tuple[str, ...] | list[str] = (),
-) -> str:
-    lines = [f"# {lab.name}: {lab.title}", ""]
-    if not results:
-        lines.append(f"No finished experiments of this lab yet: run `python -m imgclf.experiments.sweep {lab.name}`.")
-    else:
-        shared = shared_settings(results, committed)
-        if shared:
-            settings = ", ".join(f"`{k}={shown_value(v)}`" for k, v in shared.items())
-            lines += [f"Every experiment ran with (besides the committed params.yaml): {settings}", ""]
-        keys = differing_keys(results)
-        columns = [short_key(k, tuple(results[0].params)) for k in keys]  # unambiguous among all params
-        published = any(r.name in lab.published for r in results)
-        top = best(results)
-        header = ["", "experiment", *columns, "test accuracy", "test loss", "epochs run", "train time (s)"]
-        header += ["published"] if published else []
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for r in results:
-            cells = ["**best**" if r is top else "", r.name, *(shown_value(r.params.get(k)) for k in keys)]
-            cells += [f"{r.accuracy:.2%}", f"{r.loss:.4f}", _epochs(r), f"{r.train_seconds:.1f}"]
-            cells += [lab.published.get(r.name, "")] if published else []
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"Best: **{top.name}**, {top.accuracy:.2%} test accuracy."]
-        lines += _best_combination_line(lab, results)
-    if unfinished:
-        states = ", ".join(f"{name} ({state})" for name, state in unfinished.items())
-        lines += ["", f"Not finished (see `dvc queue status`): {states}"]
-    if not_run:
-        lines += ["", f"Not run: {', '.join(not_run)}"]
-    lines += ["", *(f"![{p}]({p})" for p in pictures)]
-    if curves:
-        lines += ["", "Training curves of every experiment, overlaid (`dvc plots diff` over these experiments, drawn "
-                  "offline; [curves/index.html](curves/index.html) is DVC's interactive page, which loads Vega from a "
-                  "CDN):", "", *(f"![{c}]({c})" for c in curves)]  # fmt: skip
-    return "\n".join(lines) + "\n"
-
-
-def _best_combination_line(lab: Lab, results: list[Result]) -> list[str]:
-    """Whether LAB-best (each sweep's best value together) beats the best single experiment."""
-    combined = next((r for r in results if r.name == best_name(lab)), None)
-    if combined is None:
-        return [
-            "",
-            f"Each sweep's best value together: not run yet (`python -m imgclf.experiments.sweep {lab.name} --best`).",
-        ]
-    values = ", ".join(f"`{k}={shown_value(combined.params.get(k))}`" for k in lab.swept_keys)
-    singles = [r for r in results if r.name != combined.name]
-    if not singles:
-        return ["", f"{combined.name} ({values}): {combined.accuracy:.2%} test accuracy."]
-    rival = best(singles)
-    same = next((r.name for r in singles if r.params == combined.params), None)
-    if same:
-        verdict = f"the same setup as {same}: the sweeps' best values do not combine into a new one"
-    else:
-        beats = "beats" if combined.accuracy > rival.accuracy else "does not beat"
-        verdict = f"it {beats} the best single experiment, {rival.name} ({rival.accuracy:.2%})"
-    head = f"**{combined.name}**, each sweep's best value together ({values}): {combined.accuracy:.2%} test accuracy"
-    return ["", f"{head}; {verdict}."]
+PARTIAL = "partial"  # reports/partial/LAB/: a partial run's report, ignored by git
 
 
 def sweep_axis(values: list[object]) -> tuple[list[float] | None, str]:
@@ -219,24 +56,28 @@ def sweep_axis(values: list[object]) -> tuple[list[float] | None, str]:
 
 
 def sweep_figure(
-    keys: tuple[str, ...], runs: list[Experiment], results: dict[str, Result], title: str, xlabel: str
+    keys: tuple[str, ...], runs: list[Experiment], results: dict[str, Group], title: str, xlabel: str
 ) -> Figure | None:
     """Test accuracy and training time against a sweep's values (`runs`: the sweep's experiments, each with its
-    point as this sweep lists it), on a numeric axis where the values have one; None when none of them finished."""
+    point as this sweep lists it), on a numeric axis where the values have one; None when none of them finished.
+    With several seeds: the mean, and a bar of one standard deviation either side."""
     done = [r for r in runs if r.name in results]
     if not done:
         return None
     labels = [shown_value(r.point[keys[0]]) for r in done]  # the other keys change with the first
     positions, scale = sweep_axis([r.point[keys[0]] for r in done])
     xs = positions or list(range(len(done)))
+    repeated = any(len(results[r.name].runs) > 1 for r in done)
+    accuracy = "test accuracy (%), mean ± std" if repeated else "test accuracy (%)"
     panels = {
-        "test accuracy (%)": [100 * results[r.name].accuracy for r in done],
-        "training time (s)": [results[r.name].train_seconds for r in done],
+        accuracy: ([100 * results[r.name].accuracy for r in done], [100 * results[r.name].accuracy_std for r in done]),
+        "training time (s)": ([results[r.name].train_seconds for r in done], None),
     }
     fig = Figure(figsize=(10, 4), layout="constrained")
     fig.suptitle(title)
-    for ax, (ylabel, values) in zip(fig.subplots(1, 2), panels.items(), strict=True):
-        ax.plot(xs, values, marker="o", linestyle="-" if positions else "none")  # no line between categories
+    for ax, (ylabel, (values, spread)) in zip(fig.subplots(1, 2), panels.items(), strict=True):
+        line = "-" if positions else "none"  # no line between categories
+        ax.errorbar(xs, values, yerr=spread if repeated else None, marker="o", linestyle=line, capsize=4)
         ax.set_xscale(scale)
         ax.minorticks_off()
         ax.set_xticks(xs, labels, rotation=20 if max(map(len, labels)) > 10 else 0)
@@ -247,18 +88,41 @@ def sweep_figure(
     return fig
 
 
-def write_report(lab: Lab, out_dir: Path, project: Path = Path("."), only_sweep: int | None = None) -> list[Result]:
-    """Reads the project's experiments and writes out_dir/{report.md,results.json,sweepN-*.png,curves/}; with
-    `only_sweep`, of that sweep alone."""
+def group_json(g: Group) -> dict:
+    low, high = g.accuracy_range
+    figures = {"accuracy_mean": g.accuracy, "accuracy_std": g.accuracy_std, "accuracy_min": low, "accuracy_max": high}
+    figures |= {"loss_mean": g.loss, "loss_std": g.loss_std, "train_seconds_mean": g.train_seconds}
+    return {"name": g.name, "seeds": g.seeds if len(g.runs) > 1 else [], **figures, "runs": [asdict(r) for r in g.runs]}
+
+
+def read_previous(lab_dir: Path) -> dict | None:
+    try:
+        return json.loads((lab_dir / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_report(
+    lab: Lab, out: Path, project: Path = Path("."), only_sweep: int | None = None
+) -> tuple[list[Group], Path]:
+    """Reads the project's experiments and writes {report.md,results.json,sweepN-*.png,curves/} into out/LAB/ when
+    they are the lab's complete study, else into out/partial/LAB/ (`only_sweep`: that sweep's experiments alone).
+    Returns the experiments found and the folder written."""
     shown = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project)))
-    names = [r.name for r in experiments(lab, only_sweep=only_sweep)]
-    if only_sweep is None:
-        names.append(best_name(lab))
-    results = [shown.finished[n] for n in names if n in shown.finished]
-    unfinished = {n: shown.unfinished[n] for n in names if n in shown.unfinished}
-    not_run = [n for n in names if n not in shown.finished and n not in shown.unfinished and n != best_name(lab)]
-    by_name = {r.name: r for r in results}
-    with atomic_dir(out_dir) as tmp:  # as a whole: no picture of an earlier report stays beside this one
+    planned = experiments(lab, only_sweep=only_sweep)
+    names = [r.name for r in planned] + ([best_name(lab)] if only_sweep is None else [])
+    groups = group(list(shown.finished.values()), names)
+    found = {g.name for g in groups}
+    unfinished = {n: shown.unfinished[n] for n in names if n in shown.unfinished and n not in found}
+    not_run = [n for n in names if n not in found and n not in unfinished and n != best_name(lab)]
+    complete_plan = experiments(lab)
+    reason = partial_reason(complete_plan, groups, committed_params(project), read_previous(out / lab.name))
+    if only_sweep is not None:
+        reason = f"--sweep {only_sweep}: one sweep of the lab's {len(lab.sweeps)}"
+    lab_dir = out / lab.name if reason is None else out / PARTIAL / lab.name
+    by_name = {g.name: g for g in groups}
+    source = provenance(groups, shown.committed)
+    with atomic_dir(lab_dir) as tmp:  # as a whole: no picture of an earlier report stays beside this one
         pictures = []
         for number, sweep in enumerate(lab.sweeps, 1):
             if only_sweep not in (None, number):
@@ -272,15 +136,18 @@ def write_report(lab: Lab, out_dir: Path, project: Path = Path("."), only_sweep:
                 fig.savefig(tmp / picture, dpi=100)
                 pictures.append(picture)
         curves = []
-        if results:
-            revisions = experiments_only([r.name for r in results])
+        if groups:
+            revisions = experiments_only([g.runs[0].name for g in groups])
             page = ("--targets", LIVE_SERIES, "--out", str((tmp / "curves").resolve()))
             dvc("plots", "diff", *revisions, *page, cwd=project)
             curves = [f"curves/{name}" for name in draw_curves(plots_diff_json(revisions, project), tmp / "curves")]
-        summary = {"best": best(results).name if results else None, "unfinished": unfinished, "not_run": not_run}
-        write_json(tmp / "results.json", {**summary, "experiments": [asdict(r) for r in results]})
-        write_text(tmp / "report.md", markdown(lab, results, unfinished, not_run, shown.committed, pictures, curves))
-    return results
+        summary = {"best": best(groups).name if groups else None, "unfinished": unfinished, "not_run": not_run}
+        summary |= {"partial": reason, "provenance": source}
+        write_json(tmp / "results.json", {**summary, "experiments": [group_json(g) for g in groups]})
+        write_text(tmp / "report.md", markdown(lab, groups, unfinished, not_run, source, pictures, curves))
+    where = f"{lab_dir / 'report.md'}: {len(groups)} of {len(names)} experiments"
+    print(where if reason is None else f"{where}; a partial run ({reason}): {out / lab.name}/ is kept as it was")
+    return groups, lab_dir
 
 
 def main() -> None:
@@ -291,8 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     lab = find_lab(load_labs(), args.lab)
     experiments(lab, only_sweep=args.sweep)  # checks --sweep
-    results = write_report(lab, args.out / lab.name, only_sweep=args.sweep)
-    print(f"{args.out / lab.name / 'report.md'}: {len(results)} experiments")
+    write_report(lab, args.out, only_sweep=args.sweep)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,14 @@
     python -m imgclf.experiments.sweep cifar10_cnn --only cifar10_cnn-base   # only the named experiments
     python -m imgclf.experiments.sweep mnist_mlp --queue-only          # queue only; run later with dvc queue start
     python -m imgclf.experiments.sweep mnist_mlp --best                # each sweep's best together: mnist_mlp-best
+    python -m imgclf.experiments.sweep convpool --seeds 5 -S ...       # each experiment with 5 training seeds
 
 Each experiment is queued with `dvc exp run --queue -n LAB-... -S ...`, every params key set: the committed
 params.yaml, the lab's base and its point, whatever the workspace's params.yaml says. Re-running a lab replaces its
-experiments of the same name.
+experiments of the same name. With --seeds N, each experiment runs N times as NAME-seedS, train.seed S from the
+committed train.seed on, the split fixed; the report shows mean ± std. Only a complete run of the lab (every
+experiment, its own settings, at least the committed report's seeds) replaces reports/LAB/; any other run's report
+goes to reports/partial/LAB/.
 """
 
 import argparse
@@ -24,18 +28,23 @@ import yaml
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
+from imgclf.experiments.exp_show import read_experiments
 from imgclf.experiments.labs import (
+    SEED_KEY,
     Experiment,
     Overrides,
     best_combination,
     check,
+    committed_params,
     experiments,
     find_lab,
     load_labs,
     pinned,
     set_param_args,
+    with_seeds,
 )
-from imgclf.experiments.report import read_experiments, write_report
+from imgclf.experiments.repeats import group
+from imgclf.experiments.report import write_report
 
 
 def parse_set(pairs: list[str]) -> Overrides:
@@ -55,14 +64,6 @@ def only(runs: list[Experiment], names: list[str]) -> list[Experiment]:
         choices = ", ".join(run.name for run in runs)
         raise PipelineError(f"--only {unknown[0]}: no such experiment here; choose from {choices}")
     return [run for run in runs if run.name in names]
-
-
-def committed_params(project: Path) -> dict:
-    """params.yaml as the last commit has it: the defaults every lab experiment starts from."""
-    shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=project, capture_output=True, text=True)
-    if shown.returncode != 0:
-        raise PipelineError("params.yaml is not committed here; a lab starts from the committed params.yaml: commit it")
-    return yaml.safe_load(shown.stdout)
 
 
 def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="experiments at once (dvc queue workers)")
     parser.add_argument("--queue-only", action="store_true", help="queue the experiments, run nothing")
     parser.add_argument("--best", action="store_true", help="run LAB-best: each sweep's best value together")
+    parser.add_argument("--seeds", type=int, default=1, help="run each experiment with N training seeds (default 1)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/LAB/ is written (default reports)")
     args = parser.parse_args()
     project = Path(".")
@@ -104,17 +106,23 @@ def main() -> None:
         if args.sweep or args.only:
             raise PipelineError("--best combines the best of every sweep; leave out --sweep and --only")
         finished = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project))).finished
-        runs = [best_combination(lab, {n: r.accuracy for n, r in finished.items()}, args.tiny, extra)]
+        groups = group(list(finished.values()), [run.name for run in experiments(lab, args.tiny, extra)])
+        runs = [best_combination(lab, {g.name: g.accuracy for g in groups}, args.tiny, extra)]
     committed = committed_params(project)
+    if args.seeds < 1 or SEED_KEY in extra:
+        raise PipelineError(f"--seeds {args.seeds}: give 1 or more, and leave {SEED_KEY} out of -S")
+    if args.seeds > 1:
+        first = int(committed["train"]["seed"])
+        runs = with_seeds(runs, list(range(first, first + args.seeds)))
     check(committed, runs)
     queue(runs, committed, project)
     if args.queue_only:
         print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
         return
     run_queue(args.jobs, project)
-    finished = {result.name for result in write_report(lab, args.out / lab.name, project, only_sweep=args.sweep)}
+    groups, _ = write_report(lab, args.out, project, only_sweep=args.sweep)
+    finished = {run.name for g in groups for run in g.runs}
     failed = [run.name for run in runs if run.name not in finished]
-    print(f"{args.out / lab.name / 'report.md'}: {len(runs) - len(failed)} of {len(runs)} experiments finished")
     if failed:
         raise PipelineError(f"{len(failed)} experiments did not finish ({', '.join(failed)}); see dvc queue status")
 
