@@ -247,6 +247,8 @@ def _coerce(value: object, tp: object, key: str, limits: typing.Mapping[str, flo
     origin = typing.get_origin(tp)
     if origin is Literal:
         choices = typing.get_args(tp)
+        if isinstance(value, bool) and {"on", "off"} <= set(choices):
+            return "on" if value else "off"  # YAML 1.1 reads on/off (and yes/no, true/false) as booleans
         if value not in choices:
             raise _Invalid(f"{key} = {value!r} is not allowed; choose one of: {', '.join(map(str, choices))}")
         return value

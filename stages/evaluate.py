@@ -20,7 +20,7 @@ def main() -> None:
 
     from imgclf.data.shards import open_shards
     from imgclf.training.evaluate import evaluate, write_evaluation
-    from imgclf.training.train import load_model
+    from imgclf.training.model_file import load_model
 
     model, class_names = load_model(args.model_dir)
     test = open_shards(args.test_dir)

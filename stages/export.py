@@ -21,7 +21,7 @@ def main() -> None:
     from imgclf.atomic import write_json
     from imgclf.data.shards import open_shards
     from imgclf.training.export import export
-    from imgclf.training.train import load_model
+    from imgclf.training.model_file import load_model
 
     model, class_names = load_model(args.model_dir)
     report = export(

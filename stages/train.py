@@ -24,7 +24,8 @@ def main() -> None:
     from imgclf.data.shards import open_shards
     from imgclf.training.cluster import finish_together
     from imgclf.training.devices import is_chief, is_multi_worker
-    from imgclf.training.train import RESUME_DIR, backbone_weights, save_model, train
+    from imgclf.training.model_file import save_model
+    from imgclf.training.train import RESUME_DIR, backbone_weights, train
 
     train_data = open_shards(args.split_dir / "train")
     val_data = open_shards(args.split_dir / "val")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from imgclf.training.export import FILES, export, spread
+from imgclf.training.model_file import save_model
 from imgclf.training.predict import load_classifier, predict
-from imgclf.training.train import save_model, train
+from imgclf.training.train import train
 from tests.conftest import blobs, quick_mlp, sharded, train_val
 
 

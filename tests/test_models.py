@@ -7,8 +7,9 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.training.input_pipeline import training_batches
+from imgclf.training.model_file import load_model, save_model
 from imgclf.training.models import augmentation, build_model, learning_rate
-from imgclf.training.train import load_model, save_model, train
+from imgclf.training.train import train
 from tests.conftest import blobs, quick_mlp, sharded, train_val
 
 

@@ -1,11 +1,16 @@
 import copy
+import dataclasses
+import shutil
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from dvc.utils.hydra import apply_overrides
 
 from imgclf.errors import PipelineError
-from imgclf.params import load_params, parse_params
+from imgclf.params import Params, load_params, parse_params
 from tests.conftest import REPO
 
 
@@ -103,3 +108,35 @@ def test_missing_and_malformed_files_name_the_file(tmp_path: Path):
     (tmp_path / "params.yaml").write_text("- 1\n")
     with pytest.raises(PipelineError, match="top level must be a mapping"):
         load_params(tmp_path / "params.yaml")
+
+
+def choice_keys(cls: type = Params, prefix: str = "") -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Every param with a fixed set of values: its dotted key and the values."""
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        tp = hints[field.name]
+        if dataclasses.is_dataclass(tp):
+            yield from choice_keys(tp, f"{prefix}{field.name}.")
+        elif typing.get_origin(tp) is typing.Literal:
+            yield prefix + field.name, typing.get_args(tp)
+
+
+def value_at(params: object, key: str) -> object:
+    for part in key.split("."):
+        params = getattr(params, part)
+    return params
+
+
+def test_every_choice_can_be_set_with_dvc_exp_run_s_as_documented(tmp_path: Path):
+    """`dvc exp run -S key=value` (DVC's Hydra overrides), then a later -S of another key that rewrites params.yaml:
+    on and off, which YAML 1.1 reads as booleans, and every other documented value come through as meant."""
+    keys = dict(choice_keys())
+    assert keys["train.xla"] == ("auto", "on", "off") and keys["train.mixed_precision"] == ("auto", "on", "off")
+    for key, choices in keys.items():
+        for choice in choices:
+            shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+            needs = ["data.folder=photos"] if (key, choice) == ("data.dataset", "folder") else []
+            apply_overrides(tmp_path / "params.yaml", [f"{key}={choice}", *needs])
+            apply_overrides(tmp_path / "params.yaml", ["train.lr=0.02"])  # DVC writes the whole file again
+            params = parse_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))
+            assert value_at(params, key) == choice, f"-S {key}={choice}"

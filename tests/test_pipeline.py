@@ -91,6 +91,11 @@ def test_repro_then_experiment(project: Path):
     assert misspelled.returncode != 0, "a section no stage reads must not pass as an experiment that changed nothing"
     assert "error: params.yaml: unknown key trian; allowed keys here: data, preprocess" in misspelled.stderr
 
+    switched = ["dvc", "exp", "run", "-S", "train.xla=off", "-S", "train.mixed_precision=on", "params"]
+    run(switched, project)  # YAML 1.1 reads on and off as booleans: the params stage, which every stage trusts
+    seen = json.loads((project / "data" / "params.json").read_text())["train"]
+    assert (seen["xla"], seen["mixed_precision"]) == ("off", "on")
+
 
 def registry(project: Path) -> None:
     """README's model registry: a version is a git tag; another project fetches it into an empty folder, with

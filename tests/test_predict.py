@@ -8,8 +8,9 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
+from imgclf.training.model_file import save_model
 from imgclf.training.predict import annotate, as_csv, as_table, image_files, load_for_model, predict, predict_files
-from imgclf.training.train import save_model, train
+from imgclf.training.train import train
 from tests.conftest import REPO, png_bomb, quick_mlp, train_val
 
 
@@ -36,7 +37,7 @@ def model_dir(tmp_path_factory):
 
 
 def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir):
-    from imgclf.training.train import load_model
+    from imgclf.training.model_file import load_model
 
     files = [quadrant_image(tmp_path / f"{q}.png", q) for q in range(3)]
     model, class_names = load_model(model_dir)
@@ -52,7 +53,7 @@ def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir
 
 def test_a_folder_is_predicted_a_chunk_at_a_time_with_the_same_results(tmp_path: Path, model_dir):
     """Chunks of 2 across 7 files, one of them unreadable: the same labels, in order, as all at once."""
-    from imgclf.training.train import load_model
+    from imgclf.training.model_file import load_model
 
     files = [quadrant_image(tmp_path / f"{i}.png", i % 3) for i in range(6)]
     files.insert(3, tmp_path / "empty.png")

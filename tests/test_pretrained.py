@@ -16,8 +16,9 @@ from imgclf.data.fetch import fetch_backbone_weights
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
 from imgclf.training import train as train_module
+from imgclf.training.model_file import load_model, save_model
 from imgclf.training.models import BACKBONE_LAYER, build_model
-from imgclf.training.train import backbone_weights, load_model, save_model, train
+from imgclf.training.train import backbone_weights, train
 from tests.conftest import REPO, blobs, sharded
 
 

@@ -171,7 +171,7 @@ def load_classifier(path: Path):
         if model.predict(np.zeros((1, *model.input_shape[1:]), np.uint8)).shape[-1] != len(class_names):
             raise PipelineError(f"{path}: its outputs do not match {path.parent / 'class_names.json'}")
         return model, class_names
-    from imgclf.training.train import load_model
+    from imgclf.training.model_file import load_model
 
     return load_model(path)
 

@@ -6,7 +6,6 @@ import json
 import math
 import shutil
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from imgclf.atomic import atomic_dir, atomic_path, write_json
+from imgclf.atomic import atomic_dir, write_json
 from imgclf.data.backbones import BACKBONES, fetched_weights
-from imgclf.data.dataset import read_class_names, write_class_names
 from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
 from imgclf.params import TrainParams
@@ -27,8 +25,6 @@ from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, trai
 from imgclf.training.livelog import keras_series
 from imgclf.training.models import augmentation, build_model, build_optimizer, learning_rate, set_backbone_trainable
 
-MODEL_FILE = "model.keras"
-CLASS_NAMES_FILE = "class_names.json"
 FINGERPRINT_FILE = "fingerprint.json"
 RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs
 FINE_TUNE_DIR = "fine-tune"  # in RESUME_DIR: the backups of a pretrained model's second phase, with its optimizer
@@ -375,35 +371,3 @@ def check_batch_divides(params: TrainParams, strategy: tf.distribute.Strategy, t
             f"{train_data.root}: {len(train_data.files)} shard(s) for {workers} workers, which read a shard each at "
             f"least; lower preprocess.shard_mb (now {len(train_data.files)} shards) and re-run `dvc repro split`"
         )
-
-
-def save_model(model: keras.Model, class_names: tuple[str, ...], model_dir: Path) -> None:
-    with atomic_path(Path(model_dir) / MODEL_FILE) as tmp:
-        model.save(tmp)
-    write_class_names(Path(model_dir) / CLASS_NAMES_FILE, class_names)
-
-
-def load_model(model_dir: Path) -> tuple[keras.Model, tuple[str, ...]]:
-    """Loads for inference, with Keras safe mode: a .keras file from someone else cannot run arbitrary code. The
-    optimizer stays in the file (to train on elsewhere) but is not restored: a mixed-precision model's loss-scale
-    optimizer would not fit this process's float32 one."""
-    model_path, names_path = Path(model_dir) / MODEL_FILE, Path(model_dir) / CLASS_NAMES_FILE
-    for path in (model_path, names_path):
-        if not path.is_file():
-            raise PipelineError(f"{path}: not found; run `dvc repro train` first")
-    if not zipfile.is_zipfile(model_path):  # Keras would say "File not found" of a file that is there
-        raise PipelineError(
-            f"{model_path}: damaged, not a whole Keras model file (a .keras file is a zip archive; this one is cut "
-            f"short or overwritten); retrain it with `dvc repro -f train`, or restore the cached copy with "
-            f"`dvc checkout {model_path}`"
-        )
-    try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    except Exception as e:  # Keras raises many types for a bad file; all mean the same to the user
-        raise PipelineError(f"{model_path}: cannot load the model ({type(e).__name__}: {e}); retrain it") from None
-    class_names = read_class_names(names_path)
-    if model.output_shape[-1] != len(class_names):
-        raise PipelineError(
-            f"{names_path}: {len(class_names)} class names, but the model has {model.output_shape[-1]} outputs"
-        )
-    return model, class_names
