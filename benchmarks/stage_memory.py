@@ -51,7 +51,15 @@ def stage_commands(code: Path) -> dict[str, list[str]]:
         "fetch": ["stages.fetch", "data/raw", "data/weights"],
         "preprocess": ["stages.preprocess", "data/raw", "data/prepared"],
         "split": ["stages.split", "data/prepared", "data/split", "metrics/data_report.json"],
-        "train": ["stages.train", "data/split", "data/weights", "models", "dvclive", "metrics/train.json"],
+        "train": [
+            "stages.train",
+            "data/split",
+            "data/weights",
+            "models",
+            "dvclive",
+            "metrics/train.json",
+            "metrics/timing.json",
+        ],
         "evaluate": ["stages.evaluate", "models", test, "metrics"],
     }
 

@@ -1,5 +1,5 @@
 """Train on the shards of SPLIT_DIR/train/ (validating on val/), a pretrained backbone starting from the weights in
-WEIGHTS_DIR; write MODEL_DIR, the DVCLive log and METRICS_FILE."""
+WEIGHTS_DIR; write MODEL_DIR, the DVCLive log, METRICS_FILE and the training time in TIMING_FILE."""
 
 import argparse
 from pathlib import Path
@@ -16,15 +16,17 @@ def main() -> None:
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("live_dir", type=Path)
     parser.add_argument("metrics_file", type=Path)
+    parser.add_argument("timing_file", type=Path)
     args = parser.parse_args()
     params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
     keep_large_blocks_returnable()
 
     from imgclf.atomic import write_json
     from imgclf.data.shards import open_shards
+    from imgclf.timing import record
     from imgclf.training.cluster import finish_together
     from imgclf.training.devices import is_chief, is_multi_worker
-    from imgclf.training.model_file import save_model
+    from imgclf.training.model_file import MODEL_FILE, save_model
     from imgclf.training.train import RESUME_DIR, backbone_weights, train
 
     train_data = open_shards(args.split_dir / "train")
@@ -33,9 +35,11 @@ def main() -> None:
     model, metrics = train(params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR, weights_file)
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
+        timing = {key: metrics.pop(key) for key in ("train_seconds", "images_per_second")}
         write_json(args.metrics_file, metrics)
+        record(args.timing_file, "train", timing, args.model_dir / MODEL_FILE)
         print(
-            f"trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s: "
+            f"trained {metrics['epochs_run']} epochs in {timing['train_seconds']:.1f} s: "
             f"val_accuracy {metrics['val_accuracy']:.4f} (best {metrics['best_val_accuracy']:.4f}); "
             f"model in {args.model_dir}"
         )

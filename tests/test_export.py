@@ -1,11 +1,14 @@
 """The export stage's formats, checked against Keras, and predict running from them."""
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from imgclf.training.export import FILES, export, spread
 from imgclf.training.model_file import save_model
@@ -33,8 +36,8 @@ def exported(tmp_path_factory, request) -> tuple[Path, dict]:
 def test_every_format_is_written_and_agrees_with_keras(exported):
     folder, report = exported
     assert sorted(p.name for p in (folder / "exported").iterdir()) == sorted([*FILES.values(), "class_names.json"])
-    assert (folder / "exported" / "saved_model" / "saved_model.pb").is_file()
-    for name in FILES:
+    assert not (folder / "exported" / "saved_model").exists(), "checked, not kept: its bytes differ on every export"
+    for name in ("saved_model", *FILES):
         figures = report[name]
         assert figures["size_bytes"] > 0 and figures["latency_ms"] > 0
         if name != "tflite_int8":
@@ -68,3 +71,16 @@ def test_int8_calibration_and_latency_images_are_spread_over_every_class():
     labels = np.repeat(np.arange(10), 320)  # 3,200 training digits in class order
     assert set(labels[spread(len(labels), 500)]) == set(range(10))
     assert len(spread(len(labels), 500)) == 500 and spread(3, 500) == [0, 1, 2]
+
+
+def test_saved_model_command_writes_one_for_serving_and_never_overwrites(exported, tmp_path: Path):
+    folder, _ = exported
+    command = [sys.executable, "-m", "imgclf.training.saved_model", str(folder / "models"), str(tmp_path / "sm")]
+    subprocess.run(command, check=True, capture_output=True)
+    served = tf.saved_model.load(str(tmp_path / "sm"))
+    images = blobs(n_per_class=3, seed=9).images
+    model, _ = load_classifier(folder / "models")
+    assert (np.asarray(served.serve(images)).argmax(1) == model.predict(images, verbose=0).argmax(1)).all()
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 1
+    assert again.stderr.strip().endswith("already exists; name a new folder (nothing is overwritten)")

@@ -91,6 +91,7 @@ def test_repro_then_experiment(project: Path):
     assert misspelled.returncode != 0, "a section no stage reads must not pass as an experiment that changed nothing"
     assert "error: params.yaml: unknown key trian; allowed keys here: data, preprocess" in misspelled.stderr
 
+    run(["git", "checkout", "params.yaml"], project)  # the misspelled key stays in the workspace's params.yaml
     switched = ["dvc", "exp", "run", "-S", "train.xla=off", "-S", "train.mixed_precision=on", "params"]
     run(switched, project)  # YAML 1.1 reads on and off as booleans: the params stage, which every stage trusts
     seen = json.loads((project / "data" / "params.json").read_text())["train"]
@@ -186,7 +187,15 @@ def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):
 @pytest.mark.parametrize(
     "stage",
     [
-        ["stages.train", "data/split", "data/weights", "models", "dvclive", "metrics/train.json"],
+        [
+            "stages.train",
+            "data/split",
+            "data/weights",
+            "models",
+            "dvclive",
+            "metrics/train.json",
+            "metrics/timing.json",
+        ],
         ["stages.evaluate", "models", "data/split/test", "metrics"],
         ["stages.plot", "dvclive", "metrics/predictions.csv", "models/class_names.json", "data/split/test", "plots"],
     ],

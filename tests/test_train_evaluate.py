@@ -149,7 +149,17 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train
 def run_train_stage(workdir: Path, code: Path = REPO) -> subprocess.Popen:
     """The train stage as `dvc repro` runs it, with the imgclf and stages packages of `code`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "stages.train", "data/split", "data/weights", "models", "dvclive", "metrics/train.json"],
+        [
+            sys.executable,
+            "-m",
+            "stages.train",
+            "data/split",
+            "data/weights",
+            "models",
+            "dvclive",
+            "metrics/train.json",
+            "metrics/timing.json",
+        ],
         cwd=workdir,
         env={**os.environ, "PYTHONPATH": str(code)},
         stdout=subprocess.PIPE,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from imgclf.experiments.labs import flatten
+from imgclf.timing import timed_for
 
 DATA_DEPS = ("data/split/train", "data/split/val", "data/split/test")  # what an experiment trained and tested on
 
@@ -16,8 +17,8 @@ class Result:
     params: dict[str, object]  # flattened: dotted key -> value
     accuracy: float  # test
     loss: float  # test
-    train_seconds: float
-    images_per_second: float
+    train_seconds: float | None  # None: train was restored from DVC's run-cache, not timed in this run
+    images_per_second: float | None
     epochs_run: int | None = None  # None for experiments run before train.json had these
     best_epoch: int | None = None
     best_val_accuracy: float | None = None
@@ -53,13 +54,15 @@ def result_of(name: str, data: dict, commit: str | None = None) -> Result | None
     params = params_of(data)
     if not (evaluation and training and params and "test_accuracy" in evaluation):
         return None
+    model_md5 = ((data.get("outs") or {}).get("models/model.keras") or {}).get("hash")
+    timing = timed_for((metrics.get("metrics/timing.json") or {}).get("data") or {}, "train", model_md5) or training
     return Result(
         name=name,
         params=params,
         accuracy=evaluation["test_accuracy"],
         loss=evaluation["test_loss"],
-        train_seconds=training["train_seconds"],
-        images_per_second=training["images_per_second"],
+        train_seconds=timing.get("train_seconds"),  # train.json held it before timing.json
+        images_per_second=timing.get("images_per_second"),
         epochs_run=training.get("epochs_run"),
         best_epoch=training.get("best_epoch"),
         best_val_accuracy=training.get("best_val_accuracy"),

@@ -20,6 +20,14 @@ def is_source(key: str) -> bool:
     return any(key == k or (k.endswith(".") and key.startswith(k)) for k in SOURCE_KEYS)
 
 
+def dataset_name(params: dict[str, object]) -> str:
+    """A short name for the data an experiment ran on, in place of its sources: the dataset, or for a photo folder
+    the folder's (or archive's) own name."""
+    dataset = str(params.get("data.dataset", ""))
+    folder = str(params.get("data.folder") or "").rstrip("/")
+    return folder.rsplit("/", 1)[-1] if dataset == "folder" and folder else dataset
+
+
 def machine() -> str:
     """This machine in one line, for the numbers it produced: OS, CPU cores, GPU, TensorFlow's version."""
     from importlib.metadata import version

@@ -46,8 +46,10 @@ class Group:
         return statistics.stdev(r.loss for r in self.runs) if len(self.runs) > 1 else 0.0
 
     @property
-    def train_seconds(self) -> float:
-        return statistics.fmean(r.train_seconds for r in self.runs)
+    def train_seconds(self) -> float | None:
+        """The mean over the runs that trained (None where DVC restored every run from its run-cache)."""
+        timed = [r.train_seconds for r in self.runs if r.train_seconds is not None]
+        return statistics.fmean(timed) if timed else None
 
 
 def group(results: list[Result], names: list[str]) -> list[Group]:

@@ -76,7 +76,7 @@ def table(lab: Lab, groups: list[Group]) -> list[str]:
         loss = f"{g.loss:.4f} ± {g.loss_std:.4f}" if len(g.runs) > 1 else f"{g.loss:.4f}"
         cells = ["**best**" if g is top else "", g.name, *(shown_value(g.params.get(k)) for k in keys)]
         cells += [_accuracy(g), *([f"{low:.2%}-{high:.2%}"] if repeated else []), loss, _epochs(g)]
-        cells.append(f"{g.train_seconds:.1f}")
+        cells.append("cached" if g.train_seconds is None else f"{g.train_seconds:.1f}")
         if repeated:
             cells.append("" if g is top else "within noise" if within_noise(g, top) else "worse")
         cells += [lab.published.get(g.name, "")] if published else []
