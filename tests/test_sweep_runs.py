@@ -150,3 +150,20 @@ def test_seeds_repeat_every_experiment_and_the_report_shows_their_spread(project
     text = (project / "reports" / "partial" / "photos" / "report.md").read_text()
     assert "Each experiment ran 2 times, train.seed 42-43, the split fixed" in text
     assert "| min-max |" in text and " ± " in text
+
+
+def test_check_says_whether_head_reproduces_a_reports_figures_exactly(project: Path, photos: Path):
+    """After the seeds test: its report (here the partial one) re-run from its quickest run's recorded params."""
+    folder = project / "reports" / "partial" / "photos"
+    check = [sys.executable, "-m", "imgclf.experiments.check", "photos", "--report", str(folder)]
+    same = run([*check, "-S", f"data.folder={photos}"], project)
+    assert "HEAD reproduces the report exactly" in same.stdout.splitlines()[-1]
+    results = json.loads((folder / "results.json").read_text())
+    for experiment in results["experiments"]:
+        for r in experiment["runs"]:
+            r["accuracy"] -= 0.01  # as if the code had changed since the report
+    (folder / "results.json").write_text(json.dumps(results))
+    stale = run([*check, "-S", f"data.folder={photos}"], project, check=False)
+    assert stale.returncode == 1 and "the report is stale; re-run its lab" in stale.stdout.splitlines()[-1]
+    refused = run([*check, "-S", "train.lr=0.5"], project, check=False)
+    assert refused.returncode == 1 and "only data sources" in refused.stderr

@@ -1,0 +1,23 @@
+"""README's results table is generated from the committed reports, never typed."""
+
+import pytest
+
+from imgclf.errors import PipelineError
+from imgclf.experiments.labs import load_labs
+from imgclf.experiments.results_table import END, START, table, with_table
+from tests.conftest import REPO
+
+
+def test_readme_results_table_is_the_one_the_reports_give(monkeypatch):
+    monkeypatch.chdir(REPO)  # the reports' commits come from git log
+    readme = (REPO / "README.md").read_text()
+    generated = table(load_labs(REPO / "sweeps.yaml"), REPO / "reports")
+    assert with_table(readme, generated) == readme, "stale: run python -m imgclf.experiments.results_table --write"
+    assert generated.count("\n") > 5
+
+
+def test_the_table_replaces_only_what_lies_between_its_markers():
+    readme = f"# x\n\n{START}\n| old |\n{END}\n\nmore\n"
+    assert with_table(readme, "| new |\n") == f"# x\n\n{START}\n| new |\n{END}\n\nmore\n"
+    with pytest.raises(PipelineError, match="no results table markers"):
+        with_table("# x\n", "| new |\n")
