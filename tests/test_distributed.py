@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from imgclf.training.devices import is_chief
+from imgclf.errors import PipelineError
+from imgclf.training.devices import cluster_workers, is_chief
 from tests.conftest import REPO
 
 SCRIPT = str(REPO / "tests" / "run_distributed.py")
@@ -110,3 +111,11 @@ def test_only_the_chief_writes(monkeypatch):
     assert not is_chief()
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
     assert is_chief()
+
+
+@pytest.mark.parametrize("value", ["{not json", "[1, 2]"])
+def test_a_tf_config_that_is_not_a_json_object_is_one_line(monkeypatch, value: str):
+    monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(PipelineError, match="^TF_CONFIG ") as info:
+        cluster_workers()
+    assert "\n" not in str(info.value)

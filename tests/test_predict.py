@@ -128,8 +128,36 @@ def test_annotated_images_never_overwrite_an_input_or_each_other(tmp_path: Path,
     a_png = quadrant_image(tmp_path / "in" / "a" / "x.png", 1)
     b_jpg = quadrant_image(tmp_path / "in" / "b" / "x.jpg", 2)
     originals = {path: path.read_bytes() for path in (a_jpg, a_png, b_jpg)}
-    result = run_predict("--model", model_dir, tmp_path / "in", "--annotate", tmp_path / "in" / "a")
+    result = run_predict("--model", model_dir, tmp_path / "in", "--annotate", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     assert all(path.read_bytes() == data for path, data in originals.items()), "the photos are untouched"
-    written = sorted(p.relative_to(tmp_path / "in" / "a") for p in (tmp_path / "in" / "a").rglob("*.png") if p != a_png)
+    written = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.png"))
     assert [str(p) for p in written] == ["a/x.jpg.png", "a/x.png.png", "b/x.jpg.png"], "one output per input"
+
+
+@pytest.mark.parametrize("where", ["in", "in/a", "in/new", "single"])
+def test_annotating_into_the_images_own_folder_is_refused(tmp_path: Path, model_dir, where: str):
+    """Annotated copies beside the photos would be trained on by the next `dvc repro` of that folder."""
+    photo = quadrant_image(tmp_path / "in" / "a" / "x.jpg", 0)
+    inputs = [photo] if where == "single" else [tmp_path / "in"]
+    target = tmp_path / "in" / "a" if where == "single" else tmp_path / where
+    result = run_predict("--model", model_dir, *inputs, "--annotate", target)
+    assert result.returncode == 1 and "a folder of your images" in result.stderr.splitlines()[-1]
+    assert sorted(p.name for p in (tmp_path / "in").rglob("*")) == ["a", "x.jpg"], "nothing written"
+
+
+def test_annotate_into_a_file_and_csv_onto_a_photo_are_one_line_refusals(tmp_path: Path, model_dir):
+    photos = [quadrant_image(tmp_path / "in" / f"{i}.jpg", i) for i in range(2)]
+    before = [photo.read_bytes() for photo in photos]
+    (tmp_path / "notes.txt").write_text("mine")
+    cases = {
+        ("--annotate", tmp_path / "notes.txt"): "is a file; name a folder for the annotated images",
+        ("--csv", photos[0]): "that is one of the images to predict; name a new .csv file",  # predict --csv *.jpg
+        ("--csv", tmp_path / "notes.txt"): "exists and is not a CSV predict wrote; name a new file",
+    }
+    for args, message in cases.items():
+        result = run_predict("--model", model_dir, *photos, *args)
+        assert result.returncode == 1 and result.stderr.splitlines()[-1].endswith(message), result.stderr
+    assert [photo.read_bytes() for photo in photos] == before and (tmp_path / "notes.txt").read_text() == "mine"
+    assert run_predict("--model", model_dir, *photos, "--csv", tmp_path / "p.csv").returncode == 0
+    assert run_predict("--model", model_dir, *photos, "--csv", tmp_path / "p.csv").returncode == 0, "its own CSV"

@@ -6,11 +6,20 @@ import os
 import keras
 import tensorflow as tf
 
+from imgclf.errors import PipelineError
 from imgclf.params import TrainParams
 
 
 def tf_config() -> dict:
-    return json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+    """The TF_CONFIG environment variable's cluster description ({} without one); not JSON: one line saying so."""
+    text = os.environ.get("TF_CONFIG", "") or "{}"
+    try:
+        config = json.loads(text)
+    except ValueError as e:
+        raise PipelineError(f"TF_CONFIG is not valid JSON ({e}): {text[:60]!r}; fix it, or unset it") from None
+    if not isinstance(config, dict):
+        raise PipelineError(f"TF_CONFIG must be a JSON object with cluster and task, got {text[:60]!r}")
+    return config
 
 
 def cluster_workers() -> int:

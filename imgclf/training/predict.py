@@ -5,7 +5,9 @@ image annotated with its label. The model's own input size and channels decide h
 
 A file that cannot be read as an image is listed and skipped (`--strict`: stops at the first). Annotated images
 mirror the inputs' folders and keep their names (a/x.jpg -> annotated/a/x.jpg.png): they never overwrite an input
-or each other.
+or each other, and never land in an input's folder (the next `dvc repro` there would train on them). --csv never
+overwrites an input, or a file that is not a CSV predict wrote (as `predict photos/*.jpg --csv` would make the first
+photo the CSV).
 """
 
 import argparse
@@ -118,7 +120,7 @@ def predict_images(model, class_names: tuple[str, ...], images: np.ndarray, top_
 def as_csv(files: list[Path], predictions: list[Prediction]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["path", "rank", "label", "probability"])
+    writer.writerow(CSV_HEADER.split(","))
     for path, prediction in zip(files, predictions, strict=True):
         writer.writerows((str(path), rank, label, f"{p:.6f}") for rank, (label, p) in enumerate(prediction, 1))
     return out.getvalue()
@@ -133,10 +135,37 @@ def as_table(files: list[Path], predictions: list[Prediction]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def annotation_targets(files: list[Path], out_dir: Path) -> list[Path]:
+CSV_HEADER = "path,rank,label,probability"
+
+
+def check_csv_target(csv_path: Path, files: list[Path]) -> None:
+    """Refuses a --csv that is one of the images, or an existing file that is not a CSV predict wrote."""
+    if csv_path.resolve() in {path.resolve() for path in files}:
+        raise PipelineError(f"--csv {csv_path}: that is one of the images to predict; name a new .csv file")
+    if csv_path.is_dir():
+        raise PipelineError(f"--csv {csv_path}: is a folder; name a .csv file")
+    if csv_path.exists():
+        with open(csv_path, "rb") as f:
+            first = f.readline(len(CSV_HEADER) + 2).decode("utf-8", "replace").strip()
+        if first != CSV_HEADER:
+            raise PipelineError(f"--csv {csv_path}: exists and is not a CSV predict wrote; name a new file")
+
+
+def annotation_targets(files: list[Path], out_dir: Path, inputs: list[Path]) -> list[Path]:
     """Where each file's annotated copy goes: its path below the inputs' common folder, its whole name kept and
-    .png added, so no two inputs share one (a/x.jpg, a/x.png, b/x.jpg). One that would land on an input is refused."""
+    .png added, so no two inputs share one (a/x.jpg, a/x.png, b/x.jpg). A folder that is a file, or lies in a
+    folder of the inputs (a folder given, or an image's own), is refused."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PipelineError(f"--annotate {out_dir}: is a file; name a folder for the annotated images")
     resolved = [path.resolve() for path in files]
+    folders = {path.resolve() for path in inputs if path.is_dir()} | {path.parent for path in resolved}
+    out = out_dir.resolve()
+    inside = next((folder for folder in sorted(folders) if out == folder or folder in out.parents), None)
+    if inside is not None:
+        raise PipelineError(
+            f"--annotate {out_dir}: lies in {inside}, a folder of your images, which would then hold the annotated "
+            "copies too (and a dataset folder would train on them); choose a folder outside it"
+        )
     common = Path(os.path.commonpath([path.parent for path in resolved]))
     targets = [out_dir / path.relative_to(common).with_name(path.name + ".png") for path in resolved]
     inputs = set(resolved)
@@ -185,7 +214,7 @@ def main() -> None:
         default=Path("models"),
         help="folder with model.keras and class_names.json, or an exported .tflite or .onnx file (exported/)",
     )
-    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--top-k", type=int, default=3, help="how many of the likeliest labels to show (default 3)")
     parser.add_argument("--resize", choices=["stretch", "pad"], default="stretch", help="as preprocess.resize")
     parser.add_argument("--csv", type=Path, help="write the predictions to this CSV file instead of a table")
     parser.add_argument("--annotate", type=Path, help="write each image with its label to this folder")
@@ -194,7 +223,9 @@ def main() -> None:
     if args.top_k < 1:
         raise PipelineError(f"--top-k {args.top_k}: must be at least 1")
     files = image_files(args.inputs)
-    targets = annotation_targets(files, args.annotate) if args.annotate else []
+    if args.csv:
+        check_csv_target(args.csv, files)
+    targets = annotation_targets(files, args.annotate, args.inputs) if args.annotate else []
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     model, class_names = load_classifier(args.model)
     top_k = min(args.top_k, len(class_names))
