@@ -59,6 +59,9 @@ def test_repro_then_experiment(project: Path):
     assert evaluation["test_accuracy"] > 2 * 1 / 10, "no better than chance on 10 digit classes"
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 1
     assert (project / "plots" / "confusion_matrix.png").stat().st_size > 0
+    locked = (project / "dvc.lock").read_text()
+    run(["dvc", "repro", "--force", "--single-item", "export"], project)  # a new process, as on another day
+    assert (project / "dvc.lock").read_text() == locked, "exported/ and metrics/export.json: the same bytes"
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline"], project)
     registry(project)
