@@ -12,6 +12,7 @@ tests/test_stage_deps.py fails whenever dvc.yaml and the imports disagree.
 import argparse
 import ast
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -74,6 +75,12 @@ def stage_code(root: Path) -> dict[str, tuple[set[str], set[str]]]:
         declared = {d for d in (stage.get("deps") or []) if isinstance(d, str) and d.endswith(".py")}
         found[name] = (declared, code_of(command[1], root) if command else set())
     return found
+
+
+def stage_argv(stage: str, root: Path = Path(".")) -> list[str]:
+    """A stage's command as dvc.yaml gives it, after `python -m`: ["stages.train", "data/split", ...]."""
+    command = shlex.split(yaml.safe_load((root / "dvc.yaml").read_text())["stages"][stage]["cmd"])
+    return command[2:] if command[:2] == ["python", "-m"] else command
 
 
 def rewrite(text: str, needed: dict[str, set[str]]) -> str:

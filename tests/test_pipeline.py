@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from imgclf.stage_deps import stage_argv
 from tests.conftest import REPO
 from tests.davserver import webdav_server
 from tests.project import copy_repo, run
@@ -187,22 +188,7 @@ def test_bad_params_stop_a_stage_with_one_line(tmp_path: Path):
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.parametrize(
-    "stage",
-    [
-        [
-            "stages.train",
-            "data/split",
-            "data/weights",
-            "models",
-            "dvclive",
-            "metrics/train.json",
-            "metrics/timing.json",
-        ],
-        ["stages.evaluate", "models", "data/split/test", "metrics"],
-        ["stages.plot", "dvclive", "metrics/predictions.csv", "models/class_names.json", "data/split/test", "plots"],
-    ],
-)
+@pytest.mark.parametrize("stage", [stage_argv(name, REPO) for name in ("train", "evaluate", "plot")])
 def test_a_bad_param_stops_a_stage_before_tensorflow_or_matplotlib_load(tmp_path: Path, stage: list[str]):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["train"]["lr"] = -1

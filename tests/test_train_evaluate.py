@@ -16,6 +16,7 @@ import yaml
 
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
+from imgclf.stage_deps import stage_argv
 from imgclf.training.evaluate import evaluate, predictions_csv, write_evaluation
 from imgclf.training.model_file import load_model, save_model
 from imgclf.training.train import EpochLog, train
@@ -149,17 +150,7 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train
 def run_train_stage(workdir: Path, code: Path = REPO) -> subprocess.Popen:
     """The train stage as `dvc repro` runs it, with the imgclf and stages packages of `code`."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "stages.train",
-            "data/split",
-            "data/weights",
-            "models",
-            "dvclive",
-            "metrics/train.json",
-            "metrics/timing.json",
-        ],
+        [sys.executable, "-m", *stage_argv("train", REPO)],
         cwd=workdir,
         env={**os.environ, "PYTHONPATH": str(code)},
         stdout=subprocess.PIPE,
