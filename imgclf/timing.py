@@ -11,14 +11,6 @@ from pathlib import Path
 from imgclf.atomic import write_json
 
 
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def record(timing_file: Path, stage: str, figures: dict, model_file: Path) -> None:
     """Sets the stage's section of the timing file (the other stages' sections stay), with the model's md5."""
     try:
@@ -26,7 +18,8 @@ def record(timing_file: Path, stage: str, figures: dict, model_file: Path) -> No
     except (OSError, ValueError):
         timing = {}
     timing = timing if isinstance(timing, dict) else {}
-    timing[stage] = {**figures, "model_md5": file_md5(model_file)}
+    with open(model_file, "rb") as f:
+        timing[stage] = {**figures, "model_md5": hashlib.file_digest(f, "md5").hexdigest()}
     write_json(timing_file, dict(sorted(timing.items())))
 
 

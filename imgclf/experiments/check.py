@@ -12,6 +12,7 @@ import argparse
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
@@ -75,7 +76,7 @@ def main() -> None:
     shown = read_experiments(json.loads(dvc("exp", "show", "--json")))
     if name not in shown.finished:
         raise PipelineError(f"{name} did not finish; see its output above")
-    ok, line = verdict(recorded, {**shown.finished[name].__dict__, "name": recorded["name"]})
+    ok, line = verdict(recorded, {**asdict(shown.finished[name]), "name": recorded["name"]})
     print(line)
     if not ok:
         raise SystemExit(1)

@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 
 from imgclf.experiments.exp_show import Result, shown_value
-from imgclf.experiments.labs import SEED_KEY, Experiment, flatten, pinned
+from imgclf.experiments.labs import SEED_KEY, Experiment, pinned
 from imgclf.experiments.repeats import Group
 
 # Where the data comes from, not what it is: a run from a local mirror or another copy of the folder is the same
@@ -38,6 +38,12 @@ def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, TensorFlow {tensorflow}"
 
 
+def data_md5s(groups: list[Group]) -> list[dict[str, str]]:
+    """The distinct md5 sets of the data the runs trained and were tested on (one, for a sound study)."""
+    found = {json.dumps(r.data_md5, sort_keys=True) for g in groups for r in g.runs if r.data_md5}
+    return [json.loads(d) for d in sorted(found)]
+
+
 def provenance(groups: list[Group], committed: dict[str, object]) -> dict:
     """The commit(s) the runs were made on, the params every run shares that differ from params.yaml (the setup),
     the md5 of their data, their training seeds and this machine."""
@@ -45,11 +51,10 @@ def provenance(groups: list[Group], committed: dict[str, object]) -> dict:
     varying = {k for g in groups for k in g.params if len({json.dumps(h.params.get(k)) for h in groups}) > 1}
     first = runs[0].params if runs else {}
     setup = {k: v for k, v in first.items() if k not in varying and k != SEED_KEY and committed.get(k) != v}
-    data = sorted({json.dumps(r.data_md5, sort_keys=True) for r in runs if r.data_md5})
     return {
         "commit": sorted({r.commit for r in runs if r.commit}),
         "setup": setup,
-        "data_md5": [json.loads(d) for d in data],
+        "data_md5": data_md5s(groups),
         "seeds": sorted({s for g in groups if len(g.runs) > 1 for s in g.seeds}),
         "machine": machine(),
     }
@@ -77,8 +82,7 @@ def partial_reason(
         if seeds < before:
             return f"{seeds} seed(s) an experiment, fewer than the committed report's {before}"
         data_before = previous.get("provenance", {}).get("data_md5")
-        data_now = provenance(groups, flatten(committed_raw))["data_md5"]
-        if data_before and data_now != data_before:
+        if data_before and data_md5s(groups) != data_before:
             return "other data than the committed report's (its md5 differs)"
     return None
 

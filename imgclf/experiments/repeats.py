@@ -30,8 +30,7 @@ class Group:
 
     @property
     def accuracy_std(self) -> float:
-        """The sample standard deviation (n - 1) over the seeds; 0 for a single run."""
-        return statistics.stdev(r.accuracy for r in self.runs) if len(self.runs) > 1 else 0.0
+        return _stdev([r.accuracy for r in self.runs])
 
     @property
     def accuracy_range(self) -> tuple[float, float]:
@@ -43,13 +42,18 @@ class Group:
 
     @property
     def loss_std(self) -> float:
-        return statistics.stdev(r.loss for r in self.runs) if len(self.runs) > 1 else 0.0
+        return _stdev([r.loss for r in self.runs])
 
     @property
     def train_seconds(self) -> float | None:
         """The mean over the runs that trained (None where DVC restored every run from its run-cache)."""
         timed = [r.train_seconds for r in self.runs if r.train_seconds is not None]
         return statistics.fmean(timed) if timed else None
+
+
+def _stdev(values: list[float]) -> float:
+    """The sample standard deviation (n - 1) over the seeds; 0 for a single run."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def group(results: list[Result], names: list[str]) -> list[Group]:

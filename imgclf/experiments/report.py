@@ -120,10 +120,10 @@ def write_report(
     found = {g.name for g in groups}
     unfinished = {n: shown.unfinished[n] for n in names if n in shown.unfinished and n not in found}
     not_run = [n for n in names if n not in found and n not in unfinished and n != best_name(lab)]
-    complete_plan = experiments(lab)
-    reason = partial_reason(complete_plan, groups, committed_params(project), read_previous(out / lab.name))
     if only_sweep is not None:
         reason = f"--sweep {only_sweep}: one sweep of the lab's {len(lab.sweeps)}"
+    else:
+        reason = partial_reason(planned, groups, committed_params(project), read_previous(out / lab.name))
     lab_dir = out / lab.name if reason is None else out / PARTIAL / lab.name
     by_name = {g.name: g for g in groups}
     source = provenance(groups, shown.committed)

@@ -156,10 +156,12 @@ def export(
         for name in (SAVED_MODEL, *FILES):
             mine = np.concatenate(predicted[name])
             accuracy = float(np.mean(mine == labels))
-            # the SavedModel is not kept, and its size varies with its fingerprint.pb
-            kept = {"file": FILES[name], "size_bytes": size_bytes(tmp / FILES[name])} if name in FILES else {}
+            if name in FILES:
+                on_disk = {"file": FILES[name], "size_bytes": size_bytes(tmp / FILES[name])}
+            else:  # the SavedModel: not kept, and its size varies with its fingerprint.pb
+                on_disk = {"file": "(checked, not kept)"}
             report[name] = {
-                **(kept or {"file": "(checked, not kept)"}),
+                **on_disk,
                 "latency_ms": round(latency_ms(runs[name], timing), 3),
                 "top1_agreement": float(np.mean(mine == keras_labels)),
                 "test_accuracy": accuracy,
