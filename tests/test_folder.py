@@ -342,3 +342,17 @@ def test_decoding_workers_do_not_hang_after_the_caller_used_opencvs_threads(tmp_
     except subprocess.TimeoutExpired:
         pytest.fail("decoding workers hung")
     assert result.stdout == "9\n" * 5, result.stderr
+
+
+def test_photos_whose_names_are_not_utf8_are_decoded_and_named_escaped(tmp_path: Path, folder_params, capsys):
+    """Such a name crashed a decoding worker (BrokenProcessPool, no file named)."""
+    root = tmp_path / "photos"
+    photo(root / "cats" / "a.jpg")
+    photo(root / "dogs" / "a.jpg", color_bgr=(255, 0, 0))
+    photo(root / "cats" / os.fsdecode(b"bad\xff name.png"))
+    (root / "dogs" / os.fsdecode(b"broken\xfe.jpg")).write_bytes(b"not an image")
+    data = run_folder(root, folder_params, tmp_path)
+    assert np.bincount(data.labels).tolist() == [2, 1]
+    assert f"skipped {root / 'dogs'}/broken\\xfe.jpg: not a decodable image" in capsys.readouterr().out
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    assert [s["path"] for s in report["skipped"]] == [f"{root / 'dogs'}/broken\\xfe.jpg"]

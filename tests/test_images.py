@@ -1,6 +1,7 @@
 """Reduced JPEG decoding: large photos bound for a small size decode at 1/2, 1/4 or 1/8 inside libjpeg, close to a
 full decode, with EXIF orientation honoured; anything else decodes as before."""
 
+import os
 import struct
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from imgclf.data.images import BadImage, decode, fit, jpeg_header
+from imgclf.errors import printable
 
 
 def detailed_photo(path: Path, width: int = 1600, height: int = 1200, progressive: bool = False) -> Path:
@@ -79,3 +81,12 @@ def test_a_damaged_jpeg_header_is_still_a_bad_image(tmp_path: Path):
     assert jpeg_header(garbage) is None
     with pytest.raises(BadImage):
         decode(garbage, 32)
+
+
+def test_a_file_name_that_is_not_utf8_is_read_by_its_bytes(tmp_path: Path):
+    """OpenCV's imread crashed the process (SIGSEGV) on a name Python keeps as surrogate escapes."""
+    path = tmp_path / os.fsdecode(b"bad\xff name.png")
+    path.write_bytes(cv2.imencode(".png", np.full((6, 9, 3), (255, 0, 0), np.uint8))[1].tobytes())
+    image = decode(path, 4)
+    assert image.shape == (6, 9, 3) and image[0, 0].tolist() == [0, 0, 255], "BGR read as RGB"
+    assert printable(path).endswith("bad\\xff name.png")

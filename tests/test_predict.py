@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ def quadrant_image(path: Path, quadrant: int, side: int = 40) -> Path:
         (quadrant % 2) * half : (quadrant % 2) * half + half, (quadrant // 2) * half : (quadrant // 2) * half + half
     ] = 220
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), image)
+    path.write_bytes(cv2.imencode(path.suffix, image)[1].tobytes())  # imwrite would crash on a name not in UTF-8
     return path
 
 
@@ -110,11 +111,14 @@ def test_good_images_are_predicted_and_bad_ones_listed_or_strict(tmp_path: Path,
     for i in range(3):
         quadrant_image(tmp_path / "in" / f"{i}.png", i)
     (tmp_path / "in" / "empty.jpg").write_bytes(b"")
+    quadrant_image(tmp_path / "in" / os.fsdecode(b"z\xff.png"), 0)  # not UTF-8: OpenCV's imread crashed on it
     result = run_predict("--model", model_dir, tmp_path / "in", "--csv", tmp_path / "out.csv")
     assert result.returncode == 0, result.stderr
     rows = (tmp_path / "out.csv").read_text().splitlines()[1:]
-    assert sorted({row.split(",")[0] for row in rows}) == [str(tmp_path / "in" / f"{i}.png") for i in range(3)]
+    names = [*(str(tmp_path / "in" / f"{i}.png") for i in range(3)), f"{tmp_path / 'in'}/z\\xff.png"]
+    assert sorted({row.split(",")[0] for row in rows}) == names
     assert f"skipped {tmp_path / 'in' / 'empty.jpg'}: cannot read it as an image (empty file)" in result.stderr
+    assert "read 5/5 files" in result.stderr and "1 of 5 files skipped" in result.stderr, "never 'predicted 5/5'"
     strict = run_predict("--model", model_dir, tmp_path / "in", "--strict")
     assert strict.returncode == 1
     assert (

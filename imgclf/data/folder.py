@@ -21,7 +21,7 @@ import numpy as np
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.images import BadImage, Color, Resize, decode, fit
 from imgclf.data.source import visible_files
-from imgclf.errors import PipelineError
+from imgclf.errors import PipelineError, printable
 from imgclf.progress import Progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -103,7 +103,7 @@ def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple
                 if is_image_file(p):
                     images.append(p)
                 else:
-                    skipped.append(Skipped(str(p), f"not an image type ({p.suffix or 'no suffix'})"))
+                    skipped.append(Skipped(printable(p), f"not an image type ({p.suffix or 'no suffix'})"))
             if not images:
                 raise PipelineError(f"{class_dir}: no images (.jpg, .jpeg, .png, .bmp, .webp); add some or remove it")
             paths += images
@@ -168,7 +168,7 @@ def decode_blocks(
             labels = files.labels[first : first + len(paths)][kept]
             yield (
                 LabeledImages(images[: len(kept)], labels, files.class_names),
-                [Skipped(str(paths[i]), reason) for i, reason in sorted(problems.items())],
+                [Skipped(printable(paths[i]), reason) for i, reason in sorted(problems.items())],
             )
 
 

@@ -81,7 +81,7 @@ def decode(path: Path, min_side: int = 0) -> np.ndarray:
     With `min_side`, the size the image is going to, a large JPEG is decoded reduced (at least 2 x `min_side` a side).
     """
     try:
-        image = cv2.imread(str(path), decode_flags(path, min_side))
+        image = _read(path, decode_flags(path, min_side))
     except cv2.error as e:  # OpenCV checks the header's size against its limit before it allocates anything
         if "CV_IO_MAX_IMAGE_PIXELS" in str(e):
             raise BadImage(
@@ -100,6 +100,14 @@ def decode(path: Path, min_side: int = 0) -> np.ndarray:
         return image
     code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
     return cv2.cvtColor(image, code)
+
+
+def _read(path: Path, flags: int) -> np.ndarray | None:
+    name = str(path)
+    if name.encode("utf-8", "surrogatepass") != os.fsencode(name):  # not UTF-8: imread crashes on the surrogates
+        data = np.fromfile(path, np.uint8)
+        return cv2.imdecode(data, flags) if data.size else None
+    return cv2.imread(name, flags)
 
 
 def fit(image: np.ndarray, size: int, resize: Resize, color: Color) -> np.ndarray:

@@ -25,7 +25,7 @@ from imgclf.cli import exit_on_error
 from imgclf.data.folder import is_image_file
 from imgclf.data.images import BadImage, Resize, decode, fit
 from imgclf.data.source import visible_files
-from imgclf.errors import PipelineError
+from imgclf.errors import PipelineError, printable
 from imgclf.progress import Progress
 
 Prediction = list[tuple[str, float]]  # (label, probability), most likely first
@@ -51,9 +51,9 @@ def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> 
     try:
         return fit(decode(path, height), height, resize, "grayscale" if channels == 1 else "rgb")
     except BadImage as e:
-        raise PipelineError(f"{path}: cannot read it as an image ({e})") from None
+        raise PipelineError(f"{printable(path)}: cannot read it as an image ({e})") from None
     except OSError as e:
-        raise PipelineError(f"{path}: cannot read it ({e.strerror})") from None
+        raise PipelineError(f"{printable(path)}: cannot read it ({e.strerror})") from None
 
 
 def read_images(
@@ -93,7 +93,7 @@ def predict_files(
     kept: list[Path] = []
     predictions: list[Prediction] = []
     skipped: list[str] = []
-    with Progress("predicted", "images", len(files)) as progress:
+    with Progress("read", "files", len(files)) as progress:
         for start in range(0, len(files), chunk):
             part = files[start : start + chunk]
             readable, images, unreadable = read_images(part, tuple(model.input_shape[1:]), resize, strict)
@@ -122,15 +122,16 @@ def as_csv(files: list[Path], predictions: list[Prediction]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER.split(","))
     for path, prediction in zip(files, predictions, strict=True):
-        writer.writerows((str(path), rank, label, f"{p:.6f}") for rank, (label, p) in enumerate(prediction, 1))
+        writer.writerows((printable(path), rank, label, f"{p:.6f}") for rank, (label, p) in enumerate(prediction, 1))
     return out.getvalue()
 
 
 def as_table(files: list[Path], predictions: list[Prediction]) -> str:
-    width = max(len(str(p)) for p in files)
+    names = [printable(path) for path in files]
+    width = max(len(name) for name in names)
     rows = [
-        f"{path!s:<{width}}  " + "  ".join(f"{label} {p:.2%}" for label, p in prediction)
-        for path, prediction in zip(files, predictions, strict=True)
+        f"{name:<{width}}  " + "  ".join(f"{label} {p:.2%}" for label, p in prediction)
+        for name, prediction in zip(names, predictions, strict=True)
     ]
     return "\n".join(rows) + "\n"
 
