@@ -64,6 +64,26 @@ def test_a_damaged_or_mismatched_set_is_one_clear_error(tmp_path: Path):
     assert len(shards) == 12
 
 
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "flipped byte", "wrong md5 in the index"])
+def test_a_damaged_shard_is_named_before_any_training(tmp_path: Path, damage: str):
+    """Train read a damaged shard in the middle of an epoch: a 60-line TensorFlow traceback, or no error at all."""
+    sharded(tmp_path / "set", blobs(n_per_class=4), per_shard=5)
+    shard = tmp_path / "set" / "00001.npz"
+    data = shard.read_bytes()
+    if damage == "deleted":
+        shard.unlink()
+    elif damage == "truncated":
+        shard.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped byte":
+        shard.write_bytes(data[:-30] + bytes([data[-30] ^ 1]) + data[-29:])
+    else:
+        index = json.loads((tmp_path / "set" / INDEX_FILE).read_text())
+        index["shards"][1]["md5"] = "0" * 32
+        (tmp_path / "set" / INDEX_FILE).write_text(json.dumps(index))
+    with pytest.raises(PipelineError, match=rf"^{shard}: (missing|damaged).*; run `dvc repro` to restore it$"):
+        open_shards(tmp_path / "set")
+
+
 def epoch_of(batches: list) -> tuple[list[bytes], list]:
     images = np.concatenate([x for x, _ in batches])
     return keys(images), [len(x) for x, _ in batches]

@@ -120,7 +120,24 @@ def open_shards(root: Path) -> Shards:
         ) from None
     if len(shards.image_shape) != 3 or any(Path(name).name != name for name in shards.files):
         raise PipelineError(f"{index_path}: bad image shape or shard names; re-run the stage that wrote it")
+    verify(shards, [str(s.get("md5")) for s in index["shards"]])
     return shards
+
+
+def verify(shards: Shards, md5s: list[str]) -> None:
+    """Every shard against the md5 its index lists (about 1 s a GB), so that a deleted, truncated or altered shard
+    stops a stage at its start with its name, not in the middle of training with a TensorFlow traceback."""
+    for path, md5 in zip(shards.paths, md5s, strict=True):
+        try:
+            with open(path, "rb") as f:
+                digest = hashlib.file_digest(f, "md5").hexdigest()
+        except FileNotFoundError:
+            message = f"{path}: missing, though {INDEX_FILE} lists it; run `dvc repro` to restore it"
+            raise PipelineError(message) from None
+        if digest != md5:
+            raise PipelineError(
+                f"{path}: damaged (its md5 is not the one {INDEX_FILE} lists); run `dvc repro` to restore it"
+            )
 
 
 class ShardWriter:
