@@ -6,6 +6,7 @@ mistake stops a stage with one line naming the key, the value and what is allowe
 
 import dataclasses
 import math
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,13 @@ from typing import Literal
 import yaml
 
 from imgclf.errors import PipelineError
+
+MIB, GIB = 1 << 20, 1 << 30
+
+
+def machine_memory() -> int:
+    """Bytes of memory this machine has: sizes that could never fit in it are refused before anything runs."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def bounded(**limits: float) -> typing.Any:
@@ -51,6 +59,22 @@ class PreprocessParams:
     on_bad_image: Literal["skip", "stop"]
     max_per_class: int = bounded(ge=0)  # 0 keeps every image; N keeps the first N of each class
     shard_mb: float = bounded(gt=0)  # the size of each .npz shard preprocess and split write
+
+    def __post_init__(self) -> None:
+        memory = machine_memory()
+        image = self.image_size**2 * 3 * 4  # one RGB image as the network's float32 input
+        if image > memory / 4:
+            raise ValueError(
+                f"image_size = {self.image_size}: one {self.image_size} x {self.image_size} image takes "
+                f"{image / GIB:,.0f} GiB as the network's input (float32 RGB), more than a quarter of this machine's "
+                f"{memory / GIB:,.0f} GiB memory; use a size such as 32, 64 or 224"
+            )
+        if self.shard_mb * MIB > memory / 8:
+            raise ValueError(
+                f"shard_mb = {self.shard_mb:g} MB is more than this machine can hold: a stage holds a shard and a "
+                f"block of images of this size at once, at most {memory / 8 / MIB:,.0f} MB here (an eighth of its "
+                f"{memory / GIB:,.0f} GiB memory); 32 suits any set"
+            )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import os
 import shutil
 import typing
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from dvc.utils.hydra import apply_overrides
 from imgclf.errors import PipelineError
 from imgclf.params import Params, load_params, parse_params
 from tests.conftest import REPO
+
+MEMORY_MB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
 
 
 @pytest.fixture
@@ -80,6 +83,19 @@ def test_related_keys_are_checked_together(raw):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["data"]["dataset"] = "folder"
     assert "data: dataset folder needs data.folder" in error_of(raw)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("shard_mb", 8 * MEMORY_MB, "preprocess: shard_mb = {v} MB is more than this machine can hold"),
+        ("image_size", 100_000, "preprocess: image_size = {v}: one 100000 x 100000 image takes 112 GiB"),
+    ],
+)
+def test_sizes_beyond_the_machines_memory_are_refused_before_any_allocation(raw, key, value, message):
+    """shard_mb=30000 and image_size=100000 passed, then preprocess died allocating 29 GiB (45 TiB)."""
+    raw["preprocess"][key] = value
+    assert message.format(v=value) in error_of(raw)
 
 
 def test_switches_must_be_booleans(raw):

@@ -64,6 +64,16 @@ def test_a_damaged_or_mismatched_set_is_one_clear_error(tmp_path: Path):
     assert len(shards) == 12
 
 
+def test_a_writer_holds_no_more_than_the_images_it_is_given(tmp_path: Path):
+    """A 30,000 MB shard size on a 300-image folder tried to reserve 29 GiB up front."""
+    data = blobs(n_per_class=10)
+    with ShardWriter(tmp_path / "set", data.class_names, data.images.shape[1:], 30_000) as writer:
+        writer.add(data.images[:7], data.labels[:7])
+        writer.add(data.images[7:], data.labels[7:])
+        assert writer.buffer.nbytes <= 2 * data.images.nbytes
+    assert np.array_equal(open_shards(tmp_path / "set").load_all().images, data.images)
+
+
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "flipped byte", "wrong md5 in the index"])
 def test_a_damaged_shard_is_named_before_any_training(tmp_path: Path, damage: str):
     """Train read a damaged shard in the middle of an epoch: a 60-line TensorFlow traceback, or no error at all."""

@@ -158,8 +158,8 @@ class ShardWriter:
         self.root, self.class_names = Path(root), tuple(class_names)
         self.image_shape = tuple(int(s) for s in image_shape)
         self.per_shard = images_in_mb(self.image_shape, shard_mb)
-        self.buffer = np.zeros((self.per_shard, *self.image_shape), np.uint8)
-        self.labels = np.zeros(self.per_shard, np.int64)
+        self.buffer = np.zeros((0, *self.image_shape), np.uint8)  # grows with the images added, up to a shard
+        self.labels = np.zeros(0, np.int64)
         self.filled = 0
         self.written: list[dict] = []
         self.progress = Progress(f"wrote {progress}:", "images") if progress else None
@@ -175,12 +175,22 @@ class ShardWriter:
         start = 0
         while start < len(images):
             take = min(self.per_shard - self.filled, len(images) - start)
+            self._hold(self.filled + take)
             self.buffer[self.filled : self.filled + take] = images[start : start + take]
             self.labels[self.filled : self.filled + take] = labels[start : start + take]
             self.filled += take
             start += take
             if self.filled == self.per_shard:
                 self._flush()
+
+    def _hold(self, count: int) -> None:
+        """Room for `count` images: never more than the set needs, whatever the shard size."""
+        if count > len(self.buffer):
+            size = min(self.per_shard, max(count, 2 * len(self.buffer)))
+            self.buffer = np.concatenate(
+                [self.buffer, np.zeros((size - len(self.buffer), *self.image_shape), np.uint8)]
+            )
+            self.labels = np.concatenate([self.labels, np.zeros(size - len(self.labels), np.int64)])
 
     def _flush(self) -> None:
         if not self.filled:
