@@ -45,6 +45,11 @@ class DataParams:
     mirrors: MirrorsParams
     retries: int = bounded(ge=0)
     timeout_s: float = bounded(gt=0)
+    max_unpacked_gb: float = bounded(gt=0)  # an archive of photos may unpack to at most this much
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        return int(self.max_unpacked_gb * GIB)
 
     def __post_init__(self) -> None:
         if self.dataset == "folder" and not self.folder:

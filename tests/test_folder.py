@@ -225,7 +225,7 @@ def test_archive_entries_outside_the_target_are_refused(tmp_path: Path):
         zf.writestr("cats/a.jpg", b"x")
         zf.writestr("../../escaped.jpg", b"x")
     with pytest.raises(PipelineError, match=r"evil.zip: refusing unsafe entry '../../escaped.jpg'"):
-        extract_archive(evil_zip, tmp_path / "out" / "zip")
+        extract_archive(evil_zip, tmp_path / "out" / "zip", max_bytes=1 << 30)
 
     for name, make in (
         ("absolute", lambda tar: _add(tar, tarfile.TarInfo("/tmp/escaped.jpg"))),
@@ -236,8 +236,30 @@ def test_archive_entries_outside_the_target_are_refused(tmp_path: Path):
         with tarfile.open(archive, "w:gz") as tar:
             make(tar)
         with pytest.raises(PipelineError, match=f"{name}.tar.gz: refusing unsafe entry"):
-            extract_archive(archive, tmp_path / "out" / name)
+            extract_archive(archive, tmp_path / "out" / name, max_bytes=1 << 30)
     assert not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "out" / "escaped.jpg").exists()
+
+
+def test_an_archive_that_unpacks_too_large_is_refused_naming_the_entry(tmp_path: Path):
+    """A 2 MB zip holding a 2 GiB zero-filled entry unpacked in full (twice: data/raw and DVC's cache)."""
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("cats/a.jpg", b"x")
+        zf.writestr("cats/zeros.jpg", bytes(80 << 20))  # 80 MB in about 80 KB
+    with pytest.raises(PipelineError, match=r"bomb.zip: refusing entry 'cats/zeros.jpg': 80 MB from 0.08 MB"):
+        extract_archive(bomb, tmp_path / "out" / "bomb", max_bytes=10 << 30)
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"cats/{i}.jpg", os.urandom(600))
+    with pytest.raises(PipelineError, match=r"big.zip: entry 'cats/1.jpg' takes it past data.max_unpacked_gb"):
+        extract_archive(big, tmp_path / "out" / "big", max_bytes=1000)
+    with tarfile.open(tmp_path / "big.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "big.zip", "cats/big.zip")
+        tar.add(tmp_path / "bomb.zip", "cats/bomb.zip")
+    with pytest.raises(PipelineError, match=r"big.tar.gz: entry 'cats/bomb.zip' takes it past data.max_unpacked_gb"):
+        extract_archive(tmp_path / "big.tar.gz", tmp_path / "out" / "tar", max_bytes=big.stat().st_size + 1000)
+    assert not list((tmp_path / "out").rglob("*.jpg")), "nothing unpacked"
 
 
 def _add(tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:

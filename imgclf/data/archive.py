@@ -1,4 +1,5 @@
-"""Unpack a user's .zip / .tar.gz of photos, refusing any entry that would land outside the target folder."""
+"""Unpack a user's .zip / .tar.gz of photos, refusing any entry that would land outside the target folder, and
+any archive that would unpack to more than a bound (data.max_unpacked_gb) or holds a decompression bomb."""
 
 import tarfile
 import zipfile
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from imgclf.errors import PipelineError
 
+MB, GB = 1 << 20, 1 << 30
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
@@ -13,15 +15,24 @@ def is_archive(name: str) -> bool:
     return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def extract_archive(archive: Path, target: Path) -> None:
+# An entry this large that compresses more than this ratio is refused: photos (JPEG, PNG, WebP) hardly compress
+# at all, while zeros deflate 1,000:1 (a 2 GiB entry in a 2 MB zip).
+BOMB_BYTES, BOMB_RATIO = 64 << 20, 100
+
+
+def extract_archive(archive: Path, target: Path, max_bytes: int) -> None:
+    """Unpack into `target`; the sizes are checked from the entries' headers before anything is written (zipfile
+    and tarfile never write more than a header says)."""
     target.mkdir(parents=True, exist_ok=True)
     try:
         if archive.name.lower().endswith(".zip"):
-            _extract_zip(archive, target)
+            _extract_zip(archive, target, max_bytes)
         else:
             with tarfile.open(archive) as tar:
-                for member in tar.getmembers():
+                members = tar.getmembers()
+                for member in members:
                     _refuse_absolute(archive, member.name)
+                _bound(archive, [(m.name, m.size, None) for m in members], max_bytes)
                 tar.extractall(target, filter="data")  # refuses '..', links out of the folder, devices
     except tarfile.FilterError as e:
         raise PipelineError(
@@ -31,7 +42,7 @@ def extract_archive(archive: Path, target: Path) -> None:
         raise PipelineError(f"{archive}: cannot unpack it ({e})") from None
 
 
-def _extract_zip(archive: Path, target: Path) -> None:
+def _extract_zip(archive: Path, target: Path, max_bytes: int) -> None:
     root = target.resolve()
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
@@ -40,7 +51,26 @@ def _extract_zip(archive: Path, target: Path) -> None:
                 raise PipelineError(
                     f"{archive}: refusing unsafe entry {info.filename!r}; it would be written outside the folder"
                 )
+        _bound(archive, [(i.filename, i.file_size, i.compress_size) for i in zf.infolist()], max_bytes)
         zf.extractall(root)
+
+
+def _bound(archive: Path, entries: list[tuple[str, int, int | None]], max_bytes: int) -> None:
+    """Refuses a bomb entry (name, unpacked size, compressed size where the format keeps one), and the entry that
+    takes the unpacked total past `max_bytes`."""
+    total = 0
+    for name, size, compressed in entries:
+        if compressed is not None and size > BOMB_BYTES and size > BOMB_RATIO * max(compressed, 1):
+            raise PipelineError(
+                f"{archive}: refusing entry {name!r}: {size / MB:,.0f} MB from {compressed / MB:,.2f} MB "
+                f"({size // max(compressed, 1):,}:1), as a decompression bomb, not a photo, unpacks"
+            )
+        total += size
+        if total > max_bytes:
+            raise PipelineError(
+                f"{archive}: entry {name!r} takes it past data.max_unpacked_gb ({max_bytes / GB:g} GB unpacked); "
+                "raise that param if the archive is what you expect"
+            )
 
 
 def _refuse_absolute(archive: Path, name: str) -> None:

@@ -128,7 +128,7 @@ def fetch_folder(data: DataParams, raw_dir: Path) -> None:
     if read_record(raw_dir) == origin and unpacked.is_dir():
         return
     with atomic_dir(unpacked) as tmp:
-        extract_archive(local, tmp)
+        extract_archive(local, tmp, data.max_unpacked_bytes)
     write_json(raw_dir / RECORD, origin)
 
 
@@ -166,7 +166,7 @@ def fetch_url_archive(data: DataParams, raw_dir: Path) -> None:
         origin = {"source": source, "version": version, "archive_md5": md5_of(archive)}
         if kept is None or kept.get("archive_md5") != origin["archive_md5"]:
             with atomic_dir(unpacked) as tmp:
-                extract_archive(archive, tmp)
+                extract_archive(archive, tmp, data.max_unpacked_bytes)
     finally:
         shutil.rmtree(download, ignore_errors=True)
     if origin != kept:
