@@ -77,7 +77,7 @@ def all_cores(folder: Path, size: int) -> dict:
     cv2.setNumThreads(0)
     files, _ = list_images(folder)
     start = time.perf_counter()
-    load_images(files, size, "stretch", "rgb", stop_on_bad=False)
+    load_images(files, size, "stretch", "rgb", stop_on_bad=False, max_pixels=0)
     imgclf_rate = len(files.paths) / (time.perf_counter() - start)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

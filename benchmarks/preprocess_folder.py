@@ -73,7 +73,7 @@ def measure(side: str, folder: Path, size: int) -> dict:
     if side == "plain":
         images = plain_loop(files.paths, size)
     else:
-        images = load_images(files, size, "stretch", "rgb", stop_on_bad=False)[0].images
+        images = load_images(files, size, "stretch", "rgb", stop_on_bad=False, max_pixels=0)[0].images
     seconds = time.perf_counter() - start
     sampler.done.set()
     sampler.join()

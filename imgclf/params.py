@@ -62,6 +62,7 @@ class PreprocessParams:
     resize: Literal["stretch", "pad"]
     color: Literal["auto", "rgb", "grayscale"]
     on_bad_image: Literal["skip", "stop"]
+    max_megapixels: float = bounded(gt=0)  # a photo of more pixels is skipped (or stops the stage) undecoded
     max_per_class: int = bounded(ge=0)  # 0 keeps every image; N keeps the first N of each class
     shard_mb: float = bounded(gt=0)  # the size of each .npz shard preprocess and split write
 

@@ -288,9 +288,14 @@ def test_an_image_over_opencvs_pixel_limit_is_skipped_and_named(tmp_path: Path, 
     assert np.bincount(data.labels).tolist() == [3, 4, 2]
     report = json.loads((tmp_path / "prepared" / "report.json").read_text())
     reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
-    assert reasons["bomb.png"].startswith("too large to decode: more pixels than OpenCV's limit")
+    assert reasons["bomb.png"] == "50000 x 50000 pixels (2,500 megapixels), over the 100 allowed (max_megapixels)"
     with pytest.raises(BadImage, match="too large to decode"):
         decode(root / "panda" / "bomb.png")
+    png_bomb(root / "panda" / "big.png", side=2000)  # 4 megapixels, under OpenCV's limit
+    run_folder(root, folder_params, tmp_path, max_megapixels=3.9)
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert reasons["big.png"] == "2000 x 2000 pixels (4 megapixels), over the 3.9 allowed (max_megapixels)"
 
 
 def split_tree(root: Path, splits: dict[str, int]) -> Path:
@@ -354,7 +359,7 @@ def test_decoding_workers_do_not_hang_after_the_caller_used_opencvs_threads(tmp_
         "files, _ = list_images(Path(sys.argv[1]))\n"
         "for _ in range(5):  # the hang depends on the timing of the parent's threads: try a few times\n"
         "    cv2.GaussianBlur(np.zeros((1200, 1600, 3), np.uint8), (0, 0), 3)\n"
-        "    print(len(load_images(files, 16, 'stretch', 'rgb', False, workers=2)[0]))\n"
+        "    print(len(load_images(files, 16, 'stretch', 'rgb', False, 0, workers=2)[0]))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     try:

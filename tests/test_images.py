@@ -9,8 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from imgclf.data.image_headers import pixel_size
 from imgclf.data.images import BadImage, decode, fit, jpeg_header
 from imgclf.errors import printable
+from tests.conftest import png_bomb
 
 
 def detailed_photo(path: Path, width: int = 1600, height: int = 1200, progressive: bool = False) -> Path:
@@ -90,3 +92,31 @@ def test_a_file_name_that_is_not_utf8_is_read_by_its_bytes(tmp_path: Path):
     image = decode(path, 4)
     assert image.shape == (6, 9, 3) and image[0, 0].tolist() == [0, 0, 255], "BGR read as RGB"
     assert printable(path).endswith("bad\\xff name.png")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "flags"),
+    [
+        (".jpg", []),
+        (".png", []),
+        (".bmp", []),
+        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
+        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]),
+    ],
+)
+def test_the_header_gives_each_formats_size(tmp_path: Path, suffix: str, flags: list):
+    path = tmp_path / f"image{suffix}"
+    path.write_bytes(cv2.imencode(suffix, np.zeros((37, 53, 3), np.uint8), flags)[1].tobytes())
+    assert pixel_size(path) == (37, 53)
+
+
+def test_an_image_over_the_megapixel_cap_is_refused_before_decoding(tmp_path: Path):
+    """A 32,000 x 32,000 PNG (under OpenCV's own limit) took 15.6 s and 4.0 GB to decode."""
+    bomb = png_bomb(tmp_path / "big.png", side=20_000)
+    with pytest.raises(BadImage, match=r"^20000 x 20000 pixels \(400 megapixels\), over the 100 allowed"):
+        decode(bomb, 32, max_pixels=100_000_000)
+    small = tmp_path / "small.png"
+    small.write_bytes(cv2.imencode(".png", np.zeros((30, 40, 3), np.uint8))[1].tobytes())
+    assert decode(small, 32, max_pixels=1200).shape == (30, 40, 3)
+    with pytest.raises(BadImage, match=r"^30 x 40 pixels"):
+        decode(small, 32, max_pixels=1199)

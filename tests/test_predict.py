@@ -97,7 +97,7 @@ def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):
 def test_an_image_over_opencvs_pixel_limit_is_named_not_a_traceback(tmp_path: Path):
     bomb = png_bomb(tmp_path / "bomb.png")
     with pytest.raises(PipelineError, match=r"bomb.png: cannot read it as an image \(too large to decode"):
-        load_for_model(bomb, (32, 32, 3), "stretch")
+        load_for_model(bomb, (32, 32, 3), "stretch", 0)
 
 
 def run_predict(*args: object) -> subprocess.CompletedProcess:

@@ -123,6 +123,7 @@ def decode_blocks(
     color: Color,
     stop_on_bad: bool,
     block: int,
+    max_pixels: int,
     workers: int | None = None,
 ) -> Iterator[tuple[LabeledImages, list[Skipped]]]:
     """The files decoded `block` at a time, in order: each block's decodable images and its undecodable files.
@@ -133,7 +134,7 @@ def decode_blocks(
     shape = (max(1, min(block, len(files.paths))), size, size, 1 if color == "grayscale" else 3)
     buffer = mmap.mmap(-1, math.prod(shape))
     images = np.frombuffer(buffer, dtype=np.uint8, count=math.prod(shape)).reshape(shape)
-    job = (images, size, resize, color)
+    job = (images, size, resize, color, max_pixels)
     workers = workers or os.cpu_count() or 1
     with Progress("decoded", "images", len(files.paths)) as progress, ExitStack() as stack:
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
@@ -173,13 +174,19 @@ def decode_blocks(
 
 
 def load_images(
-    files: ImageFiles, size: int, resize: Resize, color: Color, stop_on_bad: bool, workers: int | None = None
+    files: ImageFiles,
+    size: int,
+    resize: Resize,
+    color: Color,
+    stop_on_bad: bool,
+    max_pixels: int,
+    workers: int | None = None,
 ) -> tuple[LabeledImages, list[Skipped]]:
     """Every file decoded into one array (what `decode_blocks` yields as a single block)."""
     if not files.paths:
         empty = np.zeros((0, size, size, 1 if color == "grayscale" else 3), np.uint8)
         return LabeledImages(empty, files.labels, files.class_names), []
-    blocks = decode_blocks(files, size, resize, color, stop_on_bad, len(files.paths), workers)
+    blocks = decode_blocks(files, size, resize, color, stop_on_bad, len(files.paths), max_pixels, workers)
     data, skipped = next(blocks)
     return LabeledImages(data.images.copy(), data.labels, data.class_names), skipped
 
@@ -203,12 +210,12 @@ def _collect(
 
 
 def _decode_range(
-    images: np.ndarray, size: int, resize: Resize, color: Color, paths: list[Path], start: int
+    images: np.ndarray, size: int, resize: Resize, color: Color, max_pixels: int, paths: list[Path], start: int
 ) -> dict[int, str]:
     problems = {}
     for i, path in enumerate(paths, start):
         try:
-            images[i] = fit(decode(path, size), size, resize, color)
+            images[i] = fit(decode(path, size, max_pixels), size, resize, color)
         except BadImage as e:
             problems[i] = str(e)
     return problems

@@ -7,6 +7,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from imgclf.data.image_headers import jpeg_header, pixel_size
+
 Resize = Literal["stretch", "pad"]
 Color = Literal["rgb", "grayscale"]
 
@@ -22,38 +24,6 @@ JPEG_REDUCTIONS = (
     (4, cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
     (2, cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
 )
-# JPEG start-of-frame markers (baseline, progressive, ...); C4, C8 and CC are other segments
-_SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def jpeg_header(path: Path) -> tuple[int, int, int] | None:
-    """(height, width, components) from a JPEG's start-of-frame segment, or None for anything else (or a damaged
-    header: the full decode then says what is wrong)."""
-    try:
-        with open(path, "rb") as f:
-            if f.read(2) != b"\xff\xd8":
-                return None
-            while True:
-                byte = f.read(1)
-                while byte == b"\xff":  # fill bytes before a marker
-                    byte = f.read(1)
-                if not byte:
-                    return None
-                marker = byte[0]
-                if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-                    continue
-                length = int.from_bytes(f.read(2), "big")
-                if marker in _SOF_MARKERS:
-                    segment = f.read(6)
-                    if len(segment) < 6:
-                        return None
-                    height, width = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big")
-                    return height, width, segment[5]
-                if marker == 0xDA or length < 2:  # image data before any frame header
-                    return None
-                f.seek(length - 2, os.SEEK_CUR)
-    except OSError:
-        return None
 
 
 def decode_flags(path: Path, min_side: int) -> int:
@@ -73,13 +43,20 @@ def decode_flags(path: Path, min_side: int) -> int:
     return cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
 
 
-def decode(path: Path, min_side: int = 0) -> np.ndarray:
+def decode(path: Path, min_side: int = 0, max_pixels: int = 0) -> np.ndarray:
     """RGB (H x W x 3) or gray (H x W) uint8, from a file of any supported format and depth.
 
     OpenCV reads the file itself (fastest), applies EXIF orientation and drops alpha; it refuses truncated files,
     and files whose header claims more pixels than its limit (a panorama, a decompression bomb), before allocating.
     With `min_side`, the size the image is going to, a large JPEG is decoded reduced (at least 2 x `min_side` a side).
+    With `max_pixels`, a file whose header claims more pixels is refused before decoding.
     """
+    size = pixel_size(path) if max_pixels else None
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise BadImage(
+            f"{size[0]} x {size[1]} pixels ({size[0] * size[1] / 1e6:,.0f} megapixels), over the "
+            f"{max_pixels / 1e6:g} allowed (max_megapixels)"
+        )
     try:
         image = _read(path, decode_flags(path, min_side))
     except cv2.error as e:  # OpenCV checks the header's size against its limit before it allocates anything

@@ -106,7 +106,13 @@ def write_folder(params: PreprocessParams, root: Path, prepared: Path, name: Pat
         block = images_in_mb(shape, params.shard_mb)
         with ShardWriter(prepared / split, class_names, shape, params.shard_mb, f"{name}/{split}") as writer:
             for images, bad in decode_blocks(
-                files, params.image_size, params.resize, color, params.on_bad_image == "stop", block
+                files,
+                params.image_size,
+                params.resize,
+                color,
+                params.on_bad_image == "stop",
+                block,
+                round(params.max_megapixels * 1e6),
             ):
                 writer.add(images.images, images.labels)
                 counts += np.bincount(images.labels, minlength=len(class_names))

@@ -46,10 +46,10 @@ def image_files(inputs: list[Path]) -> list[Path]:
     return files
 
 
-def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> np.ndarray:
+def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize, max_pixels: int) -> np.ndarray:
     height, _, channels = input_shape
     try:
-        return fit(decode(path, height), height, resize, "grayscale" if channels == 1 else "rgb")
+        return fit(decode(path, height, max_pixels), height, resize, "grayscale" if channels == 1 else "rgb")
     except BadImage as e:
         raise PipelineError(f"{printable(path)}: cannot read it as an image ({e})") from None
     except OSError as e:
@@ -57,7 +57,7 @@ def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize) -> 
 
 
 def read_images(
-    files: list[Path], input_shape: tuple[int, ...], resize: Resize, strict: bool
+    files: list[Path], input_shape: tuple[int, ...], resize: Resize, strict: bool, max_pixels: int
 ) -> tuple[list[Path], np.ndarray, list[str]]:
     """The files that read as images and their arrays, and why each other one did not (`strict`: the first
     unreadable file stops it)."""
@@ -67,7 +67,7 @@ def read_images(
     kept, images, skipped = [], np.zeros((len(files), *input_shape), np.uint8), []
     for path in files:
         try:
-            images[len(kept)] = load_for_model(path, input_shape, resize).reshape(input_shape)
+            images[len(kept)] = load_for_model(path, input_shape, resize, max_pixels).reshape(input_shape)
             kept.append(path)
         except PipelineError as e:
             if strict:
@@ -76,6 +76,7 @@ def read_images(
     return kept, images[: len(kept)], skipped
 
 
+MAX_PIXELS = 100_000_000  # --max-megapixels' default, as preprocess.max_megapixels': larger photos are refused
 CHUNK = 256  # images read and predicted at a time: memory stays at one chunk, however many files
 
 
@@ -86,6 +87,7 @@ def predict_files(
     top_k: int,
     resize: Resize,
     strict: bool,
+    max_pixels: int = MAX_PIXELS,
     chunk: int = CHUNK,
 ) -> tuple[list[Path], list[Prediction], list[str]]:
     """The files that read as images with their predictions, a chunk at a time, and why each other one was
@@ -96,7 +98,7 @@ def predict_files(
     with Progress("read", "files", len(files)) as progress:
         for start in range(0, len(files), chunk):
             part = files[start : start + chunk]
-            readable, images, unreadable = read_images(part, tuple(model.input_shape[1:]), resize, strict)
+            readable, images, unreadable = read_images(part, tuple(model.input_shape[1:]), resize, strict, max_pixels)
             if readable:
                 predictions += predict_images(model, class_names, images, top_k)
             kept += readable
@@ -220,7 +222,15 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, help="write the predictions to this CSV file instead of a table")
     parser.add_argument("--annotate", type=Path, help="write each image with its label to this folder")
     parser.add_argument("--strict", action="store_true", help="stop at the first file that is not a readable image")
+    parser.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=MAX_PIXELS / 1e6,
+        help="skip a photo with more pixels, undecoded (default %(default)g, as preprocess.max_megapixels)",
+    )
     args = parser.parse_args()
+    if args.max_megapixels <= 0:
+        raise PipelineError(f"--max-megapixels {args.max_megapixels:g}: must be more than 0")
     if args.top_k < 1:
         raise PipelineError(f"--top-k {args.top_k}: must be at least 1")
     files = image_files(args.inputs)
@@ -230,7 +240,8 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     model, class_names = load_classifier(args.model)
     top_k = min(args.top_k, len(class_names))
-    kept, predictions, skipped = predict_files(model, class_names, files, top_k, args.resize, args.strict)
+    max_pixels = round(args.max_megapixels * 1e6)
+    kept, predictions, skipped = predict_files(model, class_names, files, top_k, args.resize, args.strict, max_pixels)
     if args.csv:
         write_text(args.csv, as_csv(kept, predictions))
     else:
