@@ -4,9 +4,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -369,6 +371,49 @@ def test_decoding_workers_do_not_hang_after_the_caller_used_opencvs_threads(tmp_
     except subprocess.TimeoutExpired:
         pytest.fail("decoding workers hung")
     assert result.stdout == "9\n" * 5, result.stderr
+
+
+def running(pid: int) -> bool:
+    """Alive, not a zombie waiting for its new parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_decoding_workers_die_with_a_killed_parent(tmp_path: Path):
+    """SIGKILL preprocess while it decodes: its workers went on under PID 1 (one pair still ran after 30 minutes)."""
+    photos(tmp_path / "photos")
+    code = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "import imgclf.data.folder as folder\n"
+        "def slow(path, *args):  # each worker names itself, then decodes for a minute\n"
+        "    Path(sys.argv[2], str(os.getpid())).touch()\n"
+        "    time.sleep(60)\n"
+        "folder.decode = slow\n"
+        "files, _ = folder.list_images(Path(sys.argv[1]))\n"
+        "folder.load_images(files, 16, 'stretch', 'rgb', False, 0, workers=2)\n"
+    )
+    (tmp_path / "pids").mkdir()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path / "photos"), str(tmp_path / "pids")],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    deadline = time.monotonic() + 30
+    while len(list((tmp_path / "pids").iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(p.name) for p in (tmp_path / "pids").iterdir()]
+    assert len(workers) == 2, "both workers started"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in workers if running(pid)]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "workers outlived their parent"
 
 
 def test_photos_whose_names_are_not_utf8_are_decoded_and_named_escaped(tmp_path: Path, folder_params, capsys):

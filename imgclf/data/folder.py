@@ -5,10 +5,13 @@ Images are decoded on every core straight into a preallocated block of shared me
 cannot be decoded are skipped and reported, or stop the stage, as params say.
 """
 
+import ctypes
 import math
 import mmap
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
@@ -24,6 +27,7 @@ from imgclf.data.source import visible_files
 from imgclf.errors import PipelineError, printable
 from imgclf.progress import Progress
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}  # any case
 
@@ -145,7 +149,7 @@ def decode_blocks(
             stack.callback(cv2.setNumThreads, threads)
             context = multiprocessing.get_context("fork")
             pool: Executor = stack.enter_context(
-                ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=job)
+                ProcessPoolExecutor(workers, context, initializer=_remember_job, initargs=(os.getpid(), *job))
             )
             decode_range: Callable = _decode_range_of_job
         else:
@@ -224,9 +228,19 @@ def _decode_range(
 _job_of_this_worker: tuple = ()  # set once in each forked worker: the inherited shared block and how to fit images
 
 
-def _remember_job(*job: object) -> None:
+def _remember_job(parent: int, *job: object) -> None:
     global _job_of_this_worker
+    _die_with(parent)
     _job_of_this_worker = job
+
+
+def _die_with(parent: int) -> None:
+    """Have Linux kill this worker when its parent dies: a SIGKILLed preprocess runs no clean-up, and its workers
+    would decode on under PID 1."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 def _decode_range_of_job(paths: list[Path], start: int) -> dict[int, str]:
