@@ -167,6 +167,28 @@ def test_archives_and_urls_with_an_official_test_split(tmp_path: Path, folder_pa
     assert sorted(p.name for p in (tmp_path / "url" / "raw").iterdir()) == ["folder", "folder.json"]
 
 
+def test_a_url_that_fails_says_what_to_do_in_terms_that_work(tmp_path: Path, folder_params):
+    """A 404 suggested -S 'data.folder=[/path/to/folder]', which params then refuse; a non-zip was named by its
+    temporary download path."""
+    with serve() as server:
+        server.files["fake.zip"] = b"<html>not a zip</html>"
+        with pytest.raises(PipelineError) as missing:
+            run_folder(f"{server.url}/missing.zip", folder_params, tmp_path / "a")
+        assert "-S 'data.folder=/path/to/photos'" in str(missing.value) and "[" not in str(missing.value)
+        with pytest.raises(PipelineError, match=rf"^{server.url}/fake.zip: cannot unpack it \(File is not a zip"):
+            run_folder(f"{server.url}/fake.zip", folder_params, tmp_path / "b")
+
+
+def test_class_folders_that_look_hidden_are_listed_not_silently_dropped(tmp_path: Path, folder_params):
+    root = photos(tmp_path / "photos")
+    photo(root / "..." / "a.jpg")
+    photo(root / "..a" / "a.jpg")
+    run_folder(root, folder_params, tmp_path)
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert reasons["..."] == reasons["..a"] == "a folder whose name starts with '.', hidden: not read as a class"
+
+
 def test_a_url_whose_archive_changed_is_downloaded_again_and_an_unreachable_one_keeps_its_copy(
     tmp_path: Path, folder_params, capsys
 ):

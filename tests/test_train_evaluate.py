@@ -134,6 +134,11 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train
     with pytest.raises(PipelineError, match="model.keras: damaged, not a whole Keras model file") as info:
         load_model(tmp_path)
     assert "not found" not in str(info.value), "the file is there: it is damaged"
+    assert "`dvc checkout --force " in str(info.value), "without --force, DVC refuses to replace a changed file"
+    (tmp_path / "saved_model").mkdir()
+    (tmp_path / "saved_model" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(PipelineError, match="saved_model: a SavedModel .*give --model the folder of model.keras"):
+        load_model(tmp_path / "saved_model")
 
     train_data, val = (
         sharded(tmp_path / "train", blobs(seed=1)),

@@ -163,6 +163,11 @@ def _give_up_message(name: str, problems: dict[str, str], mirrors_key: str) -> s
     offline = bool(problems) and all(any(sign in p for sign in OFFLINE_SIGNS) for p in problems.values())
     cause = "no network: " if offline else ""
     reasons = "; ".join(f"{url}: {why}" for url, why in problems.items()) or f"{mirrors_key} is empty"
+    if mirrors_key == "data.folder":  # one URL, not a list of mirrors
+        return (
+            f"could not download {name} ({cause}{reasons}); point data.folder at a copy of the photos, "
+            "e.g. dvc exp run -S 'data.folder=/path/to/photos' (a folder, or a .zip or .tar.gz file)"
+        )
     return (
         f"could not download {name} from any mirror ({cause}{reasons}); point {mirrors_key} at a local copy, "
         f"e.g. dvc exp run -S '{mirrors_key}=[/path/to/folder]' (a directory or a file:// URL holding {name})"

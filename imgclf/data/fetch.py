@@ -166,7 +166,7 @@ def fetch_url_archive(data: DataParams, raw_dir: Path) -> None:
         origin = {"source": source, "version": version, "archive_md5": md5_of(archive)}
         if kept is None or kept.get("archive_md5") != origin["archive_md5"]:
             with atomic_dir(unpacked) as tmp:
-                extract_archive(archive, tmp, data.max_unpacked_bytes)
+                extract_archive(archive, tmp, data.max_unpacked_bytes, label=source)
     finally:
         shutil.rmtree(download, ignore_errors=True)
     if origin != kept:

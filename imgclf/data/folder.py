@@ -99,7 +99,11 @@ def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple
         raise PipelineError(f"{root}: no class folders; expected {root}/<class>/<image> (e.g. cats/, dogs/, panda/)")
     if len(class_dirs) == 1:
         raise PipelineError(f"{root}: only one class folder ({found[0]}); a classifier needs at least two")
-    paths, labels, skipped = [], [], []
+    paths, labels = [], []
+    hidden = sorted(p for p in root.iterdir() if p.name.startswith(".") and p.is_dir())
+    skipped = [
+        Skipped(printable(p), "a folder whose name starts with '.', hidden: not read as a class") for p in hidden
+    ]
     with Progress(f"{root}: listed", "files") as progress:
         for label, class_dir in enumerate(class_dirs):
             images = []

@@ -64,6 +64,11 @@ def load_model(model_dir: Path) -> tuple[keras.Model, tuple[str, ...]]:
     optimizer stays in the file (to train on elsewhere) but is not restored: a mixed-precision model's loss-scale
     optimizer would not fit this process's float32 one."""
     model_path, names_path = Path(model_dir) / MODEL_FILE, Path(model_dir) / CLASS_NAMES_FILE
+    if (Path(model_dir) / "saved_model.pb").is_file():
+        raise PipelineError(
+            f"{model_dir}: a SavedModel (for TF Serving); give --model the folder of model.keras (models/), or an "
+            "exported .tflite or .onnx file"
+        )
     for path in (model_path, names_path):
         if not path.is_file():
             raise PipelineError(f"{path}: not found; run `dvc repro train` first")
@@ -71,7 +76,7 @@ def load_model(model_dir: Path) -> tuple[keras.Model, tuple[str, ...]]:
         raise PipelineError(
             f"{model_path}: damaged, not a whole Keras model file (a .keras file is a zip archive; this one is cut "
             f"short or overwritten); retrain it with `dvc repro -f train`, or restore the cached copy with "
-            f"`dvc checkout {model_path}`"
+            f"`dvc checkout --force {model_path}`"
         )
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
