@@ -90,7 +90,7 @@ def smallvgg(input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
         x = layers.Dropout(0.25)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(512, activation="relu")(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=SCRATCH_BATCH_NORM_MOMENTUM)(x)
     x = layers.Dropout(0.5)(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="smallvgg")
@@ -165,7 +165,7 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, imagenet_statist
 
 def _conv_relu_bn(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
     x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-    return layers.BatchNormalization()(x)
+    return layers.BatchNormalization(momentum=SCRATCH_BATCH_NORM_MOMENTUM)(x)
 
 
 def build_model(

@@ -22,6 +22,7 @@ from imgclf.params import TrainParams
 from imgclf.training.cluster import check_workers_agree, fit_on_cluster
 from imgclf.training.devices import cluster_workers, is_chief, is_multi_worker, jit_compile, set_precision, strategy_for
 from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
+from imgclf.training.learning_check import stuck_at_chance
 from imgclf.training.livelog import keras_series
 from imgclf.training.models import augmentation, build_model, build_optimizer, learning_rate, set_backbone_trainable
 
@@ -305,6 +306,9 @@ def train(
         "images_per_second": round(len(losses) * len(train_data) / seconds, 1),
         "replicas": strategy.num_replicas_in_sync,
     }
+    warning = stuck_at_chance(whole_run["val_accuracy"], whole_run["accuracy"], val_data.labels())
+    if warning and is_chief():
+        print(warning)
     return model, metrics
 
 
