@@ -178,6 +178,7 @@ class TrainParams:
     mixed_precision: Literal["auto", "on", "off"]  # auto: on only when a GPU is visible
     xla: Literal["auto", "on", "off"]  # Keras jit_compile; auto: XLA where Keras supports it (GPU)
     distribute: Literal["auto", "mirrored", "none"]  # auto: MultiWorkerMirrored under TF_CONFIG, Mirrored on 2+ GPUs
+    cluster_wait_s: float = bounded(gt=0)  # in a TF_CONFIG cluster: how long a worker waits for the others to start
     backup_every_s: float = bounded(ge=0)  # back up a completed epoch (to resume a killed run) at most this often
     seed: int = bounded(ge=0)
 

@@ -119,3 +119,24 @@ def test_a_tf_config_that_is_not_a_json_object_is_one_line(monkeypatch, value: s
     with pytest.raises(PipelineError, match="^TF_CONFIG ") as info:
         cluster_workers()
     assert "\n" not in str(info.value)
+
+
+def test_a_worker_whose_peer_never_starts_names_it_and_stops(tmp_path: Path):
+    """It waited silently for good (11 minutes and more), ignoring SIGTERM."""
+    me, silent = free_port(), free_port()
+    cluster = {"worker": [f"127.0.0.1:{me}", f"127.0.0.1:{silent}"]}
+    code = (
+        "import dataclasses\n"
+        "from imgclf.params import load_params\n"
+        "from imgclf.training.devices import strategy_for\n"
+        "strategy_for(dataclasses.replace(load_params().train, cluster_wait_s=3))\n"
+    )
+    env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}})}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == -9
+    assert result.stderr.splitlines()[-1] == (
+        f"error: TF_CONFIG: worker 1 (127.0.0.1:{silent}) did not join within 3 s (train.cluster_wait_s); "
+        "start every worker of the cluster, or correct its address"
+    )

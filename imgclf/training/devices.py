@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from imgclf.errors import PipelineError
 from imgclf.params import TrainParams
+from imgclf.training.cluster_wait import bounded_cluster_wait
 
 
 def tf_config() -> dict:
@@ -45,7 +46,8 @@ def strategy_for(params: TrainParams) -> tf.distribute.Strategy:
     if params.distribute == "none":
         return tf.distribute.get_strategy()
     if cluster_workers() > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        with bounded_cluster_wait(tf_config(), params.cluster_wait_s):
+            return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
