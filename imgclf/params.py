@@ -125,6 +125,11 @@ class ConvPoolParams:
 
 
 @dataclass(frozen=True)
+class AirbenchParams:
+    widths: tuple[int, ...] = bounded(ge=1)  # one block per entry: Conv-MaxPool-BN-GELU, Conv-BN-GELU
+
+
+@dataclass(frozen=True)
 class PretrainedParams:
     """An ImageNet backbone with a new softmax head: train.epochs at train.lr with the backbone frozen, then
     fine_tune_epochs at fine_tune_lr with the whole network trainable."""
@@ -157,21 +162,26 @@ class EarlyStoppingParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    model: Literal["mlp", "cnn", "convpool", "smallvgg", "pretrained"]
+    model: Literal["mlp", "cnn", "convpool", "smallvgg", "airbench", "pretrained"]
     mlp: MlpParams
     cnn: CnnParams
     convpool: ConvPoolParams
+    airbench: AirbenchParams
     pretrained: PretrainedParams
     optimizer: Literal["sgd", "adam", "rmsprop"]
     lr: float = bounded(gt=0)
     momentum: float = bounded(ge=0, lt=1)  # SGD and RMSprop only
     nesterov: bool  # SGD only
-    schedule: Literal["constant", "inverse_time", "cosine", "step"]
+    schedule: Literal["constant", "inverse_time", "cosine", "linear", "step"]
+    warmup_epochs: float = bounded(ge=0)  # cosine and linear: from 0 up to lr first, stepped per batch
     decay: float = bounded(ge=0)  # inverse_time: lr / (1 + decay * step), the old Keras SGD `decay`
     step_epochs: int = bounded(ge=1)  # step: multiply lr by step_factor every step_epochs
     step_factor: float = bounded(gt=0, le=1)
     epochs: int = bounded(ge=1)
     batch_size: int = bounded(ge=1)
+    weight_decay: float = bounded(ge=0)  # decoupled, as Keras applies it: each step takes lr * weight_decay of a weight
+    label_smoothing: float = bounded(ge=0, lt=1)
+    ema: float = bounded(ge=0, lt=1)  # momentum of a moving average of the weights, which the model ends with; 0: none
     augment: AugmentParams
     early_stopping: EarlyStoppingParams
     shuffle_buffer_mb: float = bounded(gt=0)  # images held for shuffling; a training set this small is shuffled whole
@@ -186,6 +196,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int = bounded(ge=1)
+    tta: bool  # also classify each test image flipped left-right, and average the two
 
 
 @dataclass(frozen=True)

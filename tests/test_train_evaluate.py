@@ -96,7 +96,7 @@ def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train,
     images = test_images.images
     assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
 
-    result = evaluate(loaded, class_names, test, batch_size=7)
+    result = evaluate(loaded, class_names, test, batch_size=7, tta=False)
     assert result.metrics["test_accuracy"] > 0.9
     assert result.metrics["test_images"] == 30
     assert 0 < result.metrics["test_loss"] < 1
@@ -123,7 +123,7 @@ def test_evaluate_refuses_a_test_set_with_other_classes(tmp_path: Path, small_tr
     model, _ = train(small_train, train_data, val, tmp_path / "live", tmp_path / "backup")
     other = sharded(tmp_path / "other", dataclasses.replace(blobs(n_per_class=5), class_names=("a", "b", "c")))
     with pytest.raises(PipelineError, match="differ from the model's"):
-        evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8)
+        evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8, tta=False)
 
 
 def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train):

@@ -25,8 +25,9 @@ class Evaluation:
     class_names: tuple[str, ...]
 
 
-def evaluate(model: keras.Model, class_names: tuple[str, ...], test: Shards, batch_size: int) -> Evaluation:
-    """Predicts the test set a shard at a time: only its labels and the probabilities stay in memory."""
+def evaluate(model: keras.Model, class_names: tuple[str, ...], test: Shards, batch_size: int, tta: bool) -> Evaluation:
+    """Predicts the test set a shard at a time: only its labels and the probabilities stay in memory. With `tta`,
+    each image's probabilities are averaged with its left-right mirror's (test-time augmentation)."""
     if test.class_names != class_names:
         raise PipelineError(
             f"the test set's classes {list(test.class_names)} differ from the model's {list(class_names)}; "
@@ -39,6 +40,9 @@ def evaluate(model: keras.Model, class_names: tuple[str, ...], test: Shards, bat
     labels_of_test = test.labels()
     images = in_order(test, batch_size).map(lambda x, _: x)
     probabilities = model.predict(images, verbose=0)
+    if tta:
+        mirrored = images.map(lambda x: keras.ops.flip(x, axis=2))
+        probabilities = (probabilities + model.predict(mirrored, verbose=0)) / 2
     predictions = probabilities.argmax(axis=1)
     labels = list(range(len(class_names)))
     precision, recall, f1, _ = precision_recall_fscore_support(

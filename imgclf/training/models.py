@@ -1,5 +1,6 @@
-"""The labs' architectures, each one readable function. Every model takes raw uint8 images and scales them itself,
-so a saved model needs no preprocessing code beside it; the softmax stays float32 under mixed precision."""
+"""The labs' architectures and the recipes' airbench network, each one readable function. Every model takes raw
+uint8 images and scales them itself, so a saved model needs no preprocessing code beside it; the softmax stays
+float32 under mixed precision."""
 
 from pathlib import Path
 
@@ -96,6 +97,27 @@ def smallvgg(input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="smallvgg")
 
 
+def airbench(input_shape: tuple[int, ...], num_classes: int, widths: tuple[int, ...]) -> keras.Model:
+    """airbench94's network (Keller Jordan, 2024): a 2 x 2 stem convolution, then per width a block of Conv-MaxPool-
+    BN-GELU and Conv-BN-GELU, a global max pool and a linear head scaled by 1/9. Batch norm without scale and with
+    momentum 0.6, as there. Its stem is trained here, not set from the data's whitening."""
+    inputs, x = scaled_input(input_shape)
+    x = layers.Conv2D(24, 2, activation="gelu")(x)
+    for width in widths:
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.BatchNormalization(momentum=0.6, scale=False, epsilon=1e-12)(x)
+        x = layers.Activation("gelu")(x)
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.6, scale=False, epsilon=1e-12)(x)
+        x = layers.Activation("gelu")(x)
+    x = layers.GlobalMaxPooling2D()(x)
+    x = layers.Dense(num_classes, use_bias=False)(x)
+    x = layers.Rescaling(1 / 9)(x)
+    outputs = layers.Activation("softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="airbench")
+
+
 def pretrained(
     input_shape: tuple[int, ...], num_classes: int, backbone: str, weights_file: Path | None, dropout: float
 ) -> keras.Model:
@@ -182,31 +204,10 @@ def build_model(
         return convpool(input_shape, num_classes, c.filters, c.kernel_sizes, c.padding, c.activation, c.dense_units)
     if params.model == "smallvgg":
         return smallvgg(input_shape, num_classes)
+    if params.model == "airbench":
+        return airbench(input_shape, num_classes, params.airbench.widths)
     m = params.mlp
     return mlp(input_shape, num_classes, m.hidden_units, m.activation, m.initializer, m.dropout)
-
-
-def learning_rate(params: TrainParams, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    schedules = keras.optimizers.schedules
-    if params.schedule == "inverse_time":
-        return schedules.InverseTimeDecay(params.lr, decay_steps=1, decay_rate=params.decay)
-    if params.schedule == "cosine":
-        return schedules.CosineDecay(params.lr, decay_steps=params.epochs * steps_per_epoch)
-    if params.schedule == "step":
-        return schedules.ExponentialDecay(
-            params.lr, params.step_epochs * steps_per_epoch, params.step_factor, staircase=True
-        )
-    return params.lr
-
-
-def build_optimizer(
-    params: TrainParams, lr: float | keras.optimizers.schedules.LearningRateSchedule
-) -> keras.optimizers.Optimizer:
-    if params.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=params.momentum, nesterov=params.nesterov)
-    if params.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=lr, momentum=params.momentum)
-    return keras.optimizers.Adam(learning_rate=lr)
 
 
 def augmentation(params: TrainParams) -> keras.Sequential | None:

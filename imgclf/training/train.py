@@ -24,7 +24,8 @@ from imgclf.training.devices import cluster_workers, is_chief, is_multi_worker, 
 from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from imgclf.training.learning_check import stuck_at_chance
 from imgclf.training.livelog import keras_series
-from imgclf.training.models import augmentation, build_model, build_optimizer, learning_rate, set_backbone_trainable
+from imgclf.training.models import augmentation, build_model, set_backbone_trainable
+from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 
 FINGERPRINT_FILE = "fingerprint.json"
 RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs
@@ -254,7 +255,7 @@ def train(
         with strategy.scope():
             model.compile(
                 optimizer=build_optimizer(params, phase.lr),
-                loss="sparse_categorical_crossentropy",
+                loss=build_loss(params, len(train_data.class_names)),
                 metrics=["accuracy"],
                 jit_compile=jit_compile(params),
             )
