@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
+from sklearn.metrics import log_loss
 
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
@@ -102,6 +103,11 @@ def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train,
     assert 0 < result.metrics["test_loss"] < 1
     assert {"precision_macro", "recall_macro", "f1_macro"} <= set(result.metrics)
     assert "class_2" in result.report_text and result.report["class_2"]["support"] == 10
+
+    mirrored = evaluate(loaded, class_names, test, batch_size=7, tta=True)
+    averaged = (loaded.predict(images, verbose=0) + loaded.predict(images[:, :, ::-1], verbose=0)) / 2
+    expected = log_loss(test_images.labels, averaged, labels=[0, 1, 2])
+    assert mirrored.metrics["test_loss"] == pytest.approx(expected, rel=1e-5), "each image averaged with its mirror"
 
     write_evaluation(result, tmp_path / "metrics")
     assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == [

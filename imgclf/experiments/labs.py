@@ -60,7 +60,7 @@ def _lab(name: str, spec: object, where: str) -> Lab:
     for key in ("base", "tiny"):
         if not isinstance(spec[key], dict):
             raise PipelineError(f"{where}.{key}: must map params keys (like train.lr) to values")
-    if not isinstance(spec["sweeps"], list) or not spec["sweeps"]:
+    if not isinstance(spec["sweeps"], list):
         raise PipelineError(f"{where}.sweeps: must be a list of sweeps, each mapping params keys to lists of values")
     sweeps = tuple(_sweep(s, f"{where}.sweeps[{i}]") for i, s in enumerate(spec["sweeps"]))
     unset = [key for sweep in sweeps for key in sweep.keys if key not in spec["base"]]
@@ -98,6 +98,8 @@ def experiments(
     if clash:
         raise PipelineError(f"-S {clash[0]}: lab {lab.name} sweeps this key; leave it out, or edit sweeps.yaml")
     shared = shared_overrides(lab, tiny, extra)
+    if not lab.sweeps:  # a recipe: its base alone
+        return [Experiment(f"{lab.name}-base", shared, {})]
     found: dict[str, Experiment] = {}
     chosen: dict[str, Overrides] = {}  # in the order of the chosen sweeps -> the point as the sweep lists it
     for number, sweep in enumerate(lab.sweeps, 1):

@@ -1,0 +1,138 @@
+"""Benchmark: each recipe (sweeps.yaml, recipe_*) against the lab it should beat, in one run, on one machine, on a
+fresh clone of this repository's HEAD. Each side is `dvc repro plot` (fetch to plot) with its sweeps.yaml base as
+params; it records test accuracy, wall time, training images per second, and the training seconds the recipe took
+to pass the lab's test accuracy on its validation set (epochs to pass it, times the seconds per epoch).
+
+    python benchmarks/recipes.py --mnist ../shared/datasets/mnist recipe_mnist
+    python benchmarks/recipes.py --cifar-folder /tmp/cifar10-jpg recipe_cifar10_fast
+    python benchmarks/recipes.py --fashion-mnist /usr/share/... recipe_fashion_mnist
+
+A recipe already in benchmarks/results/recipes.json is replaced; the others stay as they were, each with its own
+commit and date.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml
+
+from imgclf.experiments.labs import apply, load_labs
+from imgclf.experiments.provenance import machine
+from imgclf.params import read_yaml
+
+REPO = Path(__file__).resolve().parent.parent
+LAB_OF = {"recipe_mnist": "mnist_mlp", "recipe_fashion_mnist": None, "recipe_cifar10_fast": "cifar10_cnn",
+          "recipe_cifar10_full": "cifar10_cnn"}  # fmt: skip
+GOALS = {"recipe_mnist": "≥ 99.5% in less wall time than the lab", "recipe_fashion_mnist": "≥ 93.5%",
+         "recipe_cifar10_fast": "≥ 90% in ≤ 1/2 the lab's wall time",
+         "recipe_cifar10_full": "≥ 94% in ≤ 2x the lab's wall time"}  # fmt: skip
+
+
+def run(cmd: list[str], cwd: Path) -> float:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def repro(project: Path, overrides: dict) -> dict:
+    """Writes params.yaml with the overrides, times `dvc repro plot`; its figures and per-epoch val accuracy."""
+    raw = read_yaml(REPO / "params.yaml")
+    (project / "params.yaml").write_text(yaml.safe_dump(apply(raw, overrides), sort_keys=False))
+    seconds = run([sys.executable, "-m", "dvc", "repro", "--force", "plot"], project)
+    evaluation = json.loads((project / "metrics" / "eval.json").read_text())
+    training = json.loads((project / "metrics" / "train.json").read_text())
+    timing = json.loads((project / "metrics" / "timing.json").read_text())["train"]
+    val = (project / "dvclive" / "plots" / "metrics" / "eval" / "accuracy.tsv").read_text().splitlines()[1:]
+    return {"test_accuracy": evaluation["test_accuracy"], "wall_seconds": round(seconds, 1),
+            "train_seconds": timing["train_seconds"], "images_per_second": timing["images_per_second"],
+            "epochs_run": training["epochs_run"],
+            "val_accuracy_by_epoch": [round(float(line.split()[1]), 4) for line in val]}  # fmt: skip
+
+
+def seconds_to_reach(run: dict, accuracy: float) -> float | None:
+    epochs = run["val_accuracy_by_epoch"]
+    reached = next((i for i, a in enumerate(epochs) if a >= accuracy), None)
+    return None if reached is None else round(run["train_seconds"] * (reached + 1) / len(epochs), 1)
+
+
+def data_overrides(args: argparse.Namespace, dataset: str) -> dict:
+    if dataset == "mnist":
+        return {"data.mirrors.mnist": [str(args.mnist.resolve())]}
+    if dataset == "fashion_mnist":
+        return {"data.mirrors.fashion_mnist": [str(args.fashion_mnist.resolve())]}
+    return {"data.dataset": "folder", "data.folder": str(args.cifar_folder.resolve()), "preprocess.image_size": 32}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipes", nargs="+", choices=list(LAB_OF))
+    parser.add_argument("--mnist", type=Path, help="a folder of MNIST's four IDX .gz files")
+    parser.add_argument("--fashion-mnist", type=Path, help="a folder of Fashion-MNIST's four IDX .gz files")
+    parser.add_argument("--cifar-folder", type=Path, help="CIFAR-10 as train/<class>/*.jpg and test/<class>/*.jpg")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args()
+    labs = load_labs(REPO / "sweeps.yaml")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    path = args.out / "recipes.json"
+    results = json.loads(path.read_text()) if path.exists() else {"recipes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "project"
+        run(["git", "clone", "--quiet", str(REPO), str(project)], Path(tmp))
+        for name in args.recipes:
+            recipe = labs[name].base
+            data = data_overrides(args, recipe["data.dataset"])
+            entry = {"commit": commit.stdout.strip(), "date": datetime.date.today().isoformat(),
+                     "machine": machine(), "goal": GOALS[name]}  # fmt: skip
+            if LAB_OF[name]:
+                entry["lab"] = {"name": LAB_OF[name], **repro(project, {**labs[LAB_OF[name]].base, **data})}
+            entry["recipe"] = repro(project, {**recipe, **data})
+            if LAB_OF[name]:
+                entry["recipe"]["seconds_to_lab_accuracy"] = seconds_to_reach(
+                    entry["recipe"], entry["lab"]["test_accuracy"]
+                )
+            results["recipes"][name] = entry
+            args.out.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results, indent=2) + "\n")  # after each recipe: a later failure keeps it
+    text = markdown(results)
+    (args.out / "recipes.md").write_text(text)
+    print(text)
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "# Recipes against the labs, each pair measured in one run on one machine",
+        "",
+        "| recipe | goal | test accuracy | wall time | images/s | lab | lab's accuracy | lab's wall time | "
+        "recipe's training s to the lab's accuracy | commit, date, machine |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, e in results["recipes"].items():
+        r, lab = e["recipe"], e.get("lab")
+        lab_cells = (
+            f"{lab['name']} | {lab['test_accuracy']:.2%} | {lab['wall_seconds']:.0f} s | "
+            f"{r.get('seconds_to_lab_accuracy') or 'not reached'}"
+            if lab
+            else " | | | "
+        )
+        lines.append(
+            f"| {name} | {e['goal']} | {r['test_accuracy']:.2%} | {r['wall_seconds']:.0f} s | "
+            f"{r['images_per_second']:.0f} | {lab_cells} | {e['commit']}, {e['date']}, {e['machine']} |"
+        )
+    lines += ["", "Wall time: `dvc repro --force plot`, fetch to plot, on a fresh clone; images/s: training."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The recipes' fitting techniques: each param does what the references do with it."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from imgclf.training.models import build_model
+from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
+from imgclf.training.train import train
+from tests.conftest import blobs, quick_mlp, train_val
+
+
+def test_warm_up_then_linear_or_cosine_decay_stepped_per_batch(params):
+    linear = learning_rate(dataclasses.replace(params.train, schedule="linear", lr=0.4, epochs=10, warmup_epochs=2), 10)
+    assert [float(linear(step)) for step in (0, 10, 20, 60, 100)] == pytest.approx([0, 0.2, 0.4, 0.2, 0])
+    cosine = learning_rate(dataclasses.replace(params.train, schedule="cosine", lr=0.4, epochs=10, warmup_epochs=2), 10)
+    assert [float(cosine(step)) for step in (0, 10, 20, 60, 100)] == pytest.approx([0, 0.2, 0.4, 0.2, 0], abs=1e-6)
+
+
+def test_label_smoothing_spreads_part_of_each_label_over_all_classes(params):
+    smoothed = build_loss(dataclasses.replace(params.train, label_smoothing=0.3), 3)
+    probabilities = np.array([[0.7, 0.2, 0.1]], "float32")
+    targets = np.array([0.7 + 0.1, 0.1, 0.1])  # 1 - 0.3 on the class, 0.3 / 3 on each
+    assert float(smoothed(np.array([0]), probabilities)) == pytest.approx(-(targets * np.log(probabilities)).sum())
+    assert build_loss(params.train, 3) == "sparse_categorical_crossentropy"
+
+
+def one_step(params, **changes) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The weights of a small MLP before and after one step on blobs, with these train params."""
+    train_params = quick_mlp(params.train, optimizer="sgd", lr=0.1, **changes)
+    keras.utils.set_random_seed(0)
+    model = build_model(train_params, (8, 8, 1), 3)
+    before = model.get_weights()
+    model.compile(optimizer=build_optimizer(train_params, train_params.lr), loss=build_loss(train_params, 3))
+    data = blobs(n_per_class=4)
+    model.fit(data.images, data.labels, batch_size=12, epochs=1, verbose=0, shuffle=False)
+    return before, model.get_weights()
+
+
+def test_weight_decay_takes_lr_times_its_share_of_every_weight_each_step(params):
+    """Decoupled, as Keras applies it: the step's gradient update, and lr * weight_decay of the weight before it."""
+    initial, plain = one_step(params)
+    _, decayed = one_step(params, weight_decay=0.5)
+    for start, without, with_decay in zip(initial, plain, decayed, strict=True):
+        assert np.allclose(with_decay, without - 0.1 * 0.5 * start, atol=1e-6)
+    assert np.linalg.norm(decayed[0]) < np.linalg.norm(plain[0])
+
+
+def test_a_model_trained_with_ema_ends_with_the_average_of_its_weights(tmp_path, params):
+    """With momentum 0.999 the average barely leaves the initial weights, wherever training goes."""
+    keras.utils.set_random_seed(params.train.seed)
+    initial = build_model(quick_mlp(params.train), (8, 8, 1), 3).get_weights()
+    for ema, close in ((0.0, False), (0.999, True)):
+        model, _ = train(
+            quick_mlp(params.train, epochs=3, ema=ema),
+            *train_val(tmp_path / str(ema)),
+            tmp_path / f"live{ema}",
+            tmp_path / f"b{ema}",
+        )
+        moved = max(np.abs(a - b).max() for a, b in zip(model.get_weights(), initial, strict=True))
+        assert (moved < 0.02) == close, moved
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
+def test_airbench_takes_mnist_and_cifar_sized_images(params, shape):
+    model = build_model(dataclasses.replace(params.train, model="airbench"), shape, 10)
+    assert model.predict(np.zeros((2, *shape), np.uint8), verbose=0).shape == (2, 10)
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) == 6
