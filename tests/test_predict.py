@@ -7,6 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from imgclf.command import SUBCOMMANDS
+from imgclf.command import main as command_main
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
 from imgclf.training.model_file import save_model
@@ -165,3 +167,24 @@ def test_annotate_into_a_file_and_csv_onto_a_photo_are_one_line_refusals(tmp_pat
     assert [photo.read_bytes() for photo in photos] == before and (tmp_path / "notes.txt").read_text() == "mine"
     assert run_predict("--model", model_dir, *photos, "--csv", tmp_path / "p.csv").returncode == 0
     assert run_predict("--model", model_dir, *photos, "--csv", tmp_path / "p.csv").returncode == 0, "its own CSV"
+
+
+def test_the_installed_command_predicts_outside_the_checkout(tmp_path: Path, model_dir):
+    """`pip install .` failed (flat layout), and outside the checkout predict said "No module named 'imgclf'"."""
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*install, "--target", str(tmp_path / "site"), str(REPO)], check=True, capture_output=True)
+    photo = quadrant_image(tmp_path / "photos" / "a.png", 2)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    command = [sys.executable, str(tmp_path / "site" / "bin" / "imgclf"), "predict", "--model", str(model_dir)]
+    result = subprocess.run([*command, str(photo)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == [str(photo), "top_right"]
+
+
+@pytest.mark.parametrize("name", list(SUBCOMMANDS))
+def test_every_subcommand_shows_its_options_under_its_own_name(name: str, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["imgclf", name, "--help"])
+    with pytest.raises(SystemExit) as done:
+        command_main()
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: imgclf {name} ")

@@ -1,0 +1,1 @@
+"""Reproducible Keras image classification: the functions behind the DVC stages in `stages/`."""

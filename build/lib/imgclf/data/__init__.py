@@ -1,0 +1,1 @@
+"""Datasets: fetching, decoding and the sharded .npz image sets between stages."""

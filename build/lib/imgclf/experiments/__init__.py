@@ -1,0 +1,1 @@
+"""Experiments: lab sweeps, their reports, comparison tables and offline plots."""

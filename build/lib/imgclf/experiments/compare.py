@@ -1,0 +1,111 @@
+"""Experiments side by side in a terminal: test accuracy and loss, training time, and only the params that differ,
+under their shortest unambiguous names. `dvc exp show` shows every param, metric and dependency hash under full
+names: over 100 columns, unreadable at 120. Where the data came from (a folder's path, mirrors) is no
+hyperparameter: a short dataset name stands in its place. Params that do not fit 120 columns are listed under the
+table, experiment by experiment.
+
+    python -m imgclf.experiments.compare            # the baseline (HEAD) and its experiments
+    python -m imgclf.experiments.compare --md       # the same as a markdown table, e.g. for a pull-request comment
+    python -m imgclf.experiments.compare -- -A      # after --, arguments for `dvc exp show` (here: every commit)
+"""
+
+import argparse
+import json
+import textwrap
+from dataclasses import dataclass
+
+from imgclf.cli import exit_on_error
+from imgclf.dvc_command import dvc
+from imgclf.experiments.exp_show import Result, differing_keys, experiment_runs, result_of, shown_value
+from imgclf.experiments.labs import short_key
+from imgclf.experiments.provenance import dataset_name, is_source
+
+WIDTH = 120  # a terminal's columns
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    result: Result | None  # None: queued, running or failed
+    state: str
+
+
+def rows(shown: list[dict]) -> list[Row]:
+    """`dvc exp show --json` -> a row per baseline commit and per experiment, in DVC's order; the workspace only
+    where it differs from its baseline (after a `dvc repro` not yet committed)."""
+    found: list[Row] = []
+    workspace = None
+    for baseline in shown:
+        data = baseline.get("data") or {}
+        if baseline.get("rev") == "workspace":
+            workspace = result_of("workspace", data)
+            continue
+        committed = result_of(baseline.get("name") or str(baseline.get("rev", ""))[:7], data)
+        if workspace and committed and (workspace.params, workspace.accuracy) != (committed.params, committed.accuracy):
+            found.append(Row("workspace", workspace, "success"))
+        workspace = None
+        if committed:
+            found.append(Row(committed.name, committed, "success"))
+        found += [Row(name, result, state) for name, _, state, result in experiment_runs(baseline)]
+    return found
+
+
+def seconds(value: float | None) -> str:
+    """A training time; a run DVC restored from its run-cache did not train, so it has none."""
+    return "cached" if value is None else f"{value:.1f}"
+
+
+def table(found: list[Row]) -> tuple[list[str], list[list[str]]]:
+    results = [row.result for row in found if row.result]
+    keys = [k for k in differing_keys(results) if not is_source(k) and k != "data.dataset"]
+    # the params with the most distinct values first: what a sweep varies, before what its whole lab sets
+    keys.sort(key=lambda k: -len({shown_value(r.params.get(k)) for r in results}))
+    datasets = len({dataset_name(r.params) for r in results}) > 1
+    every = tuple(dict.fromkeys(k for r in results for k in r.params))  # a short name is unambiguous among these
+    header = ["experiment", "test accuracy", "test loss", "train time (s)", *(["data"] if datasets else [])]
+    header += [short_key(k, every) for k in keys]
+    body = []
+    for row in found:
+        r = row.result
+        if r is None:
+            body.append([row.name, row.state, "", "", *([""] * (len(header) - 4))])
+            continue
+        figures = [f"{r.accuracy:.2%}", f"{r.loss:.4f}", seconds(r.train_seconds)]
+        data = [dataset_name(r.params)] if datasets else []
+        body.append([row.name, *figures, *data, *(shown_value(r.params.get(k)) for k in keys)])
+    return header, body
+
+
+def render(header: list[str], body: list[list[str]], markdown: bool, width: int = WIDTH) -> str:
+    if markdown:
+        lines = [header, ["---"] * len(header), *body]
+        return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
+    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
+    shown = len(header)
+    while shown > 4 and sum(widths[:shown]) + 2 * (shown - 1) > width:
+        shown -= 1  # the params that do not fit are listed below the table
+    numeric = range(1, 4)  # right-aligned: accuracy, loss, time
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(cells))
+
+    lines = [line(cells[:shown]).rstrip() for cells in [header, *body]]
+    if shown < len(header):
+        lines += ["", *textwrap.wrap(f"and {', '.join(header[shown:])}:", width)]
+        for cells in body:
+            settings = " ".join(f"{k}={v}" for k, v in zip(header[shown:], cells[shown:], strict=True) if v)
+            lines += textwrap.wrap(f"{cells[0]}: {settings}", width, subsequent_indent="  ") if settings else []
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--md", action="store_true", help="a markdown table")
+    parser.add_argument("show_args", nargs="*", help="after --: arguments for dvc exp show (-A, --rev REV, -n N)")
+    args = parser.parse_args()
+    found = rows(json.loads(dvc("exp", "show", "--json", *args.show_args)))
+    print(render(*table(found), markdown=args.md), end="")
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,85 @@
+"""An experiment run with several training seeds: its runs taken together, mean, standard deviation and range, and
+whether a difference between two experiments is larger than their spread."""
+
+import statistics
+from dataclasses import dataclass
+
+from imgclf.experiments.exp_show import Result
+from imgclf.experiments.labs import SEED_KEY, repeat_of
+
+
+@dataclass(frozen=True)
+class Group:
+    """One experiment of a lab: its single run, or its runs NAME-seedS (one per training seed)."""
+
+    name: str
+    runs: tuple[Result, ...]
+
+    @property
+    def params(self) -> dict[str, object]:
+        """The params every run shares: the first run's, without its training seed."""
+        return {k: v for k, v in self.runs[0].params.items() if k != SEED_KEY or len(self.runs) == 1}
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(str(r.params.get(SEED_KEY))) for r in self.runs]
+
+    @property
+    def accuracy(self) -> float:
+        return statistics.fmean(r.accuracy for r in self.runs)
+
+    @property
+    def accuracy_std(self) -> float:
+        return _stdev([r.accuracy for r in self.runs])
+
+    @property
+    def accuracy_range(self) -> tuple[float, float]:
+        return min(r.accuracy for r in self.runs), max(r.accuracy for r in self.runs)
+
+    @property
+    def loss(self) -> float:
+        return statistics.fmean(r.loss for r in self.runs)
+
+    @property
+    def loss_std(self) -> float:
+        return _stdev([r.loss for r in self.runs])
+
+    @property
+    def train_seconds(self) -> float | None:
+        """The mean over the runs that trained (None where DVC restored every run from its run-cache)."""
+        timed = [r.train_seconds for r in self.runs if r.train_seconds is not None]
+        return statistics.fmean(timed) if timed else None
+
+
+def _stdev(values: list[float]) -> float:
+    """The sample standard deviation (n - 1) over the seeds; 0 for a single run."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def group(results: list[Result], names: list[str]) -> list[Group]:
+    """The lab's experiments `names` (in that order) from the finished runs: an experiment's seeded runs
+    (NAME-seedS) where it has any, in seed order, else its single run NAME; experiments with neither are left out."""
+    seeded: dict[str, list[Result]] = {}
+    single: dict[str, Result] = {}
+    for result in results:
+        name, seed = repeat_of(result.name)
+        if seed is None:
+            single[result.name] = result
+        else:
+            seeded.setdefault(name, []).append(result)
+    groups = []
+    for name in names:
+        if name in seeded:
+            runs = sorted(seeded[name], key=lambda r: repeat_of(r.name)[1] or 0)
+            groups.append(Group(name, tuple(runs)))
+        elif name in single:
+            groups.append(Group(name, (single[name],)))
+    return groups
+
+
+def within_noise(a: Group, b: Group) -> bool:
+    """Whether the difference of the two mean test accuracies is no larger than their spread, the sum of their
+    standard deviations. Single runs have no measured spread: False."""
+    if len(a.runs) < 2 or len(b.runs) < 2:
+        return False
+    return abs(a.accuracy - b.accuracy) <= a.accuracy_std + b.accuracy_std

@@ -1,0 +1,131 @@
+"""Run a lab's whole hyperparameter study (sweeps.yaml) as DVC experiments, then write its report.
+
+    python -m imgclf.experiments.sweep mnist_mlp                       # queue, run (dvc exp run --run-all), report
+    python -m imgclf.experiments.sweep photos -S data.folder=~/photos  # your own overrides for every experiment
+    python -m imgclf.experiments.sweep cifar10_cnn --tiny              # the same study on a few images per class
+    python -m imgclf.experiments.sweep mnist_mlp --sweep 2             # only the lab's second sweep (batch size)
+    python -m imgclf.experiments.sweep cifar10_cnn --only cifar10_cnn-base   # only the named experiments
+    python -m imgclf.experiments.sweep mnist_mlp --queue-only          # queue only; run later with dvc queue start
+    python -m imgclf.experiments.sweep mnist_mlp --best                # each sweep's best together: mnist_mlp-best
+    python -m imgclf.experiments.sweep convpool --seeds 5 -S ...       # each experiment with 5 training seeds
+
+Each experiment is queued with `dvc exp run --queue -n LAB-... -S ...`, every params key set: the committed
+params.yaml, the lab's base and its point, whatever the workspace's params.yaml says. Re-running a lab replaces its
+experiments of the same name. With --seeds N, each experiment runs N times as NAME-seedS, train.seed S from the
+committed train.seed on, the split fixed; the report shows mean ± std. Only a complete run of the lab (every
+experiment, its own settings, at least the committed report's seeds) replaces reports/LAB/; any other run's report
+goes to reports/partial/LAB/.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from imgclf.cli import exit_on_error
+from imgclf.dvc_command import dvc
+from imgclf.errors import PipelineError
+from imgclf.experiments.exp_show import read_experiments
+from imgclf.experiments.labs import (
+    SEED_KEY,
+    Experiment,
+    Overrides,
+    best_combination,
+    check,
+    committed_params,
+    experiments,
+    find_lab,
+    load_labs,
+    pinned,
+    set_param_args,
+    with_seeds,
+)
+from imgclf.experiments.repeats import group
+from imgclf.experiments.report import write_report
+
+
+def parse_set(pairs: list[str]) -> Overrides:
+    """`key=value` pairs, values read as YAML like `dvc exp run -S` does."""
+    overrides: Overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PipelineError(f"-S {pair}: expected key=value, e.g. -S train.lr=0.05")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def only(runs: list[Experiment], names: list[str]) -> list[Experiment]:
+    unknown = [name for name in names if name not in {run.name for run in runs}]
+    if unknown:
+        choices = ", ".join(run.name for run in runs)
+        raise PipelineError(f"--only {unknown[0]}: no such experiment here; choose from {choices}")
+    return [run for run in runs if run.name in names]
+
+
+def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
+    existing = set(dvc("exp", "ls", "--name-only", cwd=project).split())
+    replaced = [r.name for r in runs if r.name in existing]
+    if replaced:
+        dvc("exp", "remove", *replaced, cwd=project)
+    for run in runs:
+        print(f"queue {run.name}", flush=True)
+        dvc(
+            "exp", "run", "--queue", "--name", run.name, *set_param_args(pinned(committed, run)), "plot", cwd=project
+        )  # up to plot: a sweep compares experiments; export the one you ship (`dvc repro export`)
+
+
+def run_queue(jobs: int, project: Path) -> None:
+    """`dvc exp run --run-all`: starts DVC's queue workers and follows their logs until the queue is empty."""
+    subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "--run-all", "--jobs", str(jobs)], cwd=project)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lab", help="a lab of sweeps.yaml")
+    parser.add_argument("--tiny", action="store_true", help="add the lab's tiny-sample overrides (quick check)")
+    parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every experiment")
+    parser.add_argument("--sweep", type=int, help="only the lab's Nth sweep (1 is the first in sweeps.yaml)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only this experiment (repeatable)")
+    parser.add_argument("--jobs", type=int, default=1, help="experiments at once (dvc queue workers)")
+    parser.add_argument("--queue-only", action="store_true", help="queue the experiments, run nothing")
+    parser.add_argument("--best", action="store_true", help="run LAB-best: each sweep's best value together")
+    parser.add_argument("--seeds", type=int, default=1, help="run each experiment with N training seeds (default 1)")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/LAB/ is written (default reports)")
+    args = parser.parse_args()
+    project = Path(".")
+    lab = find_lab(load_labs(), args.lab)
+    extra = parse_set(args.set)
+    runs = experiments(lab, tiny=args.tiny, extra=extra, only_sweep=args.sweep)
+    if args.only:
+        runs = only(runs, args.only)
+    if args.best:
+        if args.sweep or args.only:
+            raise PipelineError("--best combines the best of every sweep; leave out --sweep and --only")
+        finished = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project))).finished
+        groups = group(list(finished.values()), [run.name for run in experiments(lab, args.tiny, extra)])
+        runs = [best_combination(lab, {g.name: g.accuracy for g in groups}, args.tiny, extra)]
+    committed = committed_params(project)
+    if args.seeds < 1 or SEED_KEY in extra:
+        raise PipelineError(f"--seeds {args.seeds}: give 1 or more, and leave {SEED_KEY} out of -S")
+    if args.seeds > 1:
+        first = int(committed["train"]["seed"])
+        runs = with_seeds(runs, list(range(first, first + args.seeds)))
+    check(committed, runs)
+    queue(runs, committed, project)
+    if args.queue_only:
+        print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
+        return
+    run_queue(args.jobs, project)
+    groups, _ = write_report(lab, args.out, project, only_sweep=args.sweep)
+    finished = {run.name for g in groups for run in g.runs}
+    failed = [run.name for run in runs if run.name not in finished]
+    if failed:
+        raise PipelineError(f"{len(failed)} experiments did not finish ({', '.join(failed)}); see dvc queue status")
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

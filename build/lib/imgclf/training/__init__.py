@@ -1,0 +1,1 @@
+"""Models: building, training, evaluating, plotting, exporting and predicting."""

@@ -1,0 +1,70 @@
+"""Where training runs: the tf.distribute strategy, mixed precision and XLA, chosen from params and the machine."""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from imgclf.errors import PipelineError
+from imgclf.params import TrainParams
+from imgclf.training.cluster_wait import bounded_cluster_wait
+
+
+def tf_config() -> dict:
+    """The TF_CONFIG environment variable's cluster description ({} without one); not JSON: one line saying so."""
+    text = os.environ.get("TF_CONFIG", "") or "{}"
+    try:
+        config = json.loads(text)
+    except ValueError as e:
+        raise PipelineError(f"TF_CONFIG is not valid JSON ({e}): {text[:60]!r}; fix it, or unset it") from None
+    if not isinstance(config, dict):
+        raise PipelineError(f"TF_CONFIG must be a JSON object with cluster and task, got {text[:60]!r}")
+    return config
+
+
+def cluster_workers() -> int:
+    """How many workers TF_CONFIG describes (0 without one)."""
+    return len(tf_config().get("cluster", {}).get("worker", []))
+
+
+def is_chief() -> bool:
+    """Whether this process writes the outputs: always on one machine; in a cluster, the chief or worker 0."""
+    config = tf_config()
+    task, cluster = config.get("task", {}), config.get("cluster", {})
+    if not cluster:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and task.get("index", 0) == 0
+
+
+def strategy_for(params: TrainParams) -> tf.distribute.Strategy:
+    """A TF_CONFIG cluster of several workers: MultiWorkerMirroredStrategy (trained by `cluster.fit_on_cluster`).
+    Else several GPUs: MirroredStrategy; `mirrored` asks for MirroredStrategy over every local device, CPUs
+    included when there is no GPU; otherwise the default strategy."""
+    if params.distribute == "none":
+        return tf.distribute.get_strategy()
+    if cluster_workers() > 1:
+        with bounded_cluster_wait(tf_config(), params.cluster_wait_s):
+            return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if params.distribute == "mirrored":
+        return tf.distribute.MirroredStrategy([d.name for d in gpus or tf.config.list_logical_devices("CPU")])
+    return tf.distribute.get_strategy()
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def set_precision(params: TrainParams) -> None:
+    """Sets Keras' global dtype policy for this run; every run sets it, so none inherits another's."""
+    on = params.mixed_precision == "on" or (params.mixed_precision == "auto" and tf.config.list_logical_devices("GPU"))
+    keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")
+
+
+def jit_compile(params: TrainParams) -> bool | str:
+    return {"auto": "auto", "on": True, "off": False}[params.xla]
