@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup repro test lint compare
+.PHONY: setup repro test test-fast lint compare
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ lint: setup
 
 test: lint
 	python -m pytest
+
+# The edit-and-test loop: everything but the end-to-end tests marked slow (under 3 minutes on 2 cores).
+test-fast: setup
+	python -m pytest -m "not slow" -q
 
 # The experiments of HEAD side by side, for a 120-column terminal: test accuracy and loss, training time, and only
 # the params that differ (imgclf/experiments/compare.py). `make compare ARGS=--md`: a markdown table, e.g. for a pull request.

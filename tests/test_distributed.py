@@ -14,6 +14,8 @@ from imgclf.errors import PipelineError
 from imgclf.training.devices import cluster_workers, is_chief
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
+
 SCRIPT = str(REPO / "tests" / "run_distributed.py")
 
 

@@ -17,6 +17,8 @@ from imgclf.training.predict import load_classifier, predict
 from imgclf.training.train import train
 from tests.conftest import REPO, blobs, quick_mlp, sharded, train_val
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, request) -> tuple[Path, dict]:

@@ -16,6 +16,8 @@ from tests.conftest import REPO
 from tests.davserver import webdav_server
 from tests.project import copy_repo, run
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
+
 TINY = {"preprocess": {"max_per_class": 40}, "train": {"epochs": 1, "batch_size": 32, "optimizer": "adam", "lr": 0.003}}
 
 

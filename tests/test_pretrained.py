@@ -21,6 +21,8 @@ from imgclf.training.models import BACKBONE_LAYER, build_model
 from imgclf.training.train import backbone_weights, train
 from tests.conftest import REPO, blobs, sharded
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
+
 
 def pretrained_params(params, **changes):
     """Small and quick: no dropout (so runs compare bit for bit), 1 frozen and 1 fine-tuning epoch."""

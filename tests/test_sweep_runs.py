@@ -14,6 +14,8 @@ from imgclf.experiments.vega import experiments_only, plots_diff_json
 from tests.conftest import blobs
 from tests.project import copy_repo, run
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
@@ -121,6 +123,16 @@ def test_one_sweep_of_each_other_lab_runs_on_the_tiny_sample(project: Path, lab,
     assert "train.seed" not in text and "adam" not in text
     pictures = [p.name for p in (project / "reports" / "partial" / lab).glob("*.png")]
     assert pictures == [f"sweep{number}-{key.split('.')[-1]}.png"]
+
+
+def test_a_recipe_runs_as_a_lab_of_its_base_alone_with_every_technique(project: Path):
+    """recipe_fashion_mnist on the tiny sample: the airbench network, warm-up and linear decay, decoupled weight
+    decay, label smoothing, crop-translate and mirror augmentation, and mirror TTA in evaluate, through DVC."""
+    sweep(project, "recipe_fashion_mnist")
+    results = report(project, "recipe_fashion_mnist")
+    (run,) = [e["runs"][0] for e in results["experiments"]]
+    assert run["params"]["train.model"] == "airbench" and run["params"]["evaluate.tta"] is True
+    assert 0 <= run["accuracy"] <= 1 and run["params"]["data.dataset"] == "mnist_5k"
 
 
 def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project: Path, tmp_path: Path):
