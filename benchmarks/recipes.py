@@ -61,6 +61,25 @@ def repro(project: Path, overrides: dict) -> dict:
             "val_accuracy_by_epoch": [round(float(line.split()[1]), 4) for line in val]}  # fmt: skip
 
 
+def forward_flops(overrides: dict, shape: tuple[int, int, int]) -> int:
+    """Multiply-adds of the convolutions and dense layers for one image, times 2: the model's forward FLOPs."""
+    import keras
+
+    from imgclf.params import parse_params
+    from imgclf.training.models import build_model
+
+    params = parse_params(apply(read_yaml(REPO / "params.yaml"), overrides))
+    model = build_model(params.train, shape, 10)
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            height, width, out = layer.output.shape[1:]
+            macs += height * width * out * layer.kernel.shape[0] * layer.kernel.shape[1] * layer.kernel.shape[2]
+        elif isinstance(layer, keras.layers.Dense):
+            macs += layer.kernel.shape[0] * layer.kernel.shape[1]
+    return 2 * macs
+
+
 def seconds_to_reach(run: dict, accuracy: float) -> float | None:
     epochs = run["val_accuracy_by_epoch"]
     reached = next((i for i, a in enumerate(epochs) if a >= accuracy), None)
@@ -81,6 +100,7 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, help="a folder of MNIST's four IDX .gz files")
     parser.add_argument("--fashion-mnist", type=Path, help="a folder of Fashion-MNIST's four IDX .gz files")
     parser.add_argument("--cifar-folder", type=Path, help="CIFAR-10 as train/<class>/*.jpg and test/<class>/*.jpg")
+    parser.add_argument("--skip-lab", action="store_true", help="run the recipes alone (the lab is not compared)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
     labs = load_labs(REPO / "sweeps.yaml")
@@ -95,16 +115,21 @@ def main() -> None:
             data = data_overrides(args, recipe["data.dataset"])
             entry = {"commit": commit.stdout.strip(), "date": datetime.date.today().isoformat(),
                      "machine": machine(), "goal": GOALS[name]}  # fmt: skip
-            if LAB_OF[name]:
+            if LAB_OF[name] and not args.skip_lab:
                 entry["lab"] = {"name": LAB_OF[name], **repro(project, {**labs[LAB_OF[name]].base, **data})}
             entry["recipe"] = repro(project, {**recipe, **data})
-            if LAB_OF[name]:
+            if "lab" in entry:
                 entry["recipe"]["seconds_to_lab_accuracy"] = seconds_to_reach(
                     entry["recipe"], entry["lab"]["test_accuracy"]
                 )
             results["recipes"][name] = entry
             args.out.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=2) + "\n")  # after each recipe: a later failure keeps it
+    for name, entry in results["recipes"].items():
+        recipe = labs[name].base
+        shape = (32, 32, 3) if recipe["data.dataset"] == "cifar10" else (28, 28, 1)
+        entry["recipe"].setdefault("forward_flops", forward_flops(recipe, shape))
+    path.write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)
     (args.out / "recipes.md").write_text(text)
     print(text)
@@ -114,9 +139,9 @@ def markdown(results: dict) -> str:
     lines = [
         "# Recipes against the labs, each pair measured in one run on one machine",
         "",
-        "| recipe | goal | test accuracy | wall time | images/s | lab | lab's accuracy | lab's wall time | "
-        "recipe's training s to the lab's accuracy | commit, date, machine |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| recipe | goal | test accuracy | wall time | images/s | forward FLOPs per image | lab | lab's accuracy | "
+        "lab's wall time | recipe's training s to the lab's accuracy | commit, date, machine |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, e in results["recipes"].items():
         r, lab = e["recipe"], e.get("lab")
@@ -124,11 +149,12 @@ def markdown(results: dict) -> str:
             f"{lab['name']} | {lab['test_accuracy']:.2%} | {lab['wall_seconds']:.0f} s | "
             f"{r.get('seconds_to_lab_accuracy') or 'not reached'}"
             if lab
-            else " | | | "
+            else "not run in the same run | | | "
         )
         lines.append(
             f"| {name} | {e['goal']} | {r['test_accuracy']:.2%} | {r['wall_seconds']:.0f} s | "
-            f"{r['images_per_second']:.0f} | {lab_cells} | {e['commit']}, {e['date']}, {e['machine']} |"
+            f"{r['images_per_second']:.0f} | {r['forward_flops'] / 1e6:.0f} M | {lab_cells} | "
+            f"{e['commit']}, {e['date']}, {e['machine']} |"
         )
     lines += ["", "Wall time: `dvc repro --force plot`, fetch to plot, on a fresh clone; images/s: training."]
     return "\n".join(lines) + "\n"
