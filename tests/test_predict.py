@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -171,8 +172,12 @@ def test_annotate_into_a_file_and_csv_onto_a_photo_are_one_line_refusals(tmp_pat
 
 def test_the_installed_command_predicts_outside_the_checkout(tmp_path: Path, model_dir):
     """`pip install .` failed (flat layout), and outside the checkout predict said "No module named 'imgclf'"."""
+    source = tmp_path / "source"  # a copy: setuptools builds in the source folder
+    shutil.copytree(REPO / "imgclf", source / "imgclf", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        shutil.copy(REPO / name, source / name)
     install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
-    subprocess.run([*install, "--target", str(tmp_path / "site"), str(REPO)], check=True, capture_output=True)
+    subprocess.run([*install, "--target", str(tmp_path / "site"), str(source)], check=True, capture_output=True)
     photo = quadrant_image(tmp_path / "photos" / "a.png", 2)
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
     command = [sys.executable, str(tmp_path / "site" / "bin" / "imgclf"), "predict", "--model", str(model_dir)]

@@ -1,1 +1,0 @@
-"""Reproducible Keras image classification: the functions behind the DVC stages in `stages/`."""

@@ -1,1 +1,0 @@
-"""Datasets: fetching, decoding and the sharded .npz image sets between stages."""

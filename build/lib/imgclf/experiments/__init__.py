@@ -1,1 +1,0 @@
-"""Experiments: lab sweeps, their reports, comparison tables and offline plots."""
