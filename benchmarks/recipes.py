@@ -96,7 +96,7 @@ def data_overrides(args: argparse.Namespace, dataset: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipes", nargs="+", choices=list(LAB_OF))
+    parser.add_argument("recipes", nargs="*", choices=list(LAB_OF), help="none: rewrite recipes.md from recipes.json")
     parser.add_argument("--mnist", type=Path, help="a folder of MNIST's four IDX .gz files")
     parser.add_argument("--fashion-mnist", type=Path, help="a folder of Fashion-MNIST's four IDX .gz files")
     parser.add_argument("--cifar-folder", type=Path, help="CIFAR-10 as train/<class>/*.jpg and test/<class>/*.jpg")
@@ -149,7 +149,7 @@ def markdown(results: dict) -> str:
             f"{lab['name']} | {lab['test_accuracy']:.2%} | {lab['wall_seconds']:.0f} s | "
             f"{r.get('seconds_to_lab_accuracy') or 'not reached'}"
             if lab
-            else "not run in the same run | | | "
+            else ("not run in this run" if LAB_OF[name] else "none: an accuracy goal") + " | | | "
         )
         lines.append(
             f"| {name} | {e['goal']} | {r['test_accuracy']:.2%} | {r['wall_seconds']:.0f} s | "
