@@ -63,8 +63,8 @@ def test_a_folder_is_predicted_a_chunk_at_a_time_with_the_same_results(tmp_path:
     files.insert(3, tmp_path / "empty.png")
     files[3].write_bytes(b"")
     model, class_names = load_model(model_dir)
-    whole = predict_files(model, class_names, files, 1, "stretch", strict=False, chunk=100)
-    chunked = predict_files(model, class_names, files, 1, "stretch", strict=False, chunk=2)
+    whole = predict_files(model, class_names, files, 1, "stretch", strict=False, at_a_time=100)
+    chunked = predict_files(model, class_names, files, 1, "stretch", strict=False, at_a_time=2)
     assert chunked[0] == whole[0] == [f for f in files if f.name != "empty.png"]
     assert [p[0][0] for p in chunked[1]] == [p[0][0] for p in whole[1]] == ["top_left", "bottom_left", "top_right"] * 2
     assert len(chunked[2]) == 1 and "empty.png" in chunked[2][0]

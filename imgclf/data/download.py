@@ -18,7 +18,7 @@ from imgclf.atomic import atomic_path
 from imgclf.errors import PipelineError
 from imgclf.progress import Progress
 
-CHUNK = 1 << 20
+READ_BYTES = 1 << 20  # read from a file or a response at a time, for the md5 and the progress line
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class NotFound(Exception):
 def md5_of(path: Path, gunzip: bool = False) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with (gzip.open if gunzip else open)(path, "rb") as f:
-        while chunk := f.read(CHUNK):
+        while chunk := f.read(READ_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -137,7 +137,7 @@ def _download(url: str, out: Path, timeout: float, name: str) -> None:
         total = int(length) if length and length.isdigit() else None
         received = 0
         with Progress(f"{name}: downloaded", "KB", total, per_unit=1024) as progress:
-            while chunk := response.read(CHUNK):
+            while chunk := response.read(READ_BYTES):
                 f.write(chunk)
                 received += len(chunk)
                 progress.add(len(chunk))

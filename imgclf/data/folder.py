@@ -161,7 +161,7 @@ def decode_blocks(
             decode_range = lambda *task: _decode_range(*job, *task)  # noqa: E731
         for first in range(0, len(files.paths), shape[0]):
             paths = files.paths[first : first + shape[0]]
-            step = max(1, min(CHUNK, -(-len(paths) // (workers * 4))))
+            step = max(1, min(IMAGES_PER_TASK, -(-len(paths) // (workers * 4))))
             tasks = [(paths[start : start + step], start) for start in range(0, len(paths), step)]
             problems: dict[int, str] = {}
             _collect(pool, decode_range, tasks, problems, progress)
@@ -199,7 +199,7 @@ def load_images(
     return LabeledImages(data.images.copy(), data.labels, data.class_names), skipped
 
 
-CHUNK = 256  # images a worker decodes per task: small enough for steady progress, large enough to cost nothing
+IMAGES_PER_TASK = 256  # what a worker decodes at a time: small enough for steady progress, large enough to cost nothing
 
 
 def _collect(

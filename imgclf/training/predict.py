@@ -77,7 +77,7 @@ def read_images(
 
 
 MAX_PIXELS = 100_000_000  # --max-megapixels' default, as preprocess.max_megapixels': larger photos are refused
-CHUNK = 256  # images read and predicted at a time: memory stays at one chunk, however many files
+IMAGES_AT_A_TIME = 256  # images read and predicted at a time: memory stays at that many, however many files
 
 
 def predict_files(
@@ -88,16 +88,16 @@ def predict_files(
     resize: Resize,
     strict: bool,
     max_pixels: int = MAX_PIXELS,
-    chunk: int = CHUNK,
+    at_a_time: int = IMAGES_AT_A_TIME,
 ) -> tuple[list[Path], list[Prediction], list[str]]:
-    """The files that read as images with their predictions, a chunk at a time, and why each other one was
+    """The files that read as images with their predictions, `at_a_time` at a time, and why each other one was
     skipped. None readable is an error."""
     kept: list[Path] = []
     predictions: list[Prediction] = []
     skipped: list[str] = []
     with Progress("read", "files", len(files)) as progress:
-        for start in range(0, len(files), chunk):
-            part = files[start : start + chunk]
+        for start in range(0, len(files), at_a_time):
+            part = files[start : start + at_a_time]
             readable, images, unreadable = read_images(part, tuple(model.input_shape[1:]), resize, strict, max_pixels)
             if readable:
                 predictions += predict_images(model, class_names, images, top_k)
