@@ -18,6 +18,7 @@ NOISE = re.compile(
     rb"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     rb"|I\d{4} [\d:.]+\s+\d+ \S+:\d+\] .*"  # absl INFO lines
     rb"|[EW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] .*(failed call to cuInit|Unable to register cu\w+ factory).*"
+    rb"|E\d{4} [\d:.]+\s+\d+ node_def_util\.cc:\d+\] NodeDef mentions attribute use_unbounded_threadpool .*"
     rb"|fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, output_inference_type: \w+"  # TFLite's
     rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."  # converter and interpreter
 )
