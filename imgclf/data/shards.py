@@ -125,8 +125,9 @@ def open_shards(root: Path) -> Shards:
 
 
 def verify(shards: Shards, md5s: list[str]) -> None:
-    """Every shard against the md5 its index lists (about 1 s a GB), so that a deleted, truncated or altered shard
-    stops a stage at its start with its name, not in the middle of training with a TensorFlow traceback."""
+    """Every shard against the md5 its index lists, so that a deleted, truncated or altered shard stops a stage at
+    its start with its name, not in the middle of training with a TensorFlow traceback. It costs a read: md5 ran at
+    0.34 GB/s on 2 busy cores here (2026-11-27), half a second for CIFAR-10's shards."""
     for path, md5 in zip(shards.paths, md5s, strict=True):
         try:
             with open(path, "rb") as f:
