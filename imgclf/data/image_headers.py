@@ -43,8 +43,11 @@ def jpeg_header(path: Path) -> tuple[int, int, int] | None:
 def pixel_size(path: Path) -> tuple[int, int] | None:
     """(height, width) of a JPEG, PNG, BMP or WebP file from its header."""
     jpeg = jpeg_header(path)
-    if jpeg is not None:
-        return jpeg[:2]
+    return jpeg[:2] if jpeg is not None else other_pixel_size(path)
+
+
+def other_pixel_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) of a PNG, BMP or WebP file from its header (for a JPEG's, see jpeg_header)."""
     try:
         with open(path, "rb") as f:
             head = f.read(32)

@@ -7,7 +7,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from imgclf.data.image_headers import jpeg_header, pixel_size
+from imgclf.data.image_headers import jpeg_header, other_pixel_size
 
 Resize = Literal["stretch", "pad"]
 Color = Literal["rgb", "grayscale"]
@@ -26,17 +26,17 @@ JPEG_REDUCTIONS = (
 )
 
 
-def decode_flags(path: Path, min_side: int) -> int:
-    """OpenCV's imread flags for `path`: the largest JPEG reduction that keeps both sides at least twice `min_side`,
-    else a full decode keeping the file's own color and depth.
+def decode_flags(jpeg: tuple[int, int, int] | None, min_side: int) -> int:
+    """OpenCV's imread flags for a file with this JPEG header (jpeg_header's; None for another format): the largest
+    JPEG reduction that keeps both sides at least twice `min_side`, else a full decode keeping the file's own color
+    and depth.
 
     Twice, not once, as Pillow's thumbnail() (reducing_gap=2.0): the final INTER_AREA resize still averages
     several decoded pixels into each, and the result stays within 2.5 gray levels (of 255) on average of a full
     decode on a photo with detail at every scale; a reduction to just above the size differs by up to 6
     (tests/test_images.py)."""
-    header = jpeg_header(path) if min_side else None
-    if header is not None:
-        height, width, components = header
+    if jpeg is not None and min_side:
+        height, width, components = jpeg
         for factor, color, gray in JPEG_REDUCTIONS:
             if min(height, width) // factor >= 2 * min_side:
                 return gray if components == 1 else color
@@ -51,14 +51,15 @@ def decode(path: Path, min_side: int = 0, max_pixels: int = 0) -> np.ndarray:
     With `min_side`, the size the image is going to, a large JPEG is decoded reduced (at least 2 x `min_side` a side).
     With `max_pixels`, a file whose header claims more pixels is refused before decoding.
     """
-    size = pixel_size(path) if max_pixels else None
+    jpeg = jpeg_header(path) if min_side or max_pixels else None  # read once, for both
+    size = (jpeg[:2] if jpeg is not None else other_pixel_size(path)) if max_pixels else None
     if size is not None and size[0] * size[1] > max_pixels:
         raise BadImage(
             f"{size[0]} x {size[1]} pixels ({size[0] * size[1] / 1e6:,.0f} megapixels), over the "
             f"{max_pixels / 1e6:g} allowed (max_megapixels)"
         )
     try:
-        image = _read(path, decode_flags(path, min_side))
+        image = _read(path, decode_flags(jpeg, min_side))
     except cv2.error as e:  # OpenCV checks the header's size against its limit before it allocates anything
         if "CV_IO_MAX_IMAGE_PIXELS" in str(e):
             raise BadImage(
