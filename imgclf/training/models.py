@@ -105,12 +105,8 @@ def airbench(input_shape: tuple[int, ...], num_classes: int, widths: tuple[int, 
     x = layers.Conv2D(24, 2, activation="gelu")(x)
     for width in widths:
         x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.BatchNormalization(momentum=0.6, scale=False, epsilon=1e-12)(x)
-        x = layers.Activation("gelu")(x)
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(momentum=0.6, scale=False, epsilon=1e-12)(x)
-        x = layers.Activation("gelu")(x)
+        x = _airbench_bn_gelu(layers.MaxPooling2D(2)(x))
+        x = _airbench_bn_gelu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x))
     x = layers.GlobalMaxPooling2D()(x)
     x = layers.Dense(num_classes, use_bias=False)(x)
     x = layers.Rescaling(1 / 9)(x)
@@ -183,6 +179,11 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, imagenet_statist
         for layer in backbone.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.trainable = False
+
+
+def _airbench_bn_gelu(x: keras.KerasTensor) -> keras.KerasTensor:
+    x = layers.BatchNormalization(momentum=0.6, scale=False, epsilon=1e-12)(x)
+    return layers.Activation("gelu")(x)
 
 
 def _conv_relu_bn(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
