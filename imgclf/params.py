@@ -66,6 +66,10 @@ class PreprocessParams:
     max_per_class: int = bounded(ge=0)  # 0 keeps every image; N keeps the first N of each class
     shard_mb: float = bounded(gt=0)  # the size of each .npz shard preprocess and split write
 
+    @property
+    def max_pixels(self) -> int:
+        return round(self.max_megapixels * 1e6)
+
     def __post_init__(self) -> None:
         memory = machine_memory()
         image = self.image_size**2 * 3 * 4  # one RGB image as the network's float32 input

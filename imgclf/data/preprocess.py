@@ -112,7 +112,7 @@ def write_folder(params: PreprocessParams, root: Path, prepared: Path, name: Pat
                 color,
                 params.on_bad_image == "stop",
                 block,
-                round(params.max_megapixels * 1e6),
+                params.max_pixels,
             ):
                 writer.add(images.images, images.labels)
                 counts += np.bincount(images.labels, minlength=len(class_names))
