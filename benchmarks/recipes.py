@@ -19,17 +19,16 @@ commit and date.
 import argparse
 import datetime
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
+from benchmarks.labs import run
 from imgclf.experiments.labs import apply, load_labs
 from imgclf.experiments.provenance import machine
 from imgclf.params import read_yaml
@@ -42,20 +41,11 @@ GOALS = {"recipe_mnist": "≥ 99.5% in less wall time than the lab", "recipe_fas
          "recipe_cifar10_full": "≥ 94% in ≤ 2x the lab's wall time"}  # fmt: skip
 
 
-def run(cmd: list[str], cwd: Path) -> float:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    start = time.perf_counter()
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-    return time.perf_counter() - start
-
-
 def repro(project: Path, overrides: dict) -> dict:
     """Writes params.yaml with the overrides, times `dvc repro plot`; its figures and per-epoch val accuracy."""
     raw = read_yaml(REPO / "params.yaml")
     (project / "params.yaml").write_text(yaml.safe_dump(apply(raw, overrides), sort_keys=False))
-    seconds = run([sys.executable, "-m", "dvc", "repro", "--force", "plot"], project)
+    seconds, _ = run([sys.executable, "-m", "dvc", "repro", "--force", "plot"], project)
     evaluation = json.loads((project / "metrics" / "eval.json").read_text())
     training = json.loads((project / "metrics" / "train.json").read_text())
     timing = json.loads((project / "metrics" / "timing.json").read_text())["train"]
