@@ -1,0 +1,92 @@
+"""The params reference, docs/params.md, generated from params.yaml: its keys, defaults and one-line comments are
+the one place each param is documented.
+
+    python -m imgclf.params_reference           # rewrite docs/params.md
+    python -m imgclf.params_reference --check   # exit 1 when docs/params.md is not what params.yaml gives
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_]\w*):(?P<value>[^#]*)(#\s?(?P<comment>.*))?$")
+HEADER = """# Params reference
+
+Generated from `params.yaml` (its keys, defaults and comments) by `python -m imgclf.params_reference`; a test fails
+when this page and `params.yaml` disagree. Change a param for one experiment with `dvc exp run -S key=value`, e.g.
+`dvc exp run -S train.lr=0.05`.
+
+`params.yaml` is validated before any stage does work: an unknown or missing key, a wrong type or an out-of-range
+value stops with one line naming it. Numbers may be written `1e-3`."""
+
+
+def documented_keys(lines: list[str]) -> list[tuple[str, str]]:
+    """(dotted key, comment) for every key line of params.yaml, in file order; a section's comment is kept too."""
+    stack: list[tuple[int, str]] = []
+    keys = []
+    for line in lines:
+        match = KEY_LINE.match(line)
+        if not match:
+            continue
+        indent = len(match["indent"])
+        stack = [(depth, key) for depth, key in stack if depth < indent]
+        stack.append((indent, match["key"]))
+        keys.append((".".join(key for _, key in stack), (match["comment"] or "").strip()))
+    return keys
+
+
+def shown(value: object) -> str:
+    """A default as one would write it in params.yaml or after -S."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    if value == "":
+        return '""'
+    return str(value)
+
+
+def render(params_file: Path) -> str:
+    """The markdown page: one table per top-level section, one row per key."""
+    text = params_file.read_text(encoding="utf-8")
+    values = yaml.safe_load(text)
+    out = [HEADER]
+    for key, comment in documented_keys(text.splitlines()):
+        parts = key.split(".")
+        value = values
+        for part in parts:
+            value = value[part]
+        if len(parts) == 1:
+            out += [f"\n## `{key}`\n"] + ([f"{comment}\n"] if comment else [])
+            out += ["| key | default | meaning |", "|---|---|---|"]
+            continue
+        default = "" if isinstance(value, dict) else f"`{shown(value)}`"
+        meaning = comment.replace("|", "\\|")
+        out.append(f"| `{key}` | {default} | {meaning} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m imgclf.params_reference", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only check that docs/params.md is up to date")
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="the params file to document")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "params.md", help="the page to write or check")
+    args = parser.parse_args(argv)
+    page = render(args.params)
+    if args.check:
+        if not args.out.exists() or args.out.read_text(encoding="utf-8") != page:
+            print(f"{args.out}: out of date with {args.params}; run python -m imgclf.params_reference", file=sys.stderr)
+            return 1
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(page, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
