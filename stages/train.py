@@ -27,7 +27,8 @@ def main() -> None:
     from imgclf.training.cluster import finish_together
     from imgclf.training.devices import is_chief, is_multi_worker
     from imgclf.training.model_file import MODEL_FILE, save_model
-    from imgclf.training.train import RESUME_DIR, backbone_weights, train
+    from imgclf.training.resume import RESUME_DIR
+    from imgclf.training.train import backbone_weights, train
 
     train_data = open_shards(args.split_dir / "train")
     val_data = open_shards(args.split_dir / "val")

@@ -18,9 +18,10 @@ from sklearn.metrics import log_loss
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
 from imgclf.stage_deps import stage_argv
+from imgclf.training.callbacks import EpochLog
 from imgclf.training.evaluate import evaluate, predictions_csv, write_evaluation
 from imgclf.training.model_file import load_model, save_model
-from imgclf.training.train import EpochLog, train
+from imgclf.training.train import train
 from tests.conftest import REPO, blobs, quick_mlp, sharded
 
 

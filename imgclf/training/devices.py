@@ -6,6 +6,7 @@ import os
 import keras
 import tensorflow as tf
 
+from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
 from imgclf.params import TrainParams
 from imgclf.training.cluster_wait import bounded_cluster_wait
@@ -68,3 +69,19 @@ def set_precision(params: TrainParams) -> None:
 
 def jit_compile(params: TrainParams) -> bool | str:
     return {"auto": "auto", "on": True, "off": False}[params.xla]
+
+
+def check_batch_divides(params: TrainParams, strategy: tf.distribute.Strategy, train_data: Shards) -> None:
+    """Replicas share each batch evenly; in a cluster, each worker reads its own shards, so needs at least one."""
+    replicas = strategy.num_replicas_in_sync
+    if params.batch_size % replicas:
+        raise PipelineError(
+            f"train.batch_size = {params.batch_size} cannot be shared evenly by {replicas} replicas; "
+            f"use a multiple of {replicas}"
+        )
+    workers = cluster_workers() if is_multi_worker(strategy) else 1
+    if len(train_data.files) < workers:
+        raise PipelineError(
+            f"{train_data.root}: {len(train_data.files)} shard(s) for {workers} workers, which read a shard each at "
+            f"least; lower preprocess.shard_mb (now {len(train_data.files)} shards) and re-run `dvc repro split`"
+        )

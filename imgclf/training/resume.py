@@ -1,0 +1,103 @@
+"""Resuming a killed training run: each completed epoch backed up (Keras' BackupAndRestore) with a copy of the DVCLive
+log, under a fingerprint of the params, data and code the backup belongs to."""
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import keras
+
+from imgclf.atomic import atomic_dir, write_json
+from imgclf.data.shards import Shards
+from imgclf.params import TrainParams
+
+FINGERPRINT_FILE = "fingerprint.json"
+RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs
+FINE_TUNE_DIR = "fine-tune"  # in RESUME_DIR: the backups of a pretrained model's second phase, with its optimizer
+LOG_SNAPSHOT = "dvclive-after-epoch-{}"  # in RESUME_DIR: the DVCLive log as of a backed-up epoch
+
+
+def fingerprint(params: TrainParams, train_data: Shards, val_data: Shards) -> str:
+    """What a backup belongs to: resuming is only right with the same params, data (each set's shard index lists
+    its shards' checksums) and code. DVC re-runs train when its code changes; resuming a backup of the old code
+    would mix the two, or fail to load its weights into a changed model."""
+    digest = hashlib.md5(json.dumps(dataclasses.asdict(params), sort_keys=True).encode(), usedforsecurity=False)
+    digest.update(f"{train_data.digest} {val_data.digest}".encode())
+    package = Path(__file__).resolve().parents[1]  # imgclf/
+    for source in sorted(package.rglob("*.py")):
+        digest.update(f"{source.relative_to(package).as_posix()}\0".encode() + source.read_bytes())
+    return digest.hexdigest()
+
+
+def resume_epoch(backup_dir: Path, expected: str) -> int:
+    """Epochs completed by an interrupted run of the same params, data and code (0 when there is none, or
+    another's, which is removed)."""
+    try:
+        found = json.loads((backup_dir / FINGERPRINT_FILE).read_text())["fingerprint"]
+    except FileNotFoundError:
+        found = None
+    except (OSError, ValueError, KeyError, TypeError):  # damaged: no run's backup
+        found = ""
+    if found == expected:
+        backed_up = [
+            folder / "training_metadata.json"
+            for folder in (backup_dir, backup_dir / FINE_TUNE_DIR)
+            if (folder / "training_metadata.json").is_file()
+        ]
+        try:
+            return max(int(json.loads(metadata.read_text())["epoch"]) for metadata in backed_up)
+        except (OSError, ValueError, KeyError, TypeError):  # killed before its first backup (max of nothing)
+            pass
+    elif found is not None:
+        print(f"{backup_dir}: the backup of an interrupted run with other params, data or code; starting over")
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    backup_dir.mkdir(parents=True)
+    write_json(backup_dir / FINGERPRINT_FILE, {"fingerprint": expected})
+    return 0
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore, saving a completed epoch at most every `every_s` seconds (and always the last):
+    each save costs a fraction of a second, too much to pay after every short epoch. With `live_dir`, a copy of the
+    DVCLive log goes with each backup: DVC deletes the log (an output) before it runs train again, and a resumed run
+    carries on from the copy that holds exactly the epochs it resumes after (the one before is kept, as Keras keeps
+    the weights before, for a kill in mid-save)."""
+
+    def __init__(self, backup_dir: Path, every_s: float, live_dir: Path | None) -> None:
+        # double_checkpoint: a kill mid-save falls back to the one before. delete_checkpoint=False: Keras would
+        # remove backup_dir at the end of each fit, the fingerprint and fine-tune/ with it, and a pretrained model
+        # killed while fine-tuning would start over; train removes the backups once the whole run is done
+        super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
+        self.backup_dir, self.live_dir = Path(backup_dir), live_dir
+        self.every_s, self.last_save = every_s, time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.last_save >= self.every_s or epoch + 1 == self.params.get("epochs"):
+            if self.live_dir is not None:
+                with atomic_dir(self.backup_dir / LOG_SNAPSHOT.format(epoch + 1)) as snapshot:
+                    shutil.copytree(self.live_dir, snapshot, dirs_exist_ok=True)
+            super().on_epoch_end(epoch, logs)
+            self.last_save = time.monotonic()
+            if self.live_dir is not None:
+                kept = sorted(self.backup_dir.glob(LOG_SNAPSHOT.format("*")), key=lambda p: int(p.name.split("-")[-1]))
+                for old in kept[:-2]:
+                    shutil.rmtree(old)
+
+
+def restore_log(backup_dir: Path, live_dir: Path, epochs_done: int) -> None:
+    """The DVCLive log as of the backed-up epoch, in place of whatever the log folder holds now."""
+    snapshot = Path(backup_dir) / FINE_TUNE_DIR / LOG_SNAPSHOT.format(epochs_done)
+    if not snapshot.is_dir():
+        snapshot = Path(backup_dir) / LOG_SNAPSHOT.format(epochs_done)
+    with atomic_dir(Path(live_dir)) as restored:
+        shutil.copytree(snapshot, restored, dirs_exist_ok=True)
+
+
+def restore_backup(model: keras.Model, backup_dir: Path) -> None:
+    """The weights (and optimizer state) of the last epoch backed up in `backup_dir`."""
+    restorer = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
+    restorer.set_model(model)
+    restorer.on_train_begin()
