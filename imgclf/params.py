@@ -277,7 +277,7 @@ def _build(cls: type, raw: object, prefix: str) -> typing.Any:
     for f in dataclasses.fields(cls):
         key = prefix + f.name
         if f.name not in raw:
-            raise _Invalid(f"missing key {key}; add it (see the params reference in README.md)")
+            raise _Invalid(f"missing key {key}; add it (see docs/params.md)")
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
             values[f.name] = _build(tp, raw[f.name], key + ".")

@@ -1,10 +1,23 @@
 """The docs cannot drift from the code: the params reference is generated, and every command they show exists."""
 
+import argparse
+import importlib
+import re
+import runpy
+import shlex
+import shutil
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from dvc.cli import DvcParserError
+from dvc.cli import parse_args as dvc_parse_args
+from dvc.utils.hydra import apply_overrides
 
 from imgclf import params_reference
+from imgclf.command import SUBCOMMANDS
+from imgclf.params import parse_params
 from tests.conftest import REPO
 
 
@@ -36,3 +49,92 @@ def test_a_new_param_makes_the_reference_stale(tmp_path: Path, capsys):
     assert "out of date" in capsys.readouterr().err
     assert params_reference.main(["--params", str(params), "--out", str(out)]) == 0
     assert "| `new_section.knob` | `3` | turns the knob |" in out.read_text()
+
+
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+OUTSIDE = {"git", "source", ".", "cd", "pip", "curl", "rm"}  # other tools' commands, shown as they are used
+NEEDS = ("# needs the network", "# needs two machines")
+
+
+class Parsed(Exception):
+    """Raised by the patched parse_args: the command line parsed, and nothing ran."""
+
+
+def documented_commands() -> list[tuple[str, str, str]]:
+    """(page, command, its comment) for each command of every bash block of the README and docs/: continuation
+    lines joined, `&&` chains split, $(...) taken as one word."""
+    commands = []
+    for page in DOCS:
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                code, _, comment = line.partition(" #") if not line.startswith("#") else ("", "", line)
+                code = re.sub(r"\$\([^)]*\)", "REV", code)
+                for command in re.split(r"\s&&\s|\s\|\s|;\s", code):
+                    if command.strip():
+                        commands.append((page.name, command.strip(), "#" + comment if comment else ""))
+    return commands
+
+
+def parse_only(monkeypatch, run, argv: list[str]) -> None:
+    """Runs a command's main() up to its argparse parse: unknown flags or subcommands exit 2 there."""
+    real_parse = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(parser, *args, **kwargs):
+        real_parse(parser, *args, **kwargs)
+        raise Parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(Parsed):
+        run()
+
+
+def check_project_command(monkeypatch, argv: list[str]) -> None:
+    if argv[0] == "imgclf":
+        assert argv[1] in SUBCOMMANDS, f"imgclf {argv[1]}: no such subcommand"
+        argv = ["python", "-m", SUBCOMMANDS[argv[1]][0], *argv[2:]]
+    if argv[1] == "-m":
+        module = importlib.import_module(argv[2])
+        parse_only(monkeypatch, module.main, [argv[2], *argv[3:]])
+    else:
+        script = REPO / argv[1]
+        assert script.is_file(), f"{argv[1]}: no such script"
+        parse_only(monkeypatch, lambda: runpy.run_path(str(script), run_name="__main__"), argv[1:])
+
+
+def check_params_overrides(argv: list[str], tmp_path: Path) -> None:
+    """Each -S as DVC applies it (Hydra), then validated: a missing key or a bad value fails here as in DVC."""
+    overrides = []
+    for i, word in enumerate(argv):
+        if word in ("-S", "--set-param"):
+            key, _, value = argv[i + 1].partition("=")
+            if "," in value and not value.startswith("["):  # a queued grid: one experiment per value
+                value = value.split(",")[0]
+            overrides.append(f"{key}={value}")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    apply_overrides(tmp_path / "params.yaml", overrides)
+    parse_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))
+
+
+@pytest.mark.parametrize(("page", "command", "comment"), documented_commands(), ids=lambda value: value[:60])
+def test_every_documented_command_exists_with_its_flags_and_keys(monkeypatch, tmp_path, page, command, comment):
+    argv = shlex.split(command)
+    while argv and re.fullmatch(r"[A-Z_]+=.*", argv[0]):  # VAR=value before the command
+        argv = argv[1:]
+    if re.search(r"\b(https?|webdav|s3|ssh)://", command) or (argv[0] == "git" and "push" in argv):
+        assert comment.startswith(NEEDS) or any(n in comment for n in NEEDS), f"{page}: mark it: {command}"
+    if argv[0] in OUTSIDE:
+        return
+    if argv[0] == "make":
+        assert re.search(rf"^{argv[1]}:", (REPO / "Makefile").read_text(), re.M), f"{page}: no make target {argv[1]}"
+    elif argv[0] == "dvc":
+        try:
+            dvc_parse_args(argv[1:])
+        except (SystemExit, DvcParserError):
+            pytest.fail(f"{page}: DVC does not take: {command}")
+        if argv[1:3] == ["exp", "run"]:
+            check_params_overrides(argv, tmp_path)
+    elif argv[0] in ("python", ".venv/bin/python", "imgclf"):
+        check_project_command(monkeypatch, argv)
+    else:
+        pytest.fail(f"{page}: {argv[0]}: a command the docs test does not know; add it to OUTSIDE or check it")

@@ -1,7 +1,7 @@
 """Run a lab's whole hyperparameter study (sweeps.yaml) as DVC experiments, then write its report.
 
     python -m imgclf.experiments.sweep mnist_mlp                       # queue, run (dvc exp run --run-all), report
-    python -m imgclf.experiments.sweep photos -S data.folder=~/photos  # your own overrides for every experiment
+    python -m imgclf.experiments.sweep photos -S data.folder=/data/photos  # your own overrides for every experiment
     python -m imgclf.experiments.sweep cifar10_cnn --tiny              # the same study on a few images per class
     python -m imgclf.experiments.sweep mnist_mlp --sweep 2             # only the lab's second sweep (batch size)
     python -m imgclf.experiments.sweep cifar10_cnn --only cifar10_cnn-base   # only the named experiments
