@@ -138,3 +138,23 @@ def test_every_documented_command_exists_with_its_flags_and_keys(monkeypatch, tm
         check_project_command(monkeypatch, argv)
     else:
         pytest.fail(f"{page}: {argv[0]}: a command the docs test does not know; add it to OUTSIDE or check it")
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_every_option_of_every_subcommand_has_help(monkeypatch, name):
+    """`imgclf NAME --help` names and explains every option."""
+    parsers = []
+    real_parse = argparse.ArgumentParser.parse_args
+
+    def keep_parser(parser, *args, **kwargs):
+        parsers.append(parser)
+        real_parse(parser, *args, **kwargs)
+        raise Parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", keep_parser)
+    monkeypatch.setattr(sys, "argv", [f"imgclf {name}", "--help"])
+    with pytest.raises(SystemExit):  # --help prints, then exits 0
+        importlib.import_module(SUBCOMMANDS[name][0]).main()
+    undocumented = [action.dest for action in parsers[0]._actions if not action.help]
+    assert not undocumented, f"imgclf {name}: options without help: {undocumented}"
+    assert parsers[0].prog == f"imgclf {name}"

@@ -50,7 +50,10 @@ def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir
     assert all(len(p) == 2 and p[0][1] >= p[1][1] for p in predictions)
     lines = as_csv(files, predictions).splitlines()
     assert lines[0] == "path,rank,label,probability" and len(lines) == 1 + 3 * 2
-    assert "top_left" in as_table(files, predictions).splitlines()[0]
+    table = as_table(files, predictions).splitlines()
+    assert table[0].split() == ["image", "top", "1", "top", "2"]
+    assert table[1].startswith(str(files[0])) and "top_left" in table[1] and len(table) == 4
+    assert table[0].index("top 1") == table[1].index(predictions[0][0][0])  # the columns line up
     written = annotate(files[0], predictions[0], tmp_path / "annotated" / "0.png.png")
     assert cv2.imread(str(written)).shape[1] == 400
 
@@ -183,7 +186,7 @@ def test_the_installed_command_predicts_outside_the_checkout(tmp_path: Path, mod
     command = [sys.executable, str(tmp_path / "site" / "bin" / "imgclf"), "predict", "--model", str(model_dir)]
     result = subprocess.run([*command, str(photo)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[:2] == [str(photo), "top_right"]
+    assert result.stdout.splitlines()[1].split()[:2] == [str(photo), "top_right"]  # under the header
 
 
 @pytest.mark.parametrize("name", list(SUBCOMMANDS))

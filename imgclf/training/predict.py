@@ -129,13 +129,15 @@ def as_csv(files: list[Path], predictions: list[Prediction]) -> str:
 
 
 def as_table(files: list[Path], predictions: list[Prediction]) -> str:
-    names = [printable(path) for path in files]
-    width = max(len(name) for name in names)
+    """One row per image under a header: its path, then its top-k labels with their probabilities, likeliest first."""
     rows = [
-        f"{name:<{width}}  " + "  ".join(f"{label} {p:.2%}" for label, p in prediction)
-        for name, prediction in zip(names, predictions, strict=True)
+        [printable(path), *(f"{label} {p:.2%}" for label, p in prediction)]
+        for path, prediction in zip(files, predictions, strict=True)
     ]
-    return "\n".join(rows) + "\n"
+    header = ["image", *(f"top {rank}" for rank in range(1, len(predictions[0]) + 1))] if predictions else ["image"]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    return "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+                   for row in [header, *rows])  # fmt: skip
 
 
 CSV_HEADER = "path,rank,label,probability"
