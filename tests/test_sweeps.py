@@ -315,6 +315,7 @@ def test_sweep_plot_shows_finished_points_only(labs):
     results = singles([result("mnist_mlp-epochs-50", 0.95, 50)])
     fig = sweep_figure(lab.sweeps[0].keys, experiments(lab, only_sweep=1), results, "epochs", "train.epochs")
     assert [label.get_text() for label in fig.axes[0].get_xticklabels()] == ["50"]
+    assert fig.get_suptitle() == "epochs (1 of 4 finished: no trend yet)", "a lone point is not read as a curve"
     batch = experiments(lab, only_sweep=2)
     assert sweep_figure(lab.sweeps[1].keys, batch, results, "batch", "train.batch_size") is None
 

@@ -25,8 +25,9 @@ STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.05em; font-family: monospace; margin: 1.5em 0 0.4em; }
 section { display: inline-block; vertical-align: top; margin: 0 2em 1em 0; }
-figure { display: inline-block; margin: 0 1em 0 0; } figcaption { font-size: 0.9em; color: #555; }
-img { max-width: 900px; border: 1px solid #ddd; }
+section.revisions { display: block; } .row { display: flex; gap: 1em; overflow-x: auto; }
+figure { margin: 0; } figcaption { font-size: 0.9em; color: #555; }
+img { max-width: 900px; border: 1px solid #ddd; } .row img { max-width: 420px; }
 """
 
 
@@ -61,7 +62,11 @@ def plot_sections(plots: dict, project: Path) -> list[str]:
                 revisions = html.escape(", ".join(entry.get("revisions", [])))
                 caption = f"<figcaption>{revisions}</figcaption>"
                 parts.append(f'<figure><img src="{source}" alt="{html.escape(path)}">{caption}</figure>')
-        if parts:
+        pictures = sum(entry.get("type") == "image" for entry in entries)
+        if pictures > 1:  # one picture a revision: side by side, scrolling sideways past the window's width
+            row = f'<div class="row">{"".join(parts)}</div>'
+            sections.append(f'<section class="revisions"><h2>{html.escape(path)}</h2>{row}</section>')
+        elif parts:
             sections.append(f"<section><h2>{html.escape(path)}</h2>{''.join(parts)}</section>")
     return sections
 

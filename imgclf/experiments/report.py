@@ -78,7 +78,7 @@ def sweep_figure(
         ),
     }
     fig = Figure(figsize=(10, 4), layout="constrained")
-    fig.suptitle(title)
+    fig.suptitle(title if len(done) == len(runs) else f"{title} ({len(done)} of {len(runs)} finished: no trend yet)")
     for ax, (ylabel, (values, spread)) in zip(fig.subplots(1, 2), panels.items(), strict=True):
         line = "-" if positions else "none"  # no line between categories
         ax.errorbar(xs, values, yerr=spread if repeated else None, marker="o", linestyle=line, capsize=4)

@@ -45,17 +45,19 @@ def draw_curves(plots: dict, out: Path) -> list[str]:
 
 
 def readable(spec: dict) -> dict:
-    """DVC's spec, made to read as a picture: whole epochs on the x axis, titled so; one color an experiment (DVC
-    cycles 10, so a lab's 16 experiments shared colors); legend labels never cut short."""
+    """DVC's spec, made to read as a picture: whole epochs on the x axis numbered from 1 (a revision plotted with
+    DVC's plain template numbers DVCLive's steps from 0); one color a revision, never two the same (DVC's palette
+    repeats: main and an experiment were both purple); legend labels never cut short."""
 
     def fix(node: object) -> None:
         if isinstance(node, dict):
-            if node.get("field") == "step":
+            if node.get("field") == "step" and "title" in node:
                 node["title"] = "epoch (from 0)"
-                node["axis"] = {"tickMinStep": 1}
+                node["axis"] = {"tickMinStep": 1, "format": "d"}
             scale = node.get("scale")
-            if node.get("field") == "rev" and isinstance(scale, dict) and len(scale.get("domain", [])) > 10:
-                node["scale"] = {"domain": scale["domain"], "scheme": "category20"}
+            if node.get("field") == "rev" and isinstance(scale, dict) and scale.get("domain"):
+                scheme = "tableau10" if len(scale["domain"]) <= 10 else "category20"
+                node["scale"] = {"domain": scale["domain"], "scheme": scheme}
             for value in node.values():
                 fix(value)
         elif isinstance(node, list):
