@@ -4,17 +4,15 @@ Every key must be present and known; each value is checked against its type and 
 mistake stops a stage with one line naming the key, the value and what is allowed.
 """
 
-import dataclasses
-import math
 import os
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
 from imgclf.errors import PipelineError
+from imgclf.typed_config import Invalid, bounded, build
 
 MIB, GIB = 1 << 20, 1 << 30
 
@@ -22,11 +20,6 @@ MIB, GIB = 1 << 20, 1 << 30
 def machine_memory() -> int:
     """Bytes of memory this machine has: sizes that could never fit in it are refused before anything runs."""
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def bounded(**limits: float) -> typing.Any:
-    """A required field whose number (or each number of a list) must satisfy ge/gt/le/lt limits."""
-    return field(metadata=limits)
 
 
 @dataclass(frozen=True)
@@ -226,15 +219,6 @@ class Params:
     export: ExportParams
 
 
-_LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
-_LIMIT_OK = {
-    "ge": lambda v, b: v >= b,
-    "gt": lambda v, b: v > b,
-    "le": lambda v, b: v <= b,
-    "lt": lambda v, b: v < b,
-}
-
-
 def load_params(path: Path = Path("params.yaml")) -> Params:
     return parse_params(read_yaml(path), source=str(path))
 
@@ -255,83 +239,6 @@ def read_yaml(path: Path) -> object:
 
 def parse_params(raw: object, source: str = "params.yaml") -> Params:
     try:
-        return _build(Params, raw, "")
-    except _Invalid as e:
+        return build(Params, raw)
+    except Invalid as e:
         raise PipelineError(f"{source}: {e}") from None
-
-
-class _Invalid(Exception):
-    pass
-
-
-def _build(cls: type, raw: object, prefix: str) -> typing.Any:
-    where = prefix.rstrip(".") or "the top level"
-    if not isinstance(raw, dict):
-        raise _Invalid(f"{where} must be a mapping of keys to values, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    known = [f.name for f in dataclasses.fields(cls)]
-    for key in raw:
-        if key not in known:
-            raise _Invalid(f"unknown key {prefix}{key}; allowed keys here: {', '.join(known)}")
-    values = {}
-    for f in dataclasses.fields(cls):
-        key = prefix + f.name
-        if f.name not in raw:
-            raise _Invalid(f"missing key {key}; add it (see docs/params.md)")
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            values[f.name] = _build(tp, raw[f.name], key + ".")
-        else:
-            values[f.name] = _coerce(raw[f.name], tp, key, f.metadata)
-    try:
-        return cls(**values)
-    except ValueError as e:
-        raise _Invalid(f"{where}: {e}") from None
-
-
-def _coerce(value: object, tp: object, key: str, limits: typing.Mapping[str, float]) -> object:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if isinstance(value, bool) and {"on", "off"} <= set(choices):
-            return "on" if value else "off"  # YAML 1.1 reads on/off (and yes/no, true/false) as booleans
-        if value not in choices:
-            raise _Invalid(f"{key} = {value!r} is not allowed; choose one of: {', '.join(map(str, choices))}")
-        return value
-    if origin is tuple:
-        item_tp = typing.get_args(tp)[0]
-        if not isinstance(value, list):
-            raise _Invalid(f"{key} = {value!r} must be a list, e.g. [800] or [800, 400]")
-        return tuple(_coerce(v, item_tp, f"{key}[{i}]", limits) for i, v in enumerate(value))
-    scalar = _scalar(value, tp, key)
-    for name, bound in limits.items():
-        if not _LIMIT_OK[name](scalar, bound):
-            raise _Invalid(f"{key} = {value!r} is out of range; it must be {_LIMIT_TEXT[name]} {bound:g}")
-    return scalar
-
-
-def _scalar(value: object, tp: object, key: str) -> int | float | str | bool:
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Invalid(f"{key} = {value!r} must be true or false")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise _Invalid(f"{key} = {value!r} must be a string (quote it)")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Invalid(f"{key} = {value!r} must be a whole number")
-    if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-            try:
-                number = float(value)
-            except ValueError:
-                number = math.nan
-            if math.isfinite(number):
-                return number
-        raise _Invalid(f"{key} = {value!r} must be a number, e.g. 0.01 or 1e-3")
-    raise TypeError(f"unsupported params type {tp!r} for {key}")
