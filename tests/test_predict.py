@@ -12,8 +12,9 @@ from imgclf.command import SUBCOMMANDS
 from imgclf.command import main as command_main
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
+from imgclf.training.annotate import annotate
 from imgclf.training.model_file import save_model
-from imgclf.training.predict import annotate, as_csv, as_table, image_files, load_for_model, predict, predict_files
+from imgclf.training.predict import as_csv, as_table, image_files, load_for_model, predict, predict_files
 from imgclf.training.train import train
 from tests.conftest import REPO, png_bomb, quick_mlp, train_val
 

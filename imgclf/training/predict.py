@@ -17,16 +17,16 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from imgclf.atomic import atomic_path, write_text
+from imgclf.atomic import write_text
 from imgclf.cli import exit_on_error
 from imgclf.data.folder import is_image_file
 from imgclf.data.images import BadImage, Resize, decode, fit
 from imgclf.data.source import visible_files
 from imgclf.errors import PipelineError, printable
 from imgclf.progress import Progress
+from imgclf.training.annotate import annotate, annotation_targets
 
 Prediction = list[tuple[str, float]]  # (label, probability), most likely first
 
@@ -154,45 +154,6 @@ def check_csv_target(csv_path: Path, files: list[Path]) -> None:
             first = f.readline(len(CSV_HEADER) + 2).decode("utf-8", "replace").strip()
         if first != CSV_HEADER:
             raise PipelineError(f"--csv {csv_path}: exists and is not a CSV predict wrote; name a new file")
-
-
-def annotation_targets(files: list[Path], out_dir: Path, inputs: list[Path]) -> list[Path]:
-    """Where each file's annotated copy goes: its path below the inputs' common folder, its whole name kept and
-    .png added, so no two inputs share one (a/x.jpg, a/x.png, b/x.jpg). A folder that is a file, or lies in a
-    folder of the inputs (a folder given, or an image's own), is refused."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PipelineError(f"--annotate {out_dir}: is a file; name a folder for the annotated images")
-    resolved = [path.resolve() for path in files]
-    folders = {path.resolve() for path in inputs if path.is_dir()} | {path.parent for path in resolved}
-    out = out_dir.resolve()
-    inside = next((folder for folder in sorted(folders) if out == folder or folder in out.parents), None)
-    if inside is not None:
-        raise PipelineError(
-            f"--annotate {out_dir}: lies in {inside}, a folder of your images, which would then hold the annotated "
-            "copies too (and a dataset folder would train on them); choose a folder outside it"
-        )
-    common = Path(os.path.commonpath([path.parent for path in resolved]))
-    targets = [out_dir / path.relative_to(common).with_name(path.name + ".png") for path in resolved]
-    inputs = set(resolved)
-    for target in targets:
-        if target.resolve() in inputs:
-            raise PipelineError(f"--annotate {out_dir}: would overwrite your image {target}; choose another folder")
-    return targets
-
-
-def annotate(path: Path, prediction: Prediction, target: Path) -> Path:
-    """The original image, at least 400 px wide, with the top label and its probability written on it."""
-    image = decode(path)
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[1] < 400:
-        scale = 400 / image.shape[1]
-        image = cv2.resize(image, (400, round(image.shape[0] * scale)), interpolation=cv2.INTER_NEAREST)
-    label, probability = prediction[0]
-    cv2.putText(image, f"{label}: {probability:.2%}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
-    with atomic_path(target) as tmp:
-        cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    return target
 
 
 def load_classifier(path: Path):
