@@ -70,68 +70,53 @@ def lab_params(labs, raw, lab: str, name: str) -> Params:
     return parse_params(apply(raw, run.overrides))
 
 
-def test_each_lab_base_is_exactly_the_setup_the_lab_names(labs, raw):
+LAB_SETUPS = {  # (lab, experiment): the setup its lab's own text names, key by key
+    ("mnist_mlp", "mnist_mlp-base"): {
+        "data.dataset": "mnist", "split.val_fraction": 0.2,
+        "train.mlp": MlpParams((800,), "relu", "random_normal", 0.0),
+        "train.optimizer": "sgd", "train.lr": 0.01, "train.momentum": 0.0, "train.schedule": "constant",
+        "train.batch_size": 200, "train.epochs": 100,
+    },
+    ("cifar10_cnn", "cifar10_cnn-base"): {
+        "split.val_fraction": 0.1, "train.model": "cnn", "train.cnn.conv_blocks": 2,
+        "train.optimizer": "sgd", "train.lr": 0.01, "train.momentum": 0.9, "train.nesterov": True,
+        "train.schedule": "inverse_time", "train.decay": 1e-6,  # SGD(decay=1e-6)
+        "train.batch_size": 32, "train.epochs": 25, "train.augment.enabled": False,
+        "train.early_stopping.enabled": False,
+    },
+    ("convpool", "convpool-base"): {
+        "train.convpool.filters": (16, 32, 64, 128), "train.convpool.kernel_sizes": (3, 3, 3, 3),
+        "train.convpool.padding": ("same", "same", "same", "valid"), "train.convpool.activation": "linear",
+        "train.convpool.dense_units": (512,), "train.optimizer": "sgd", "train.lr": 0.01, "train.momentum": 0.0,
+        "train.schedule": "constant", "train.batch_size": 128, "train.epochs": 2,
+    },
+    ("early_stopping", "early_stopping-base"): {
+        "train.optimizer": "adam", "train.lr": 0.001, "train.batch_size": 200, "train.epochs": 25,
+        "split.val_fraction": 0.2, "train.early_stopping": EarlyStoppingParams(True, "val_accuracy", 2, False),
+    },
+    ("photos", "photos-model-mlp"): {
+        "preprocess.image_size": 32, "train.model": "mlp", "train.mlp.hidden_units": (1024, 512),
+        "train.mlp.activation": "sigmoid", "train.optimizer": "sgd", "train.lr": 0.01, "train.schedule": "constant",
+        "train.batch_size": 32, "train.epochs": 75, "train.augment.enabled": False,
+    },
+    ("photos", "photos-base"): {
+        "preprocess.image_size": 64, "train.model": "smallvgg", "train.schedule": "inverse_time",
+        "train.batch_size": 32, "train.epochs": 75, "train.decay": pytest.approx(0.01 / 75, rel=0.01),
+        "train.augment": AugmentParams(True, 30, 0.1, 0.2, 0.2, True), "split.test_fraction": 0.25,
+        "split.seed": 42,
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("lab", "experiment"), LAB_SETUPS, ids=[e for _, e in LAB_SETUPS])
+def test_each_lab_base_is_exactly_the_setup_the_lab_names(labs, raw, lab, experiment):
     """The setups of the labs' own texts; a params.yaml default can change without changing any lab."""
-    mnist = lab_params(labs, raw, "mnist_mlp", "mnist_mlp-base")
-    assert (mnist.data.dataset, mnist.split.val_fraction) == ("mnist", 0.2)
-    assert mnist.train.mlp == MlpParams((800,), "relu", "random_normal", 0.0)
-    t = mnist.train
-    assert (t.optimizer, t.lr, t.momentum, t.schedule, t.batch_size, t.epochs) == (
-        "sgd",
-        0.01,
-        0.0,
-        "constant",
-        200,
-        100,
-    )
-
-    cifar = lab_params(labs, raw, "cifar10_cnn", "cifar10_cnn-base")
-    t = cifar.train
-    assert (cifar.split.val_fraction, t.model, t.cnn.conv_blocks) == (0.1, "cnn", 2)
-    assert (t.optimizer, t.lr, t.momentum, t.nesterov) == ("sgd", 0.01, 0.9, True)
-    assert (t.schedule, t.decay, t.batch_size, t.epochs) == ("inverse_time", 1e-6, 32, 25)  # SGD(decay=1e-6)
-    assert not t.augment.enabled and not t.early_stopping.enabled
-
-    study = lab_params(labs, raw, "convpool", "convpool-base").train
-    assert study.convpool.filters == (16, 32, 64, 128) and study.convpool.kernel_sizes == (3, 3, 3, 3)
-    assert study.convpool.padding == ("same", "same", "same", "valid") and study.convpool.activation == "linear"
-    assert study.convpool.dense_units == (512,)
-    assert (study.optimizer, study.lr, study.momentum, study.schedule) == ("sgd", 0.01, 0.0, "constant")
-    assert (study.batch_size, study.epochs) == (128, 2)
-
-    stopping = lab_params(labs, raw, "early_stopping", "early_stopping-base")
-    t = stopping.train
-    assert (t.optimizer, t.lr, t.batch_size, t.epochs, stopping.split.val_fraction) == ("adam", 0.001, 200, 25, 0.2)
-    assert t.early_stopping == EarlyStoppingParams(True, "val_accuracy", 2, False)
-
-    simple = lab_params(labs, raw, "photos", "photos-model-mlp")
-    t = simple.train
-    assert (simple.preprocess.image_size, t.model, t.mlp.hidden_units, t.mlp.activation) == (
-        32,
-        "mlp",
-        (1024, 512),
-        "sigmoid",
-    )
-    assert (t.optimizer, t.lr, t.schedule, t.batch_size, t.epochs, t.augment.enabled) == (
-        "sgd",
-        0.01,
-        "constant",
-        32,
-        75,
-        False,
-    )
-    vgg = lab_params(labs, raw, "photos", "photos-base")
-    t = vgg.train
-    assert (vgg.preprocess.image_size, t.model, t.schedule, t.batch_size, t.epochs) == (
-        64,
-        "smallvgg",
-        "inverse_time",
-        32,
-        75,
-    )
-    assert t.decay == pytest.approx(0.01 / 75, rel=0.01)
-    assert t.augment == AugmentParams(True, 30, 0.1, 0.2, 0.2, True)
-    assert (vgg.split.test_fraction, vgg.split.seed) == (0.25, 42)
+    params = lab_params(labs, raw, lab, experiment)
+    for key, expected in LAB_SETUPS[lab, experiment].items():
+        value = params
+        for part in key.split("."):
+            value = getattr(value, part)
+        assert value == expected, key
 
 
 def test_published_results_name_experiments_of_their_lab(labs, tmp_path: Path):
