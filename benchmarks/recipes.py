@@ -7,10 +7,9 @@ to pass the lab's test accuracy on its validation set (epochs to pass it, times 
     python benchmarks/recipes.py --cifar-folder /tmp/cifar10-jpg recipe_cifar10_fast
     python benchmarks/recipes.py --skip-lab --fashion-mnist /usr/share/datasets/fashion-mnist recipe_fashion_mnist
 
-On a GPU (under 10 minutes on one A100-class card; mixed precision and XLA, time to 94% and images/s):
+On a GPU, mixed precision and XLA, the time to 94% and images/s, into benchmarks/results/gpu/ (at most 10 minutes):
 
-    python benchmarks/recipes.py --skip-lab --cifar-folder DIR recipe_cifar10_full --target 0.94 \
-        -S train.mixed_precision=on -S train.xla=on
+    benchmarks/gpu_recipe.sh DIR
 
 A recipe already in benchmarks/results/recipes.json is replaced; the others stay as they were, each with its own
 commit and date.

@@ -1,6 +1,7 @@
 """The labs' sweeps (sweeps.yaml) and the report, without running DVC: expansion, validation, DVC's reading of
 the -S values, and the report's table and plots from `dvc exp show --json` data."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from dvc.utils.hydra import apply_overrides
 from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import Result, read_experiments
 from imgclf.experiments.labs import apply, best_combination, check, experiments, load_labs, pinned, set_param_args
-from imgclf.experiments.provenance import partial_reason, provenance
+from imgclf.experiments.provenance import gpu_names, partial_reason, provenance
 from imgclf.experiments.repeats import Group, group, within_noise
 from imgclf.experiments.report import sweep_axis, sweep_figure
 from imgclf.experiments.report_markdown import markdown as markdown_of
@@ -404,3 +405,13 @@ def test_only_the_labs_complete_setup_may_replace_its_committed_report(labs, raw
     previous = {"experiments": [{"name": run.name, "seeds": [42, 43, 44, 45, 46]} for run in planned]}
     assert "fewer than the committed report's 5" in partial_reason(planned, runs(seeds=2), raw, previous)
     assert partial_reason(planned, runs(seeds=5), raw, previous) is None
+
+
+def test_numbers_name_the_gpu_cards_that_produced_them(tmp_path: Path, monkeypatch):
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3'\necho 'NVIDIA H100 80GB HBM3'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert gpu_names() == "2 x NVIDIA H100 80GB HBM3"
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert gpu_names() == ""

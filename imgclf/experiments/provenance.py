@@ -5,6 +5,7 @@ never replaces one."""
 import json
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 from imgclf.experiments.exp_show import Result, shown_value
@@ -33,9 +34,21 @@ def machine() -> str:
     from importlib.metadata import version
 
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
-    gpu = "no GPU" if not Path("/dev/nvidia0").exists() or gpus == "" else "an NVIDIA GPU"
+    gpu = "no GPU" if not Path("/dev/nvidia0").exists() or gpus == "" else gpu_names() or "an NVIDIA GPU"
     tensorflow = version("tensorflow")
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, TensorFlow {tensorflow}"
+
+
+def gpu_names() -> str:
+    """The NVIDIA cards nvidia-smi lists, e.g. "1 x NVIDIA H100 80GB HBM3" ("" without nvidia-smi)."""
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        ).stdout.split("\n")
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    names = [name.strip() for name in listed if name.strip()]
+    return ", ".join(f"{names.count(name)} x {name}" for name in dict.fromkeys(names))
 
 
 def data_md5s(groups: list[Group]) -> list[dict[str, str]]:
