@@ -2,6 +2,7 @@
 
 import argparse
 import importlib
+import json
 import re
 import runpy
 import shlex
@@ -158,3 +159,15 @@ def test_every_option_of_every_subcommand_has_help(monkeypatch, name):
     undocumented = [action.dest for action in parsers[0]._actions if not action.help]
     assert not undocumented, f"imgclf {name}: options without help: {undocumented}"
     assert parsers[0].prog == f"imgclf {name}"
+
+
+def test_the_readme_recipes_table_is_what_the_benchmark_measured():
+    """Each recipe's row in the README carries benchmarks/results/recipes.json's accuracy, wall time and commit."""
+    measured = json.loads((REPO / "benchmarks" / "results" / "recipes.json").read_text())["recipes"]
+    rows = {line.split("|")[1].strip(): line for line in (REPO / "README.md").read_text().splitlines() if "|" in line}
+    for name, entry in measured.items():
+        recipe, row = entry["recipe"], rows[name]
+        assert f"{100 * recipe['test_accuracy']:.2f}%" in row, name
+        assert f"{round(recipe['wall_seconds']):,} s" in row and entry["commit"] in row, name
+        if "lab" in entry:
+            assert f"{round(entry['lab']['wall_seconds']):,} s" in row, f"{name}: the lab's time, same run"
