@@ -171,3 +171,17 @@ def test_the_readme_recipes_table_is_what_the_benchmark_measured():
         assert f"{round(recipe['wall_seconds']):,} s" in row and entry["commit"] in row, name
         if "lab" in entry:
             assert f"{round(entry['lab']['wall_seconds']):,} s" in row, f"{name}: the lab's time, same run"
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda page: page.name)
+def test_every_link_leads_to_a_file_and_heading_that_exist(page):
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+        if target.startswith(("http://", "https://")):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        assert linked.exists(), f"{page.name}: {target}: no such file"
+        if anchor and linked.suffix == ".md":
+            headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
+            slugs = {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-") for h in headings}
+            assert anchor in slugs, f"{page.name}: {target}: no heading #{anchor}"
