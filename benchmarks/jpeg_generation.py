@@ -8,7 +8,9 @@ same pixels, so it would cost nothing but decode time. What can be measured:
   loses more than a second: JPEG is nearly idempotent at one quality);
 - time: decoding the test images from their JPEGs against a lossless PNG copy of the same pixels, one core.
 
-    python benchmarks/jpeg_generation.py MODEL_DIR /tmp/cifar10-jpg/test --out benchmarks/results
+    python benchmarks/jpeg_generation.py MODEL_DIR /tmp/cifar10-jpg/test --name recipe_cifar10_fast@499fbd7
+
+Each model's figures go under its --name in benchmarks/results/jpeg_generation.json; the others stay.
 """
 
 import argparse
@@ -55,6 +57,7 @@ def main() -> None:
     parser.add_argument("model", type=Path, help="a trained model folder (model.keras, class_names.json)")
     parser.add_argument("test", type=Path, help="CIFAR-10's test/<class>/*.jpg")
     parser.add_argument("--quality", type=int, default=75, help="the JPEG quality of the copy (default 75)")
+    parser.add_argument("--name", required=True, help="what the model is, e.g. recipe_cifar10_fast@COMMIT")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     model, class_names = load_model(args.model)
@@ -79,7 +82,10 @@ def main() -> None:
         "machine": machine(),
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "jpeg_generation.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = args.out / "jpeg_generation.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[args.name] = result
+    path.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
