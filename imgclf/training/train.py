@@ -84,11 +84,11 @@ def train(
     # DVCLive's summary of the last step repeats metrics/train.json, and is no DVC output (as a metric, its keys
     # would crowd `dvc exp show`): a run restored from DVC's run-cache would show a stale copy beside it
     (Path(live_dir) / "metrics.json").unlink(missing_ok=True)
-    metrics = final_metrics(params, history, first_epoch, live_dir, phases[-1].end)
+    whole_run = history_of_run(history, first_epoch, live_dir)
+    metrics = final_metrics(params, history, whole_run, first_epoch, phases[-1].end)
     metrics["train_seconds"] = round(seconds, 3)
     metrics["images_per_second"] = round(len(history.get("loss", [])) * len(train_data) / seconds, 1)
     metrics["replicas"] = strategy.num_replicas_in_sync
-    whole_run = history_of_run(history, first_epoch, live_dir)
     warning = stuck_at_chance(whole_run["val_accuracy"], whole_run["accuracy"], val_data.labels())
     if warning and is_chief():
         print(warning)
@@ -177,9 +177,14 @@ def history_of_run(history: dict[str, list[float]], first_epoch: int, live_dir: 
 
 
 def final_metrics(
-    params: TrainParams, history: dict[str, list[float]], first_epoch: int, live_dir: Path, total_epochs: int
+    params: TrainParams,
+    history: dict[str, list[float]],
+    whole_run: dict[str, list[float]],
+    first_epoch: int,
+    total_epochs: int,
 ) -> dict[str, float]:
-    """metrics/train.json's figures of the whole run; a NaN or infinite loss is an error naming the epoch."""
+    """metrics/train.json's figures of the whole run (`whole_run`: history_of_run's series); a NaN or infinite loss
+    in the epochs this run trained (`history`) is an error naming the epoch."""
     losses = history.get("loss", [])  # none when a run was killed after its last backup, before removing it
     epochs_run = first_epoch + len(losses)
     if not all(math.isfinite(loss) for loss in losses):
@@ -187,7 +192,6 @@ def final_metrics(
             f"the training loss became NaN or infinite in epoch {epochs_run}; "
             f"lower train.lr (now {params.lr:g}) or pick another train.optimizer"
         )
-    whole_run = history_of_run(history, first_epoch, live_dir)
     monitored = whole_run[params.early_stopping.monitor]
     best = min if params.early_stopping.monitor.endswith("loss") else max
     return {
