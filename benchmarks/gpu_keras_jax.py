@@ -1,0 +1,176 @@
+"""Benchmark: a CIFAR-10 recipe on one GPU where TensorFlow cannot be installed, through Keras 3's JAX backend.
+
+The recipe's own model, augmentation, optimizer, learning-rate schedule and loss come from imgclf, built from
+params.yaml and the recipe's sweeps.yaml base; the images are read and split as preprocess and split read and
+split a photo folder (same decoder, same class order, same validation images). What differs from `dvc repro`:
+Keras runs on JAX, which compiles every step with XLA; the augmentation runs on the GPU inside the training step,
+not in tf.data; batches are shuffled by Keras, not by train.seed's tf.data order. Mixed precision is
+train.mixed_precision's policy (mixed_float16).
+
+    KERAS_BACKEND=jax python benchmarks/gpu_keras_jax.py CIFAR10_JPG_DIR recipe_cifar10_full \\
+        --epochs 15 40 --target 0.94 --budget-s 400 --commit abc1234 --out DIR
+
+Each run (one per --epochs value: the schedule stretches to the epochs) is written to DIR/gpu_keras_jax.json and
+.md as soon as it ends, so a run cut off by a time limit leaves the ones before it. A run whose estimated time
+would overrun --budget-s is recorded as not run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras
+import numpy as np
+import yaml
+
+from imgclf.data.folder import find_root, list_images, load_images, split_dirs
+from imgclf.data.preprocess import first_per_class, interleave_classes
+from imgclf.data.split import stratified_split
+from imgclf.experiments.labs import apply, find_lab, load_labs, shared_overrides
+from imgclf.params import Params, parse_params, read_yaml
+from imgclf.training.models import augmentation, build_model
+from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
+
+
+def load_split(folder: Path, params: Params) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """train, val and test images and labels, as preprocess (class order, max_per_class) and split would give them."""
+    p, parts, class_names = params.preprocess, {}, None
+    for name, path in split_dirs(find_root(folder)).items():
+        files, _ = list_images(path, class_names)
+        class_names = files.class_names
+        keep = first_per_class(files.labels, p.max_per_class)
+        keep = keep[interleave_classes(files.labels[keep])]
+        files = type(files)([files.paths[i] for i in keep], files.labels[keep], files.class_names)
+        data, _ = load_images(files, p.image_size, p.resize, "rgb", True, p.max_pixels)
+        parts[name] = (data.images, data.labels)
+    images, labels = parts.pop("train")
+    keep, val = stratified_split(labels, class_names, params.split.val_fraction, params.split.seed,
+                                 "split.val_fraction", ("train", "validation"))  # fmt: skip
+    return {"train": (images[keep], labels[keep]), "val": (images[val], labels[val]), "test": parts["test"]}
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Seconds since fit began at each epoch's end (the first includes XLA's compilation), and val accuracy."""
+
+    def on_train_begin(self, logs=None) -> None:
+        self.start, self.seconds, self.val_accuracy = time.perf_counter(), [], []
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.seconds.append(round(time.perf_counter() - self.start, 2))
+        self.val_accuracy.append(round(float(logs["val_accuracy"]), 4))
+        print(f"epoch {epoch + 1}: {self.seconds[-1]:.1f} s, val_accuracy {self.val_accuracy[-1]:.4f}", flush=True)
+
+
+def train_and_test(params: Params, data: dict, target: float) -> dict:
+    t = params.train
+    keras.utils.set_random_seed(t.seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if t.mixed_precision != "off" else "float32")
+    (x, y), shape = data["train"], data["train"][0].shape[1:]
+    steps = -(-len(x) // t.batch_size)
+    classes = int(y.max()) + 1
+    model = build_model(t, shape, classes)
+    inputs = keras.Input(shape, dtype="uint8")
+    augment = augmentation(t)  # active in training steps only, as in the pipeline's tf.data map (rounded to uint8)
+    pixels = inputs
+    if augment is not None:
+        for layer in augment.layers:  # Keras marks them not jit-able for TensorFlow's XLA; their JAX ops compile
+            layer.supports_jit = True
+        pixels = keras.layers.Lambda(lambda v: keras.ops.clip(keras.ops.round(v), 0, 255))(augment(inputs))
+    trainer = keras.Model(inputs, model(pixels))
+    trainer.compile(optimizer=build_optimizer(t, learning_rate(t, steps)), loss=build_loss(t, classes),
+                    metrics=["accuracy"], jit_compile=True)  # fmt: skip
+    clock = EpochClock()
+    trainer.fit(x, y, batch_size=t.batch_size, epochs=t.epochs, validation_data=data["val"], callbacks=[clock],
+                verbose=0, shuffle=True)  # fmt: skip
+    test_x, test_y = data["test"]
+    probabilities = model.predict(test_x, batch_size=1024, verbose=0)
+    plain = float((probabilities.argmax(1) == test_y).mean())
+    if params.evaluate.tta:  # as evaluate does: averaged with the left-right mirror's probabilities
+        probabilities = (probabilities + model.predict(test_x[:, :, ::-1], batch_size=1024, verbose=0)) / 2
+    reached = [s for s, v in zip(clock.seconds, clock.val_accuracy, strict=True) if v >= target]
+    steady = (clock.seconds[-1] - clock.seconds[0]) / max(1, len(clock.seconds) - 1)
+    return {"epochs": t.epochs, "test_accuracy": round(float((probabilities.argmax(1) == test_y).mean()), 4),
+            "test_accuracy_without_tta": round(plain, 4), "train_seconds": clock.seconds[-1],
+            "first_epoch_seconds": clock.seconds[0], "seconds_per_later_epoch": round(steady, 2),
+            "images_per_second": round(len(x) / steady) if len(clock.seconds) > 1 else None,
+            "seconds_to_target": reached[0] if reached else None, "best_val_accuracy": max(clock.val_accuracy),
+            "val_accuracy_by_epoch": clock.val_accuracy}  # fmt: skip
+
+
+def card() -> str:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout  # fmt: skip
+        return "; ".join(line.strip() for line in out.splitlines() if line.strip())
+    except (OSError, subprocess.SubprocessError):
+        return "no NVIDIA GPU (nvidia-smi)"
+
+
+def write(out: Path, result: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_keras_jax.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [f"# {result['recipe']} on {result['device']}", "",
+             f"Commit {result['commit']}, {result['date']}; {result['software']}; {result['route']}.", "",
+             "| epochs | test accuracy (TTA) | without TTA | train s | s to target | images/s | best val |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in result["runs"]:
+        if "not_run" in r:
+            lines.append(f"| {r['epochs']} | not run: {r['not_run']} | | | | | |")
+            continue
+        reached = r["seconds_to_target"]
+        to_target = reached if reached is not None else f"not reached ({result['target']:.0%})"
+        lines.append(
+            f"| {r['epochs']} | {r['test_accuracy']:.2%} | {r['test_accuracy_without_tta']:.2%} | {r['train_seconds']}"
+            f" | {to_target} | {r['images_per_second']} | {r['best_val_accuracy']:.2%} |"
+        )
+    (out / "gpu_keras_jax.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="CIFAR-10 as train/<class>/*.jpg and test/<class>/*.jpg")
+    parser.add_argument("recipe", help="a recipe (lab) of sweeps.yaml, e.g. recipe_cifar10_full")
+    parser.add_argument("--epochs", type=int, nargs="+", required=True, help="one run per value, in this order")
+    parser.add_argument("--target", type=float, default=0.94, help="the validation accuracy to time")
+    parser.add_argument("--budget-s", type=float, default=400, help="skip a run estimated to end past this")
+    parser.add_argument("-S", dest="set", action="append", default=[], help="key=value over the recipe's params")
+    parser.add_argument("--commit", required=True, help="the commit this tree is (the device copy has no .git)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for gpu_keras_jax.json and .md")
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = shared_overrides(find_lab(load_labs(), args.recipe), False, extra)
+    params = parse_params(apply(read_yaml(Path("params.yaml")), overrides))
+    data = load_split(args.folder, params)
+    print({k: len(v[1]) for k, v in data.items()}, f"read in {time.perf_counter() - began:.1f} s", flush=True)
+    import jax
+
+    result = {"recipe": args.recipe, "overrides": extra, "target": args.target, "device": card(),
+              "software": f"Keras {keras.__version__}, JAX {jax.__version__} ({jax.default_backend()})",
+              "route": "Keras on JAX (XLA), mixed_float16, augmentation on the GPU", "commit": args.commit,
+              "date": datetime.date.today().isoformat(), "runs": []}  # fmt: skip
+    per_epoch = None
+    for epochs in args.epochs:
+        left = args.budget_s - (time.perf_counter() - began)
+        estimate = 60 + epochs * per_epoch if per_epoch else 0
+        if estimate > left:
+            result["runs"].append({"epochs": epochs, "not_run": f"estimated {estimate:.0f} s, {left:.0f} s left"})
+        else:
+            params = parse_params(apply(read_yaml(Path("params.yaml")), {**overrides, "train.epochs": epochs}))
+            run = train_and_test(params, data, args.target)
+            per_epoch = run["seconds_per_later_epoch"]
+            result["runs"].append(run)
+        write(args.out, result)
+        print(json.dumps(result["runs"][-1]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
