@@ -7,11 +7,11 @@ Keras runs on JAX, which compiles every step with XLA; the augmentation runs on 
 not in tf.data; batches are shuffled by Keras, not by train.seed's tf.data order. Mixed precision is
 train.mixed_precision's policy (mixed_float16).
 
-    KERAS_BACKEND=jax python benchmarks/gpu_keras_jax.py CIFAR10_JPG_DIR recipe_cifar10_full \\
-        --epochs 15 40 --target 0.94 --budget-s 400 --commit abc1234 --out DIR
+    KERAS_BACKEND=jax python benchmarks/gpu_keras_jax.py CIFAR10_JPG_DIR recipe_cifar10_full --run "" \\
+        --run "train.epochs=40" --seeds 0 1 --target 0.94 --budget-s 400 --commit abc1234 --out DIR
 
-Each run (one per --epochs value: the schedule stretches to the epochs) is written to DIR/gpu_keras_jax.json and
-.md as soon as it ends, so a run cut off by a time limit leaves the ones before it. A run whose estimated time
+Each run (one per --run and seed; the schedule stretches to train.epochs) is written to DIR/NAME.json and .md as
+soon as it ends, so a run cut off by a time limit leaves the ones before it. A run whose estimated time
 would overrun --budget-s is recorded as not run.
 """
 
@@ -38,6 +38,7 @@ from imgclf.experiments.labs import apply, find_lab, load_labs, shared_overrides
 from imgclf.params import Params, parse_params, read_yaml
 from imgclf.training.models import augmentation, build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
+from imgclf.training.whitening import WHITENING_IMAGES, whiten_stem
 
 
 def load_split(folder: Path, params: Params) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -77,6 +78,8 @@ def train_and_test(params: Params, data: dict, target: float) -> dict:
     steps = -(-len(x) // t.batch_size)
     classes = int(y.max()) + 1
     model = build_model(t, shape, classes)
+    if t.model == "airbench" and t.airbench.whiten:  # as train does
+        whiten_stem(model, x[:WHITENING_IMAGES])
     inputs = keras.Input(shape, dtype="uint8")
     augment = augmentation(t)  # active in training steps only, as in the pipeline's tf.data map (rounded to uint8)
     pixels = inputs
@@ -97,7 +100,7 @@ def train_and_test(params: Params, data: dict, target: float) -> dict:
         probabilities = (probabilities + model.predict(test_x[:, :, ::-1], batch_size=1024, verbose=0)) / 2
     reached = [s for s, v in zip(clock.seconds, clock.val_accuracy, strict=True) if v >= target]
     steady = (clock.seconds[-1] - clock.seconds[0]) / max(1, len(clock.seconds) - 1)
-    return {"epochs": t.epochs, "test_accuracy": round(float((probabilities.argmax(1) == test_y).mean()), 4),
+    return {"test_accuracy": round(float((probabilities.argmax(1) == test_y).mean()), 4),
             "test_accuracy_without_tta": round(plain, 4), "train_seconds": clock.seconds[-1],
             "first_epoch_seconds": clock.seconds[0], "seconds_per_later_epoch": round(steady, 2),
             "images_per_second": round(len(x) / steady) if len(clock.seconds) > 1 else None,
@@ -114,62 +117,69 @@ def card() -> str:
         return "no NVIDIA GPU (nvidia-smi)"
 
 
-def write(out: Path, result: dict) -> None:
+def write(out: Path, name: str, result: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_keras_jax.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# {result['recipe']} on {result['device']}", "",
-             f"Commit {result['commit']}, {result['date']}; {result['software']}; {result['route']}.", "",
-             "| epochs | test accuracy (TTA) | without TTA | train s | s to target | images/s | best val |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             f"Commit {result['commit']}, {result['date']}; {result['software']}; {result['route']}. Train s counts "
+             "from fit's start, the GPU's warm-up and XLA's compilation included; images/s is over the later "
+             "epochs (their validation included).", "",
+             "| changes to the recipe | seed | test accuracy (TTA) | without TTA | train s | s to target | images/s "
+             "| best val |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in result["runs"]:
+        changes = ", ".join(f"{k}={json.dumps(v)}" for k, v in r["changes"].items()) or "none"
         if "not_run" in r:
-            lines.append(f"| {r['epochs']} | not run: {r['not_run']} | | | | | |")
+            lines.append(f"| {changes} | {r['seed']} | not run: {r['not_run']} | | | | | |")
             continue
         reached = r["seconds_to_target"]
         to_target = reached if reached is not None else f"not reached ({result['target']:.0%})"
         lines.append(
-            f"| {r['epochs']} | {r['test_accuracy']:.2%} | {r['test_accuracy_without_tta']:.2%} | {r['train_seconds']}"
-            f" | {to_target} | {r['images_per_second']} | {r['best_val_accuracy']:.2%} |"
+            f"| {changes} | {r['seed']} | {r['test_accuracy']:.2%} | {r['test_accuracy_without_tta']:.2%} | "
+            f"{r['train_seconds']} | {to_target} | {r['images_per_second']} | {r['best_val_accuracy']:.2%} |"
         )
-    (out / "gpu_keras_jax.md").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="CIFAR-10 as train/<class>/*.jpg and test/<class>/*.jpg")
     parser.add_argument("recipe", help="a recipe (lab) of sweeps.yaml, e.g. recipe_cifar10_full")
-    parser.add_argument("--epochs", type=int, nargs="+", required=True, help="one run per value, in this order")
+    changes = "one run's changes to the recipe, 'key=value;key=value' ('' for none); in order"
+    parser.add_argument("--run", action="append", required=True, help=changes)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="train.seed values: each run once per seed")
     parser.add_argument("--target", type=float, default=0.94, help="the validation accuracy to time")
     parser.add_argument("--budget-s", type=float, default=400, help="skip a run estimated to end past this")
-    parser.add_argument("-S", dest="set", action="append", default=[], help="key=value over the recipe's params")
     parser.add_argument("--commit", required=True, help="the commit this tree is (the device copy has no .git)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for gpu_keras_jax.json and .md")
+    parser.add_argument("--out", type=Path, required=True, help="folder for NAME.json and NAME.md")
+    parser.add_argument("--name", default="gpu_keras_jax", help="the results' file name, without suffix")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
-    overrides = shared_overrides(find_lab(load_labs(), args.recipe), False, extra)
-    params = parse_params(apply(read_yaml(Path("params.yaml")), overrides))
-    data = load_split(args.folder, params)
+    runs = [{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in spec.split(";") if s)} for spec in args.run]
+    fixed = [k for run in runs for k in run if k.split(".")[0] in ("data", "preprocess", "split")]
+    if fixed:
+        parser.error(f"{fixed[0]}: the images are read once, with the recipe's own data, preprocess and split")
+    recipe = shared_overrides(find_lab(load_labs(), args.recipe), False, None)
+    data = load_split(args.folder, parse_params(apply(read_yaml(Path("params.yaml")), recipe)))
     print({k: len(v[1]) for k, v in data.items()}, f"read in {time.perf_counter() - began:.1f} s", flush=True)
     import jax
 
-    result = {"recipe": args.recipe, "overrides": extra, "target": args.target, "device": card(),
+    result = {"recipe": args.recipe, "target": args.target, "device": card(),
               "software": f"Keras {keras.__version__}, JAX {jax.__version__} ({jax.default_backend()})",
               "route": "Keras on JAX (XLA), mixed_float16, augmentation on the GPU", "commit": args.commit,
               "date": datetime.date.today().isoformat(), "runs": []}  # fmt: skip
-    per_epoch = None
-    for epochs in args.epochs:
-        left = args.budget_s - (time.perf_counter() - began)
-        estimate = 60 + epochs * per_epoch if per_epoch else 0
-        if estimate > left:
-            result["runs"].append({"epochs": epochs, "not_run": f"estimated {estimate:.0f} s, {left:.0f} s left"})
-        else:
-            params = parse_params(apply(read_yaml(Path("params.yaml")), {**overrides, "train.epochs": epochs}))
-            run = train_and_test(params, data, args.target)
-            per_epoch = run["seconds_per_later_epoch"]
-            result["runs"].append(run)
-        write(args.out, result)
-        print(json.dumps(result["runs"][-1]), flush=True)
+    per_epoch = 0.0
+    for changes in runs:
+        for seed in args.seeds:
+            params = parse_params(apply(read_yaml(Path("params.yaml")), {**recipe, **changes, "train.seed": seed}))
+            left, estimate = args.budget_s - (time.perf_counter() - began), 20 + params.train.epochs * per_epoch
+            if estimate > left:
+                run = {"not_run": f"estimated {estimate:.0f} s, {left:.0f} s left"}
+            else:
+                run = train_and_test(params, data, args.target)
+                per_epoch = max(per_epoch, run["seconds_per_later_epoch"])
+            result["runs"].append({"changes": changes, "seed": seed, **run})
+            write(args.out, args.name, result)
+            print(json.dumps(result["runs"][-1]), flush=True)
 
 
 if __name__ == "__main__":

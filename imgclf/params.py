@@ -124,6 +124,7 @@ class ConvPoolParams:
 @dataclass(frozen=True)
 class AirbenchParams:
     widths: tuple[int, ...] = bounded(ge=1)  # one block per entry: Conv-MaxPool-BN-GELU, Conv-BN-GELU
+    whiten: bool  # the stem set from the training images' patch covariance and frozen (airbench's whitening)
 
 
 @dataclass(frozen=True)

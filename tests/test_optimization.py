@@ -9,6 +9,7 @@ import pytest
 from imgclf.training.models import build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 from imgclf.training.train import train
+from imgclf.training.whitening import patch_whitening
 from tests.conftest import blobs, quick_mlp, train_val
 
 
@@ -68,3 +69,37 @@ def test_airbench_takes_mnist_and_cifar_sized_images(params, shape):
     model = build_model(dataclasses.replace(params.train, model="airbench"), shape, 10)
     assert model.predict(np.zeros((2, *shape), np.uint8), verbose=0).shape == (2, 10)
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) == 6
+
+
+def test_whitened_stem_gives_every_patch_direction_zero_mean_and_unit_variance():
+    """Through Keras' own Conv2D, so the kernel's layout (rows, columns, channels) is checked with the maths."""
+    rng = np.random.default_rng(0)
+    smooth = rng.integers(0, 256, size=(300, 17, 17, 3)).astype(np.float64)
+    smooth = (smooth[:, 1:] + smooth[:, :-1])[:, :, 1:] + (smooth[:, 1:] + smooth[:, :-1])[:, :, :-1]  # correlated
+    images = (smooth / 4).astype(np.uint8)
+    kernel, bias = patch_whitening(images)
+    assert kernel.shape == (2, 2, 3, 24) and bias.shape == (24,)
+    conv = keras.layers.Conv2D(24, 2)
+    conv.build((None, 16, 16, 3))
+    conv.set_weights([kernel, bias])
+    out = keras.ops.convert_to_numpy(conv(images.astype("float32") / 255)).reshape(-1, 24)
+    assert np.abs(out.mean(axis=0)).max() < 1e-3
+    assert np.allclose(np.cov(out[:, :12], rowvar=False), np.eye(12), atol=0.01)
+    assert np.allclose(out[:, 12:], -out[:, :12], atol=1e-5)  # the same filters, once with each sign
+
+
+def test_train_whitens_the_airbench_stem_from_the_first_training_images_and_keeps_it(tmp_path, params):
+    whitened = dataclasses.replace(
+        params.train,
+        model="airbench",
+        airbench=dataclasses.replace(params.train.airbench, widths=(8,), whiten=True),
+        epochs=2,
+        batch_size=20,
+    )
+    train_data, val_data = train_val(tmp_path)
+    model, _ = train(whitened, train_data, val_data, tmp_path / "live", tmp_path / "backup")
+    stem = model.get_layer("stem")
+    assert stem.kernel.shape == (2, 2, 1, 8) and not stem.trainable
+    expected = patch_whitening(train_data.take(list(range(len(train_data)))))
+    for got, want in zip(stem.get_weights(), expected, strict=True):
+        assert np.allclose(got, want, atol=1e-5)

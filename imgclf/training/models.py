@@ -10,6 +10,7 @@ from keras import layers
 
 from imgclf.data.backbones import BACKBONES, IMAGENET_BGR_MEAN
 from imgclf.params import TrainParams
+from imgclf.training.whitening import stem_width
 
 BACKBONE_LAYER = "backbone"  # the pretrained model's backbone, frozen then fine-tuned by name
 
@@ -97,12 +98,13 @@ def smallvgg(input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="smallvgg")
 
 
-def airbench(input_shape: tuple[int, ...], num_classes: int, widths: tuple[int, ...]) -> keras.Model:
+def airbench(input_shape: tuple[int, ...], num_classes: int, widths: tuple[int, ...], whiten: bool) -> keras.Model:
     """airbench94's network (Keller Jordan, 2024): a 2 x 2 stem convolution, then per width a block of Conv-MaxPool-
     BN-GELU and Conv-BN-GELU, a global max pool and a linear head scaled by 1/9. Batch norm without scale and with
-    momentum 0.6, as there. Its stem is trained here, not set from the data's whitening."""
+    momentum 0.6, as there. With `whiten` the stem has the width whitening needs (24 for RGB, as there), and train
+    sets it from the training images (imgclf.training.whitening); without, it has 24 filters and learns."""
     inputs, x = scaled_input(input_shape)
-    x = layers.Conv2D(24, 2, activation="gelu")(x)
+    x = layers.Conv2D(stem_width(input_shape[-1]) if whiten else 24, 2, activation="gelu", name="stem")(x)
     for width in widths:
         x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
         x = _airbench_bn_gelu(layers.MaxPooling2D(2)(x))
@@ -206,7 +208,7 @@ def build_model(
     if params.model == "smallvgg":
         return smallvgg(input_shape, num_classes)
     if params.model == "airbench":
-        return airbench(input_shape, num_classes, params.airbench.widths)
+        return airbench(input_shape, num_classes, params.airbench.widths, params.airbench.whiten)
     m = params.mlp
     return mlp(input_shape, num_classes, m.hidden_units, m.activation, m.initializer, m.dropout)
 

@@ -30,6 +30,7 @@ from imgclf.training.models import augmentation, build_model, set_backbone_train
 from imgclf.training.optimization import build_loss, build_optimizer
 from imgclf.training.phases import Phase, training_phases
 from imgclf.training.resume import fingerprint, restore_backup, restore_log, resume_epoch
+from imgclf.training.whitening import WHITENING_IMAGES, whiten_stem
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,15 @@ def build_in_scope(
     """The model of train.model for these images, its variables placed by the strategy."""
     with strategy.scope():
         try:
-            return build_model(params, train_data.image_shape, len(train_data.class_names), weights_file)
+            model = build_model(params, train_data.image_shape, len(train_data.class_names), weights_file)
         except ValueError as e:
             raise PipelineError(
                 f"train.model = {params.model} cannot take images of shape {train_data.image_shape} "
                 f"({str(e).splitlines()[0]}); raise preprocess.image_size or use fewer blocks"
             ) from None
+        if params.model == "airbench" and params.airbench.whiten:
+            whiten_stem(model, train_data.take(list(range(min(WHITENING_IMAGES, len(train_data))))))
+        return model
 
 
 def resume_point(
