@@ -117,6 +117,19 @@ def card() -> str:
         return "no NVIDIA GPU (nvidia-smi)"
 
 
+def seed_means(runs: list[dict]) -> list[str]:
+    """A table of each change's test accuracy over the seeds it ran with: the mean, then every seed's."""
+    by_changes: dict[str, list[float]] = {}
+    for r in runs:
+        changes = ", ".join(f"{k}={json.dumps(v)}" for k, v in r["changes"].items()) or "none"
+        by_changes.setdefault(changes, []).extend([r["test_accuracy"]] if "test_accuracy" in r else [])
+    lines = ["| changes to the recipe | mean test accuracy (TTA) | each seed |", "|---|---|---|"]
+    for changes, values in by_changes.items():
+        mean = f"{sum(values) / len(values):.2%}" if values else "not run"
+        lines.append(f"| {changes} | {mean} | {' / '.join(f'{v:.2%}' for v in values)} |")
+    return lines
+
+
 def write(out: Path, name: str, result: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -124,6 +137,7 @@ def write(out: Path, name: str, result: dict) -> None:
              f"Commit {result['commit']}, {result['date']}; {result['software']}; {result['route']}. Train s counts "
              "from fit's start, the GPU's warm-up and XLA's compilation included; images/s is over the later "
              "epochs (their validation included).", "",
+             *seed_means(result["runs"]), "",
              "| changes to the recipe | seed | test accuracy (TTA) | without TTA | train s | s to target | images/s "
              "| best val |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in result["runs"]:
