@@ -148,6 +148,7 @@ class AugmentParams:
     shear: float = bounded(ge=0, lt=1)
     zoom: float = bounded(ge=0, lt=1)
     horizontal_flip: bool
+    interpolation: Literal["bilinear", "nearest"]  # how moved pixels are resampled
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from imgclf.training.models import build_model
+from imgclf.training.models import augmentation, build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 from imgclf.training.train import train
 from imgclf.training.whitening import patch_whitening
@@ -103,3 +103,17 @@ def test_train_whitens_the_airbench_stem_from_the_first_training_images_and_keep
     expected = patch_whitening(train_data.take(list(range(len(train_data)))))
     for got, want in zip(stem.get_weights(), expected, strict=True):
         assert np.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_nearest_interpolation_moves_pixels_by_whole_steps_without_blurring(params, interpolation):
+    """Three grey levels in: whole-pixel moves give back only those three; bilinear resampling mixes them."""
+    a = dataclasses.replace(
+        params.train.augment, enabled=True, rotation=0, shift=0.1, shear=0, zoom=0, horizontal_flip=False,
+        interpolation=interpolation,
+    )  # fmt: skip
+    augment = augmentation(dataclasses.replace(params.train, augment=a))
+    images = np.random.default_rng(0).choice([0.0, 100.0, 200.0], size=(8, 16, 16, 3)).astype("float32")
+    moved = keras.ops.convert_to_numpy(augment(images, training=True))
+    assert not np.array_equal(moved, images)
+    assert set(np.unique(moved)) <= {0.0, 100.0, 200.0} if interpolation == "nearest" else len(np.unique(moved)) > 3

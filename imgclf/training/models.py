@@ -218,15 +218,15 @@ def augmentation(params: TrainParams) -> keras.Sequential | None:
     a = params.augment
     if not a.enabled:
         return None
-    steps = []
+    steps, moved = [], {"fill_mode": "nearest", "interpolation": a.interpolation, "seed": params.seed}
     if a.rotation:
-        steps.append(layers.RandomRotation(a.rotation / 360, fill_mode="nearest", seed=params.seed))
+        steps.append(layers.RandomRotation(a.rotation / 360, **moved))
     if a.shift:
-        steps.append(layers.RandomTranslation(a.shift, a.shift, fill_mode="nearest", seed=params.seed))
+        steps.append(layers.RandomTranslation(a.shift, a.shift, **moved))
     if a.shear:
-        steps.append(layers.RandomShear(a.shear, a.shear, fill_mode="nearest", seed=params.seed))
+        steps.append(layers.RandomShear(a.shear, a.shear, **moved))
     if a.zoom:
-        steps.append(layers.RandomZoom(a.zoom, fill_mode="nearest", seed=params.seed))
+        steps.append(layers.RandomZoom(a.zoom, **moved))
     if a.horizontal_flip:
         steps.append(layers.RandomFlip("horizontal", seed=params.seed))
     return keras.Sequential(steps, name="augmentation")
