@@ -11,6 +11,8 @@ On a GPU, mixed precision and XLA, the time to 94% and images/s, into benchmarks
 
     benchmarks/gpu_recipe.sh DIR
 
+On a GPU machine with JAX but no TensorFlow, benchmarks/gpu_keras_jax.py runs the same recipes through Keras on JAX.
+
 A recipe already in benchmarks/results/recipes.json is replaced; the others stay as they were, each with its own
 commit and date.
 """

@@ -30,7 +30,7 @@ from imgclf.training.models import augmentation, build_model, set_backbone_train
 from imgclf.training.optimization import build_loss, build_optimizer
 from imgclf.training.phases import Phase, training_phases
 from imgclf.training.resume import fingerprint, restore_backup, restore_log, resume_epoch
-from imgclf.training.whitening import WHITENING_IMAGES, whiten_stem
+from imgclf.training.whitening import whiten_stem, whitening_sample
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def build_in_scope(
                 f"({str(e).splitlines()[0]}); raise preprocess.image_size or use fewer blocks"
             ) from None
         if params.model == "airbench" and params.airbench.whiten:
-            whiten_stem(model, train_data.take(list(range(min(WHITENING_IMAGES, len(train_data))))))
+            whiten_stem(model, whitening_sample(train_data))
         return model
 
 
