@@ -172,8 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     fixed = [k for run in runs for k in run if k.split(".")[0] in ("data", "preprocess", "split")]
     if fixed:
         parser.error(f"{fixed[0]}: the images are read once, with the recipe's own data, preprocess and split")
+    committed = read_yaml(Path("params.yaml"))
     recipe = shared_overrides(find_lab(load_labs(), args.recipe), False, None)
-    data = load_split(args.folder, parse_params(apply(read_yaml(Path("params.yaml")), recipe)))
+    data = load_split(args.folder, parse_params(apply(committed, recipe)))
     print({k: len(v[1]) for k, v in data.items()}, f"read in {time.perf_counter() - began:.1f} s", flush=True)
     import jax
 
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     per_epoch = 0.0
     for changes in runs:
         for seed in args.seeds:
-            params = parse_params(apply(read_yaml(Path("params.yaml")), {**recipe, **changes, "train.seed": seed}))
+            params = parse_params(apply(committed, {**recipe, **changes, "train.seed": seed}))
             left, estimate = args.budget_s - (time.perf_counter() - began), 20 + params.train.epochs * per_epoch
             if estimate > left:
                 run = {"not_run": f"estimated {estimate:.0f} s, {left:.0f} s left"}

@@ -52,7 +52,7 @@ def whitening_sample(shards: Shards) -> np.ndarray:
 
 
 def whiten_stem(model: keras.Model, images: np.ndarray) -> None:
-    """Sets the model's layer named 'stem' from the images' patches and freezes it."""
+    """Sets the model's layer named 'stem' from the images' patches (whitening_sample's) and freezes it."""
     stem = model.get_layer("stem")
-    stem.set_weights(list(patch_whitening(images[:WHITENING_IMAGES], stem.kernel_size[0])))
+    stem.set_weights(list(patch_whitening(images, stem.kernel_size[0])))
     stem.trainable = False
