@@ -35,7 +35,7 @@ from imgclf.data.folder import find_root, list_images, load_images, split_dirs
 from imgclf.data.preprocess import first_per_class, interleave_classes
 from imgclf.data.split import stratified_split
 from imgclf.experiments.labs import apply, find_lab, load_labs, shared_overrides
-from imgclf.params import Params, parse_params, read_yaml
+from imgclf.params import EvaluateParams, Params, parse_params, read_yaml
 from imgclf.training.models import augmentation, build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 from imgclf.training.whitening import WHITENING_IMAGES, whiten_stem
@@ -70,6 +70,23 @@ class EpochClock(keras.callbacks.Callback):
         print(f"epoch {epoch + 1}: {self.seconds[-1]:.1f} s, val_accuracy {self.val_accuracy[-1]:.4f}", flush=True)
 
 
+def test_views(model: keras.Model, images: np.ndarray, params: EvaluateParams) -> np.ndarray:
+    """The probabilities of evaluate's test-time views (imgclf.training.evaluate.predict_views), with numpy."""
+
+    def mirror_averaged(views: np.ndarray) -> np.ndarray:
+        probabilities = model.predict(views, batch_size=1024, verbose=0)
+        if params.tta:
+            probabilities = (probabilities + model.predict(views[:, :, ::-1], batch_size=1024, verbose=0)) / 2
+        return probabilities
+
+    probabilities, s = mirror_averaged(images), params.tta_shift
+    if s:
+        padded = np.pad(images, [(0, 0), (s, s), (s, s), (0, 0)], mode="reflect")
+        shifted = mirror_averaged(padded[:, : -2 * s, : -2 * s]) + mirror_averaged(padded[:, 2 * s :, 2 * s :])
+        probabilities = probabilities / 2 + shifted / 4
+    return probabilities
+
+
 def train_and_test(params: Params, data: dict, target: float) -> dict:
     t = params.train
     keras.utils.set_random_seed(t.seed)
@@ -94,10 +111,8 @@ def train_and_test(params: Params, data: dict, target: float) -> dict:
     trainer.fit(x, y, batch_size=t.batch_size, epochs=t.epochs, validation_data=data["val"], callbacks=[clock],
                 verbose=0, shuffle=True)  # fmt: skip
     test_x, test_y = data["test"]
-    probabilities = model.predict(test_x, batch_size=1024, verbose=0)
-    plain = float((probabilities.argmax(1) == test_y).mean())
-    if params.evaluate.tta:  # as evaluate does: averaged with the left-right mirror's probabilities
-        probabilities = (probabilities + model.predict(test_x[:, :, ::-1], batch_size=1024, verbose=0)) / 2
+    plain = float((model.predict(test_x, batch_size=1024, verbose=0).argmax(1) == test_y).mean())
+    probabilities = test_views(model, test_x, params.evaluate)
     reached = [s for s, v in zip(clock.seconds, clock.val_accuracy, strict=True) if v >= target]
     steady = (clock.seconds[-1] - clock.seconds[0]) / max(1, len(clock.seconds) - 1)
     return {"test_accuracy": round(float((probabilities.argmax(1) == test_y).mean()), 4),

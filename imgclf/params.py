@@ -181,6 +181,7 @@ class TrainParams:
     weight_decay: float = bounded(ge=0)  # decoupled, as Keras applies it: each step takes lr * weight_decay of a weight
     label_smoothing: float = bounded(ge=0, lt=1)
     ema: float = bounded(ge=0, lt=1)  # momentum of a moving average of the weights, which the model ends with; 0: none
+    ema_every: int = bounded(ge=0)  # with ema: the weights jump to their average every this many steps (Lookahead)
     augment: AugmentParams
     early_stopping: EarlyStoppingParams
     shuffle_buffer_mb: float = bounded(gt=0)  # images held for shuffling; a training set this small is shuffled whole
@@ -191,11 +192,16 @@ class TrainParams:
     backup_every_s: float = bounded(ge=0)  # back up a completed epoch (to resume a killed run) at most this often
     seed: int = bounded(ge=0)
 
+    def __post_init__(self) -> None:
+        if self.ema_every and not self.ema:
+            raise ValueError("train.ema_every needs a weight average to jump to: set train.ema, e.g. 0.95")
+
 
 @dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int = bounded(ge=1)
     tta: bool  # also classify each test image flipped left-right, and average the two
+    tta_shift: int = bounded(ge=0)  # also classify each test image shifted this many pixels up-left and down-right
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ def main() -> None:
 
     model, class_names = load_model(args.model_dir)
     test = open_shards(args.test_dir)
-    result = evaluate(model, class_names, test, params.evaluate.batch_size, params.evaluate.tta)
+    result = evaluate(
+        model, class_names, test, params.evaluate.batch_size, params.evaluate.tta, params.evaluate.tta_shift
+    )
     write_evaluation(result, args.metrics_dir)
     m = result.metrics
     print(f"test accuracy {m['test_accuracy']:.2%}, test loss {m['test_loss']:.4f} on {m['test_images']} images")

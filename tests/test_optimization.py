@@ -64,6 +64,36 @@ def test_a_model_trained_with_ema_ends_with_the_average_of_its_weights(tmp_path,
         assert (moved < 0.02) == close, moved
 
 
+def test_lookahead_sets_the_weights_to_their_average_every_ema_every_steps(params):
+    """Against the same steps taken one at a time without it, averaging and jumping by hand."""
+    data = blobs(n_per_class=16)  # 48 images: 4 steps of 12
+    keras.utils.set_random_seed(0)
+    initial = build_model(quick_mlp(params.train), (8, 8, 1), 3).get_weights()
+
+    def fitted(**changes) -> keras.Model:
+        train_params = quick_mlp(params.train, optimizer="sgd", lr=0.1, momentum=0.9, **changes)
+        model = build_model(train_params, (8, 8, 1), 3)
+        model.set_weights(initial)
+        model.compile(optimizer=build_optimizer(train_params, train_params.lr), loss=build_loss(train_params, 3))
+        return model
+
+    lookahead = fitted(ema=0.5, ema_every=2)
+    lookahead.fit(data.images, data.labels, batch_size=12, epochs=1, verbose=0, shuffle=False)
+    by_hand, average = fitted(), None
+    for step in range(4):
+        batch = slice(12 * step, 12 * (step + 1))
+        by_hand.train_on_batch(data.images[batch], data.labels[batch])
+        weights = by_hand.get_weights()
+        average = weights if average is None else [0.5 * a + 0.5 * w for a, w in zip(average, weights, strict=True)]
+        if step % 2 == 1:
+            by_hand.set_weights(average)
+    for got, expected in zip(lookahead.get_weights(), by_hand.get_weights(), strict=True):
+        assert np.allclose(got, expected, atol=1e-6)
+    averaged_at_the_end_only = fitted(ema=0.5)
+    averaged_at_the_end_only.fit(data.images, data.labels, batch_size=12, epochs=1, verbose=0, shuffle=False)
+    assert not np.allclose(averaged_at_the_end_only.get_weights()[0], lookahead.get_weights()[0], atol=1e-4)
+
+
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
 def test_airbench_takes_mnist_and_cifar_sized_images(params, shape):
     model = build_model(dataclasses.replace(params.train, model="airbench"), shape, 10)

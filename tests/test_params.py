@@ -85,6 +85,11 @@ def test_related_keys_are_checked_together(raw):
     assert "data: dataset folder needs data.folder" in error_of(raw)
 
 
+def test_lookahead_without_a_weight_average_is_named(raw):
+    raw["train"]["ema_every"] = 5
+    assert "train.ema_every needs a weight average to jump to: set train.ema" in error_of(raw)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [

@@ -98,17 +98,30 @@ def test_saved_model_takes_raw_images_and_evaluates(tmp_path: Path, small_train,
     images = test_images.images
     assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
 
-    result = evaluate(loaded, class_names, test, batch_size=7, tta=False)
+    result = evaluate(loaded, class_names, test, batch_size=7, tta=False, tta_shift=0)
     assert result.metrics["test_accuracy"] > 0.9
     assert result.metrics["test_images"] == 30
     assert 0 < result.metrics["test_loss"] < 1
     assert {"precision_macro", "recall_macro", "f1_macro"} <= set(result.metrics)
     assert "class_2" in result.report_text and result.report["class_2"]["support"] == 10
 
-    mirrored = evaluate(loaded, class_names, test, batch_size=7, tta=True)
-    averaged = (loaded.predict(images, verbose=0) + loaded.predict(images[:, :, ::-1], verbose=0)) / 2
-    expected = log_loss(test_images.labels, averaged, labels=[0, 1, 2])
+    mirrored = evaluate(loaded, class_names, test, batch_size=7, tta=True, tta_shift=0)
+
+    def mirror_averaged(views: np.ndarray) -> np.ndarray:
+        return (loaded.predict(views, verbose=0) + loaded.predict(views[:, :, ::-1], verbose=0)) / 2
+
+    expected = log_loss(test_images.labels, mirror_averaged(images), labels=[0, 1, 2])
     assert mirrored.metrics["test_loss"] == pytest.approx(expected, rel=1e-5), "each image averaged with its mirror"
+
+    shifted = evaluate(loaded, class_names, test, batch_size=7, tta=True, tta_shift=2)
+    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="reflect")
+    down_right, up_left = padded[:, :-4, :-4], padded[:, 4:, 4:]
+    views = mirror_averaged(images) / 2 + (mirror_averaged(down_right) + mirror_averaged(up_left)) / 4
+    expected = log_loss(test_images.labels, views, labels=[0, 1, 2])
+    assert shifted.metrics["test_loss"] == pytest.approx(expected, rel=1e-5), "half the image, a quarter each shift"
+    assert shifted.metrics["test_loss"] != pytest.approx(mirrored.metrics["test_loss"], rel=1e-3)
+    with pytest.raises(PipelineError, match="evaluate.tta_shift: 16 pixels is not less than the test images' side"):
+        evaluate(loaded, class_names, test, batch_size=7, tta=False, tta_shift=16)
 
     write_evaluation(result, tmp_path / "metrics")
     assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == [
@@ -130,7 +143,7 @@ def test_evaluate_refuses_a_test_set_with_other_classes(tmp_path: Path, small_tr
     model, _ = train(small_train, train_data, val, tmp_path / "live", tmp_path / "backup")
     other = sharded(tmp_path / "other", dataclasses.replace(blobs(n_per_class=5), class_names=("a", "b", "c")))
     with pytest.raises(PipelineError, match="differ from the model's"):
-        evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8, tta=False)
+        evaluate(model, ("class_0", "class_1", "class_2"), other, batch_size=8, tta=False, tta_shift=0)
 
 
 def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train):

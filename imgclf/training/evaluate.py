@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from sklearn.metrics import accuracy_score, classification_report, log_loss, precision_recall_fscore_support
 
 from imgclf.atomic import write_json, write_text
@@ -25,9 +26,11 @@ class Evaluation:
     class_names: tuple[str, ...]
 
 
-def evaluate(model: keras.Model, class_names: tuple[str, ...], test: Shards, batch_size: int, tta: bool) -> Evaluation:
-    """Predicts the test set a shard at a time: only its labels and the probabilities stay in memory. With `tta`,
-    each image's probabilities are averaged with its left-right mirror's (test-time augmentation)."""
+def evaluate(
+    model: keras.Model, class_names: tuple[str, ...], test: Shards, batch_size: int, tta: bool, tta_shift: int
+) -> Evaluation:
+    """Predicts the test set a shard at a time: only its labels and the probabilities stay in memory. The
+    test-time views `tta` and `tta_shift` are those of `predict_views`."""
     if test.class_names != class_names:
         raise PipelineError(
             f"the test set's classes {list(test.class_names)} differ from the model's {list(class_names)}; "
@@ -37,12 +40,13 @@ def evaluate(model: keras.Model, class_names: tuple[str, ...], test: Shards, bat
         raise PipelineError(
             f"the model takes images of shape {model.input_shape[1:]}, the test set has {test.image_shape}"
         )
+    if tta_shift >= min(test.image_shape[:2]):
+        raise PipelineError(
+            f"evaluate.tta_shift: {tta_shift} pixels is not less than the test images' side "
+            f"{min(test.image_shape[:2])}; set it to 0 (no shifted views) or 1-2, as airbench94's 1"
+        )
     labels_of_test = test.labels()
-    images = in_order(test, batch_size).map(lambda x, _: x)
-    probabilities = model.predict(images, verbose=0)
-    if tta:
-        mirrored = images.map(lambda x: keras.ops.flip(x, axis=2))
-        probabilities = (probabilities + model.predict(mirrored, verbose=0)) / 2
+    probabilities = predict_views(model, in_order(test, batch_size).map(lambda x, _: x), tta, tta_shift)
     predictions = probabilities.argmax(axis=1)
     labels = list(range(len(class_names)))
     precision, recall, f1, _ = precision_recall_fscore_support(
@@ -65,6 +69,27 @@ def evaluate(model: keras.Model, class_names: tuple[str, ...], test: Shards, bat
         predictions=predictions,
         class_names=class_names,
     )
+
+
+def predict_views(model: keras.Model, images: tf.data.Dataset, tta: bool, tta_shift: int) -> np.ndarray:
+    """The model's probabilities for each image. With `tta`, averaged with those of its left-right mirror. With
+    `tta_shift`, half of the result comes from two shifted copies, `tta_shift` pixels up-left and down-right with
+    the borders reflected, each also mirrored with `tta`: airbench94's test-time views."""
+
+    def mirror_averaged(views: tf.data.Dataset) -> np.ndarray:
+        probabilities = model.predict(views, verbose=0)
+        if tta:
+            probabilities = (probabilities + model.predict(views.map(lambda x: tf.reverse(x, axis=[2])), verbose=0)) / 2
+        return probabilities
+
+    probabilities = mirror_averaged(images)
+    if tta_shift:
+        s = tta_shift
+        padded = images.map(lambda x: tf.pad(x, [[0, 0], [s, s], [s, s], [0, 0]], mode="REFLECT"))
+        down_right = mirror_averaged(padded.map(lambda x: x[:, : -2 * s, : -2 * s]))
+        up_left = mirror_averaged(padded.map(lambda x: x[:, 2 * s :, 2 * s :]))
+        probabilities = probabilities / 2 + (down_right + up_left) / 4
+    return probabilities
 
 
 def predictions_csv(result: Evaluation) -> str:

@@ -48,12 +48,14 @@ def build_optimizer(
 ) -> keras.optimizers.Optimizer:
     """Weight decay as Keras applies it, decoupled: each step takes lr * weight_decay of every weight (SGD's
     coupled L2 of the references, passed through momentum m, is about weight_decay * (1 - m) here). With `ema`,
-    the model ends with the moving average of its weights."""
+    the model ends with the moving average of its weights; with `ema_every` too, the weights also jump to it every
+    that many steps, as airbench94's Lookahead does."""
     shared = {
         "learning_rate": lr,
         "weight_decay": params.weight_decay or None,
         "use_ema": params.ema > 0,
         "ema_momentum": params.ema or 0.99,
+        "ema_overwrite_frequency": params.ema_every or None,
     }
     if params.optimizer == "sgd":
         return keras.optimizers.SGD(momentum=params.momentum, nesterov=params.nesterov, **shared)
