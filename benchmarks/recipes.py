@@ -20,6 +20,7 @@ commit and date.
 import argparse
 import datetime
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, help="also record the training seconds to this validation accuracy")
     parser.add_argument("--skip-lab", action="store_true", help="run the recipes alone (the lab is not compared)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--keep", type=Path, help="copy each recipe's models/ and test shards to KEEP/RECIPE/")
     args = parser.parse_args()
     unknown = [name for name in args.recipes if name not in LAB_OF]
     if unknown:
@@ -120,6 +122,9 @@ def main() -> None:
                 entry["lab"] = {"name": LAB_OF[name], **repro(project, {**labs[LAB_OF[name]].base, **data})}
             extra = {key: yaml.safe_load(value) for key, _, value in (pair.partition("=") for pair in args.set)}
             entry["recipe"] = repro(project, {**recipe, **data, **extra})
+            if args.keep:  # for later looks at the trained model, e.g. benchmarks/tta_views.py
+                shutil.copytree(project / "models", args.keep / name / "models", dirs_exist_ok=True)
+                shutil.copytree(project / "data" / "split" / "test", args.keep / name / "test", dirs_exist_ok=True)
             if extra:
                 entry["recipe"]["overrides"] = extra
             if args.target:
