@@ -105,7 +105,7 @@ def train_and_test(params: Params, data: dict, target: float) -> dict:
             layer.supports_jit = True
         pixels = keras.layers.Lambda(lambda v: keras.ops.clip(keras.ops.round(v), 0, 255))(augment(inputs))
     trainer = keras.Model(inputs, model(pixels))
-    trainer.compile(optimizer=build_optimizer(t, learning_rate(t, steps)), loss=build_loss(t, classes),
+    trainer.compile(optimizer=build_optimizer(t, learning_rate(t, steps), trainer), loss=build_loss(t, classes),
                     metrics=["accuracy"], jit_compile=True)  # fmt: skip
     clock = EpochClock()
     trainer.fit(x, y, batch_size=t.batch_size, epochs=t.epochs, validation_data=data["val"], callbacks=[clock],

@@ -125,6 +125,7 @@ class ConvPoolParams:
 class AirbenchParams:
     widths: tuple[int, ...] = bounded(ge=1)  # one block per entry: Conv-MaxPool-BN-GELU, Conv-BN-GELU
     whiten: bool  # the stem set from the training images' patch covariance and frozen (airbench's whitening)
+    dirac: bool  # each block convolution's first filters start as the identity (airbench's Dirac initialisation)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class TrainParams:
     batch_size: int = bounded(ge=1)
     weight_decay: float = bounded(ge=0)  # decoupled, as Keras applies it: each step takes lr * weight_decay of a weight
     label_smoothing: float = bounded(ge=0, lt=1)
+    batch_norm_bias_lr: float = bounded(gt=0)  # SGD moves batch norm's biases at this many times lr (airbench94: 64)
     ema: float = bounded(ge=0, lt=1)  # momentum of a moving average of the weights, which the model ends with; 0: none
     ema_every: int = bounded(ge=0)  # with ema: the weights jump to their average every this many steps (Lookahead)
     augment: AugmentParams
@@ -195,6 +197,10 @@ class TrainParams:
     def __post_init__(self) -> None:
         if self.ema_every and not self.ema:
             raise ValueError("train.ema_every needs a weight average to jump to: set train.ema, e.g. 0.95")
+        if self.batch_norm_bias_lr != 1 and self.optimizer != "sgd":
+            raise ValueError(
+                f"train.batch_norm_bias_lr is for train.optimizer sgd (now {self.optimizer}); set it back to 1"
+            )
 
 
 @dataclass(frozen=True)

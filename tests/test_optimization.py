@@ -34,7 +34,7 @@ def one_step(params, **changes) -> tuple[list[np.ndarray], list[np.ndarray]]:
     keras.utils.set_random_seed(0)
     model = build_model(train_params, (8, 8, 1), 3)
     before = model.get_weights()
-    model.compile(optimizer=build_optimizer(train_params, train_params.lr), loss=build_loss(train_params, 3))
+    model.compile(optimizer=build_optimizer(train_params, train_params.lr, model), loss=build_loss(train_params, 3))
     data = blobs(n_per_class=4)
     model.fit(data.images, data.labels, batch_size=12, epochs=1, verbose=0, shuffle=False)
     return before, model.get_weights()
@@ -74,7 +74,7 @@ def test_lookahead_sets_the_weights_to_their_average_every_ema_every_steps(param
         train_params = quick_mlp(params.train, optimizer="sgd", lr=0.1, momentum=0.9, **changes)
         model = build_model(train_params, (8, 8, 1), 3)
         model.set_weights(initial)
-        model.compile(optimizer=build_optimizer(train_params, train_params.lr), loss=build_loss(train_params, 3))
+        model.compile(optimizer=build_optimizer(train_params, train_params.lr, model), loss=build_loss(train_params, 3))
         return model
 
     lookahead = fitted(ema=0.5, ema_every=2)
@@ -99,6 +99,56 @@ def test_airbench_takes_mnist_and_cifar_sized_images(params, shape):
     model = build_model(dataclasses.replace(params.train, model="airbench"), shape, 10)
     assert model.predict(np.zeros((2, *shape), np.uint8), verbose=0).shape == (2, 10)
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) == 6
+
+
+def test_dirac_start_passes_each_input_channel_through_its_first_filters(params):
+    """airbench's torch.nn.init.dirac_: a convolution as wide as its input starts as the identity; a wider one passes
+    its input through its first filters and keeps its others random."""
+    dirac = dataclasses.replace(params.train.airbench, widths=(8, 16), dirac=True)
+    keras.utils.set_random_seed(0)
+    model = build_model(dataclasses.replace(params.train, model="airbench", airbench=dirac), (16, 16, 1), 3)
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.name != "stem"]
+    assert [tuple(c.kernel.shape[2:]) for c in convolutions] == [(24, 8), (8, 8), (8, 16), (16, 16)]
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 8)).astype("float32")
+    assert np.allclose(keras.ops.convert_to_numpy(convolutions[1](x)), x, atol=1e-6)
+    wider = keras.ops.convert_to_numpy(convolutions[2](x))
+    assert np.allclose(wider[..., :8], x, atol=1e-6) and not np.allclose(wider[..., 8:], 0, atol=1e-3)
+    keras.utils.set_random_seed(0)
+    plain = dataclasses.replace(dirac, dirac=False)
+    model = build_model(dataclasses.replace(params.train, model="airbench", airbench=plain), (16, 16, 1), 3)
+    second = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][2]
+    assert not np.allclose(keras.ops.convert_to_numpy(second(x)), x, atol=0.1)
+
+
+def test_batch_norm_biases_step_at_batch_norm_bias_lr_times_the_rate_and_decay_as_the_rest(params):
+    """One SGD step on a small airbench: the biases move 64 times as far as at 1x, every other weight the same, and
+    weight decay still takes lr * weight_decay of the biases."""
+
+    def step(bias_lr: float, weight_decay: float) -> list[tuple[bool, np.ndarray, np.ndarray]]:
+        """Each trainable variable in order: whether it is a batch-norm bias, its value before and after."""
+        small = dataclasses.replace(params.train.airbench, widths=(4,))
+        train_params = dataclasses.replace(
+            params.train, model="airbench", airbench=small, optimizer="sgd", lr=0.01, momentum=0.0,
+            batch_norm_bias_lr=bias_lr, weight_decay=weight_decay,
+        )  # fmt: skip
+        keras.utils.set_random_seed(0)
+        model = build_model(train_params, (8, 8, 1), 3)
+        for layer in model.layers:  # biases away from 0, for the decay to show
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.beta.assign(np.full(layer.beta.shape, 0.5, "float32"))
+        before = [v.numpy() for v in model.trainable_variables]
+        model.compile(optimizer=build_optimizer(train_params, train_params.lr, model), loss=build_loss(train_params, 3))
+        data = blobs(n_per_class=4)
+        model.fit(data.images, data.labels, batch_size=12, epochs=1, verbose=0, shuffle=False)
+        after = model.trainable_variables
+        return [(v.path.endswith("/beta"), b, v.numpy()) for v, b in zip(after, before, strict=True)]
+
+    plain, fast, decayed = step(1.0, 0.0), step(64.0, 0.0), step(64.0, 0.5)
+    assert sum(is_bias for is_bias, _, _ in plain) == 2
+    for (is_bias, start, end), (_, _, fast_end), (_, _, decayed_end) in zip(plain, fast, decayed, strict=True):
+        assert np.abs(fast_end - start).max() > 0
+        assert np.allclose(fast_end - start, (end - start) * (64 if is_bias else 1), atol=1e-5)  # float32 of 0.5 + 4e-5
+        assert np.allclose(decayed_end, fast_end - 0.01 * 0.5 * start, atol=1e-6)
 
 
 def test_whitened_stem_gives_every_patch_direction_zero_mean_and_unit_variance():

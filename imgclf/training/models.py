@@ -98,22 +98,42 @@ def smallvgg(input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="smallvgg")
 
 
-def airbench(input_shape: tuple[int, ...], num_classes: int, widths: tuple[int, ...], whiten: bool) -> keras.Model:
+def airbench(
+    input_shape: tuple[int, ...], num_classes: int, widths: tuple[int, ...], whiten: bool, dirac: bool
+) -> keras.Model:
     """airbench94's network (Keller Jordan, 2024): a 2 x 2 stem convolution, then per width a block of Conv-MaxPool-
     BN-GELU and Conv-BN-GELU, a global max pool and a linear head scaled by 1/9. Batch norm without scale and with
     momentum 0.6, as there. With `whiten` the stem has the width whitening needs (24 for RGB, as there), and train
-    sets it from the training images (imgclf.training.whitening); without, it has 24 filters and learns."""
+    sets it from the training images (imgclf.training.whitening); without, it has 24 filters and learns. With
+    `dirac`, each block convolution's first filters start as the identity (start_as_identity)."""
     inputs, x = scaled_input(input_shape)
     x = layers.Conv2D(stem_width(input_shape[-1]) if whiten else 24, 2, activation="gelu", name="stem")(x)
+    convolutions = []
     for width in widths:
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-        x = _airbench_bn_gelu(layers.MaxPooling2D(2)(x))
-        x = _airbench_bn_gelu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x))
+        convolutions.append(layers.Conv2D(width, 3, padding="same", use_bias=False))
+        x = _airbench_bn_gelu(layers.MaxPooling2D(2)(convolutions[-1](x)))
+        convolutions.append(layers.Conv2D(width, 3, padding="same", use_bias=False))
+        x = _airbench_bn_gelu(convolutions[-1](x))
     x = layers.GlobalMaxPooling2D()(x)
     x = layers.Dense(num_classes, use_bias=False)(x)
     x = layers.Rescaling(1 / 9)(x)
     outputs = layers.Activation("softmax", dtype="float32")(x)
+    if dirac:
+        for convolution in convolutions:
+            start_as_identity(convolution)
     return keras.Model(inputs, outputs, name="airbench")
+
+
+def start_as_identity(convolution: layers.Conv2D) -> None:
+    """airbench's Dirac initialisation (torch.nn.init.dirac_ on the first filters): filter i < input channels passes
+    channel i through unchanged and sees nothing else; the other filters keep their random start. A convolution as
+    wide as its input starts as the identity, so a deep stack starts close to its shallower self."""
+    kernel = keras.ops.convert_to_numpy(convolution.kernel).copy()  # (rows, columns, in, out)
+    rows, columns, channels_in, channels_out = kernel.shape
+    passed = min(channels_in, channels_out)
+    kernel[:, :, :, :passed] = 0
+    kernel[rows // 2, columns // 2, np.arange(passed), np.arange(passed)] = 1
+    convolution.kernel.assign(kernel)
 
 
 def pretrained(
@@ -208,7 +228,8 @@ def build_model(
     if params.model == "smallvgg":
         return smallvgg(input_shape, num_classes)
     if params.model == "airbench":
-        return airbench(input_shape, num_classes, params.airbench.widths, params.airbench.whiten)
+        a = params.airbench
+        return airbench(input_shape, num_classes, a.widths, a.whiten, a.dirac)
     m = params.mlp
     return mlp(input_shape, num_classes, m.hidden_units, m.activation, m.initializer, m.dropout)
 

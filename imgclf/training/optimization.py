@@ -44,12 +44,13 @@ def learning_rate(params: TrainParams, steps_per_epoch: int) -> float | keras.op
 
 
 def build_optimizer(
-    params: TrainParams, lr: float | keras.optimizers.schedules.LearningRateSchedule
+    params: TrainParams, lr: float | keras.optimizers.schedules.LearningRateSchedule, model: keras.Model
 ) -> keras.optimizers.Optimizer:
     """Weight decay as Keras applies it, decoupled: each step takes lr * weight_decay of every weight (SGD's
     coupled L2 of the references, passed through momentum m, is about weight_decay * (1 - m) here). With `ema`,
     the model ends with the moving average of its weights; with `ema_every` too, the weights also jump to it every
-    that many steps, as airbench94's Lookahead does."""
+    that many steps, as airbench94's Lookahead does. SGD's steps move `model`'s batch-norm biases at
+    batch_norm_bias_lr times the rate."""
     shared = {
         "learning_rate": lr,
         "weight_decay": params.weight_decay or None,
@@ -58,10 +59,53 @@ def build_optimizer(
         "ema_overwrite_frequency": params.ema_every or None,
     }
     if params.optimizer == "sgd":
+        if params.batch_norm_bias_lr != 1:
+            return SGDWithFasterBiases(
+                batch_norm_biases(model),
+                params.batch_norm_bias_lr,
+                momentum=params.momentum,
+                nesterov=params.nesterov,
+                **shared,
+            )
         return keras.optimizers.SGD(momentum=params.momentum, nesterov=params.nesterov, **shared)
     if params.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(momentum=params.momentum, **shared)
     return keras.optimizers.Adam(**shared)
+
+
+def batch_norm_biases(model: keras.Model) -> tuple[str, ...]:
+    """The paths of the batch-norm offsets (beta) in `model` and in the models it holds."""
+    paths: list[str] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.center:
+            paths.append(layer.beta.path)
+        elif isinstance(layer, keras.Model):
+            paths.extend(batch_norm_biases(layer))
+    return tuple(paths)
+
+
+@keras.saving.register_keras_serializable(package="imgclf")
+class SGDWithFasterBiases(keras.optimizers.SGD):
+    """SGD whose steps move the variables at `fast_paths` at `lr_scale` times the learning rate: airbench94's 64x
+    for batch norm's biases, which without a scale to learn must shift each channel's threshold fast. Their weight
+    decay, which Keras applies apart from the step, keeps the plain rate, as there."""
+
+    def __init__(self, fast_paths: tuple[str, ...], lr_scale: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fast_paths, self.lr_scale = tuple(fast_paths), lr_scale
+
+    def build(self, variables: list) -> None:
+        super().build(variables)
+        wanted = set(self.fast_paths)
+        self._fast_keys = {self._var_key(variable) for variable in variables if variable.path in wanted}
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        if self._var_key(variable) in self._fast_keys:
+            learning_rate = learning_rate * self.lr_scale
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "fast_paths": list(self.fast_paths), "lr_scale": self.lr_scale}
 
 
 @keras.saving.register_keras_serializable(package="imgclf")

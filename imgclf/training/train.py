@@ -152,7 +152,7 @@ def run_phases(
             set_backbone_trainable(model, phase.backbone_trainable, params.pretrained.weights == "imagenet")
         with strategy.scope():
             model.compile(
-                optimizer=build_optimizer(params, phase.lr),
+                optimizer=build_optimizer(params, phase.lr, model),
                 loss=build_loss(params, len(data.train.class_names)),
                 metrics=["accuracy"],
                 jit_compile=jit_compile(params),
