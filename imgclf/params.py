@@ -184,6 +184,8 @@ class TrainParams:
     batch_norm_bias_lr: float = bounded(gt=0)  # SGD moves batch norm's biases at this many times lr (airbench94: 64)
     ema: float = bounded(ge=0, lt=1)  # momentum of a moving average of the weights, which the model ends with; 0: none
     ema_every: int = bounded(ge=0)  # with ema: the weights jump to their average every this many steps (Lookahead)
+    lookahead: float = bounded(ge=0, lt=1)  # the momentum per step a slow copy of the weights rises to; 0: none
+    lookahead_every: int = bounded(ge=1)  # steps between pulls of the weights back to their slow copy
     augment: AugmentParams
     early_stopping: EarlyStoppingParams
     shuffle_buffer_mb: float = bounded(gt=0)  # images held for shuffling; a training set this small is shuffled whole
@@ -197,6 +199,8 @@ class TrainParams:
     def __post_init__(self) -> None:
         if self.ema_every and not self.ema:
             raise ValueError("train.ema_every needs a weight average to jump to: set train.ema, e.g. 0.95")
+        if self.lookahead and self.ema:
+            raise ValueError("train.lookahead and train.ema each average the weights: set one of them to 0")
         if self.batch_norm_bias_lr != 1 and self.optimizer != "sgd":
             raise ValueError(
                 f"train.batch_norm_bias_lr is for train.optimizer sgd (now {self.optimizer}); set it back to 1"

@@ -1,11 +1,14 @@
 """The recipes' fitting techniques: each param does what the references do with it."""
 
 import dataclasses
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+from imgclf.training.callbacks import training_callbacks
+from imgclf.training.lookahead import Lookahead
 from imgclf.training.models import augmentation, build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 from imgclf.training.train import train
@@ -92,6 +95,42 @@ def test_lookahead_sets_the_weights_to_their_average_every_ema_every_steps(param
     averaged_at_the_end_only = fitted(ema=0.5)
     averaged_at_the_end_only.fit(data.images, data.labels, batch_size=12, epochs=1, verbose=0, shuffle=False)
     assert not np.allclose(averaged_at_the_end_only.get_weights()[0], lookahead.get_weights()[0], atol=1e-4)
+
+
+def test_ramped_lookahead_pulls_the_weights_to_a_slow_copy_more_as_training_goes_on(params):
+    """airbench94's form, against the same steps taken one at a time and pulled back by hand: every 2nd step the
+    slow copy keeps 0.9 ** 2 * progress ** 3 of itself, and the model ends with it."""
+    data = blobs(n_per_class=16)  # 48 images: 4 steps of 12 an epoch, 2 epochs
+    train_params = quick_mlp(params.train, optimizer="sgd", lr=0.1, momentum=0.9)
+    keras.utils.set_random_seed(0)
+    initial = build_model(train_params, (8, 8, 1), 3).get_weights()
+
+    def fresh() -> keras.Model:
+        model = build_model(train_params, (8, 8, 1), 3)
+        model.set_weights(initial)
+        model.compile(optimizer=build_optimizer(train_params, train_params.lr, model), loss=build_loss(train_params, 3))
+        return model
+
+    lookahead = fresh()
+    lookahead.fit(data.images, data.labels, batch_size=12, epochs=2, verbose=0, shuffle=False,
+                  callbacks=[Lookahead(0.9, 2, steps_per_epoch=4, total_epochs=2)])  # fmt: skip
+    by_hand, slow = fresh(), initial
+    for step in range(1, 9):
+        batch = slice(12 * ((step - 1) % 4), 12 * ((step - 1) % 4 + 1))
+        by_hand.train_on_batch(data.images[batch], data.labels[batch])
+        if step % 2 == 0:
+            kept = 0.9**2 * (step / 8) ** 3
+            slow = [s + (1 - kept) * (w - s) for s, w in zip(slow, by_hand.get_weights(), strict=True)]
+            by_hand.set_weights(slow)
+    for got, expected in zip(lookahead.get_weights(), by_hand.get_weights(), strict=True):
+        assert np.allclose(got, expected, atol=1e-6)
+    plain = fresh()
+    plain.fit(data.images, data.labels, batch_size=12, epochs=2, verbose=0, shuffle=False)
+    assert not np.allclose(plain.get_weights()[0], lookahead.get_weights()[0], atol=1e-4)
+    chosen = training_callbacks(
+        dataclasses.replace(train_params, lookahead=0.95, lookahead_every=5), 0, Path("live"), Path("b"), 8, 90, True
+    )
+    assert [(c.peak, c.every, c.total_steps) for c in chosen if isinstance(c, Lookahead)] == [(0.95, 5, 720)]
 
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])

@@ -90,6 +90,11 @@ def test_lookahead_without_a_weight_average_is_named(raw):
     assert "train.ema_every needs a weight average to jump to: set train.ema" in error_of(raw)
 
 
+def test_lookahead_beside_a_weight_average_is_named(raw):
+    raw["train"].update(lookahead=0.95, ema=0.99)
+    assert "train.lookahead and train.ema each average the weights: set one of them to 0" in error_of(raw)
+
+
 def test_a_faster_bias_rate_outside_sgd_is_named(raw):
     raw["train"].update(optimizer="adam", batch_norm_bias_lr=64)
     assert "train.batch_norm_bias_lr is for train.optimizer sgd (now adam); set it back to 1" in error_of(raw)

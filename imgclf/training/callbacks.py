@@ -1,4 +1,5 @@
-"""The callbacks of a training phase: DVCLive's log, epoch backups, early stopping, and the terminal's epoch lines."""
+"""The callbacks of a training phase: Lookahead, DVCLive's log, epoch backups, early stopping, and the terminal's
+epoch lines."""
 
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from dvclive.keras import DVCLiveCallback
 
 from imgclf.params import TrainParams
 from imgclf.training.devices import is_chief
+from imgclf.training.lookahead import Lookahead
 from imgclf.training.resume import EpochBackup
 
 
@@ -48,12 +50,20 @@ class EpochLog(keras.callbacks.Callback):
 
 
 def training_callbacks(
-    params: TrainParams, first_epoch: int, live_dir: Path, backup_dir: Path, total_epochs: int, last_phase: bool
+    params: TrainParams,
+    first_epoch: int,
+    live_dir: Path,
+    backup_dir: Path,
+    total_epochs: int,
+    steps_per_epoch: int,
+    last_phase: bool,
 ) -> list:
     """The callbacks of one phase, which starts at `first_epoch` (from 0). Early stopping watches the last phase
     only: a pretrained model's frozen phase always runs its train.epochs."""
     stopping = params.early_stopping
     callbacks = [keras.callbacks.TerminateOnNaN()]
+    if params.lookahead:
+        callbacks.append(Lookahead(params.lookahead, params.lookahead_every, steps_per_epoch, total_epochs))
     if is_chief():  # in a cluster, the other workers log nothing
         live = Live(str(live_dir), resume=first_epoch > 0, dvcyaml=False, save_dvc_exp=False)
         live.step = first_epoch  # DVCLive resumes a log whose last step is 0 at step 0 again

@@ -1,6 +1,5 @@
 """train: fit the model on the shards of data/split/train/, validating on val/, logging each epoch with DVCLive."""
 
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -25,11 +24,11 @@ from imgclf.training.devices import (
 )
 from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from imgclf.training.learning_check import stuck_at_chance
-from imgclf.training.livelog import keras_series
 from imgclf.training.models import augmentation, build_model, set_backbone_trainable
 from imgclf.training.optimization import build_loss, build_optimizer
 from imgclf.training.phases import Phase, training_phases
 from imgclf.training.resume import fingerprint, restore_backup, restore_log, resume_epoch
+from imgclf.training.run_metrics import final_metrics, history_of_run
 from imgclf.training.whitening import whiten_stem, whitening_sample
 
 
@@ -163,51 +162,19 @@ def run_phases(
         model._initial_epoch = None  # Keras keeps the epoch BackupAndRestore restored for every later fit
         epochs = range(max(first_epoch, phase.start), phase.end)
         callbacks = training_callbacks(
-            params, epochs.start, live_dir, phase.backup_dir, phases[-1].end, last_phase=phase is phases[-1]
+            params,
+            epochs.start,
+            live_dir,
+            phase.backup_dir,
+            phases[-1].end,
+            data.steps_per_epoch,
+            last_phase=phase is phases[-1],
         )
         for name, values in fit_phase(model, strategy, params, data, epochs, callbacks).items():
             history.setdefault(name, []).extend(values)
         if model.stop_training:  # TerminateOnNaN
             break
     return history
-
-
-def history_of_run(history: dict[str, list[float]], first_epoch: int, live_dir: Path) -> dict[str, list[float]]:
-    """Each Keras history series over every epoch, those an interrupted run completed included (from its log)."""
-    return {
-        name: (keras_series(live_dir, name)[:first_epoch] if first_epoch else []) + history.get(name, [])
-        for name in ("loss", "accuracy", "val_loss", "val_accuracy")
-    }
-
-
-def final_metrics(
-    params: TrainParams,
-    history: dict[str, list[float]],
-    whole_run: dict[str, list[float]],
-    first_epoch: int,
-    total_epochs: int,
-) -> dict[str, float]:
-    """metrics/train.json's figures of the whole run (`whole_run`: history_of_run's series); a NaN or infinite loss
-    in the epochs this run trained (`history`) is an error naming the epoch."""
-    losses = history.get("loss", [])  # none when a run was killed after its last backup, before removing it
-    epochs_run = first_epoch + len(losses)
-    if not all(math.isfinite(loss) for loss in losses):
-        raise PipelineError(
-            f"the training loss became NaN or infinite in epoch {epochs_run}; "
-            f"lower train.lr (now {params.lr:g}) or pick another train.optimizer"
-        )
-    monitored = whole_run[params.early_stopping.monitor]
-    best = min if params.early_stopping.monitor.endswith("loss") else max
-    return {
-        "train_loss": float(whole_run["loss"][-1]),
-        "train_accuracy": float(whole_run["accuracy"][-1]),
-        "val_loss": float(whole_run["val_loss"][-1]),
-        "val_accuracy": float(whole_run["val_accuracy"][-1]),
-        "epochs_run": epochs_run,
-        "best_epoch": 1 + monitored.index(best(monitored)),
-        "best_val_accuracy": max(whole_run["val_accuracy"]),
-        "stopped_epoch": epochs_run if epochs_run < total_epochs else 0,
-    }
 
 
 def fit_phase(
