@@ -36,7 +36,8 @@ from imgclf.data.preprocess import first_per_class, interleave_classes
 from imgclf.data.split import stratified_split
 from imgclf.experiments.labs import apply, find_lab, load_labs, shared_overrides
 from imgclf.params import EvaluateParams, Params, parse_params, read_yaml
-from imgclf.training.models import augmentation, build_model
+from imgclf.training.lookahead import Lookahead
+from imgclf.training.models import augmentation, build_model, flips_alternate
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 from imgclf.training.whitening import WHITENING_IMAGES, whiten_stem
 
@@ -89,6 +90,8 @@ def test_views(model: keras.Model, images: np.ndarray, params: EvaluateParams) -
 
 def train_and_test(params: Params, data: dict, target: float) -> dict:
     t = params.train
+    if flips_alternate(t):
+        sys.exit("train.augment.alternate_flip is not in this script's augmentation yet: set it off for this script")
     keras.utils.set_random_seed(t.seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if t.mixed_precision != "off" else "float32")
     (x, y), shape = data["train"], data["train"][0].shape[1:]
@@ -108,8 +111,9 @@ def train_and_test(params: Params, data: dict, target: float) -> dict:
     trainer.compile(optimizer=build_optimizer(t, learning_rate(t, steps), trainer), loss=build_loss(t, classes),
                     metrics=["accuracy"], jit_compile=True)  # fmt: skip
     clock = EpochClock()
-    trainer.fit(x, y, batch_size=t.batch_size, epochs=t.epochs, validation_data=data["val"], callbacks=[clock],
-                verbose=0, shuffle=True)  # fmt: skip
+    lookahead = [Lookahead(t.lookahead, t.lookahead_every, steps, t.epochs)] if t.lookahead else []
+    trainer.fit(x, y, batch_size=t.batch_size, epochs=t.epochs, validation_data=data["val"],
+                callbacks=[clock, *lookahead], verbose=0, shuffle=True)  # fmt: skip
     test_x, test_y = data["test"]
     plain = float((model.predict(test_x, batch_size=1024, verbose=0).argmax(1) == test_y).mean())
     probabilities = test_views(model, test_x, params.evaluate)

@@ -149,6 +149,7 @@ class AugmentParams:
     shear: float = bounded(ge=0, lt=1)
     zoom: float = bounded(ge=0, lt=1)
     horizontal_flip: bool
+    alternate_flip: bool  # with horizontal_flip: each image mirrored in every other epoch, not at random (airbench)
     interpolation: Literal["bilinear", "nearest"]  # how moved pixels are resampled
 
 

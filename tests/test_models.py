@@ -102,6 +102,24 @@ def test_augmentation_changes_training_batches_only(tmp_path, params):
     assert augmentation(params.train) is None
 
 
+def test_alternating_flips_mirror_each_image_in_every_other_epoch(tmp_path, params):
+    """airbench's flip: each image once an epoch, mirrored in epochs 1 and 3 or in epoch 2 only, half each way."""
+    data = sharded(tmp_path / "set", blobs(n_per_class=20, side=8))
+    images = data.load_all().images
+    which = {image.tobytes(): (i, False) for i, image in enumerate(images)}
+    which |= {image[:, ::-1].tobytes(): (i, True) for i, image in enumerate(images)}
+    mirrored_by_epoch = []
+    for x, _ in training_batches(data, 60, 0, range(3), 60, alternate_flips=True):
+        seen = [which[image.tobytes()] for image in x.numpy()]
+        assert sorted(i for i, _ in seen) == list(range(60))
+        mirrored_by_epoch.append({i for i, mirrored in seen if mirrored})
+    first, second, third = mirrored_by_epoch
+    assert 20 <= len(first) <= 40 and second == set(range(60)) - first and third == first
+    alternate = dataclasses.replace(params.train.augment, enabled=True, horizontal_flip=True, alternate_flip=True)
+    steps = augmentation(dataclasses.replace(params.train, augment=alternate)).layers
+    assert not any(isinstance(step, keras.layers.RandomFlip) for step in steps)
+
+
 def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
     stopping = dataclasses.replace(params.train.early_stopping, enabled=True, monitor="val_accuracy", patience=1)
     quick = quick_mlp(params.train, lr=0.05, epochs=30, early_stopping=stopping)

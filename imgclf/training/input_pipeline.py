@@ -56,8 +56,10 @@ def training_batches(
     worker: int = 0,
     workers: int = 1,
     batches_per_epoch: int | None = None,
+    alternate_flips: bool = False,
 ) -> tf.data.Dataset:
-    """The batches of `epochs` in a row, each epoch shuffled by its own seed (seed + epoch).
+    """The batches of `epochs` in a row, each epoch shuffled by its own seed (seed + epoch). With
+    `alternate_flips`, each image is mirrored in every other epoch (mirrored_in_epoch).
 
     With `workers` > 1 (a multi-worker cluster, where `batch_size` is this worker's share), this worker reads only
     its own shards, every `workers`-th from the `worker`-th, and gives exactly `batches_per_epoch` full batches
@@ -68,7 +70,12 @@ def training_batches(
 
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
         order = own.shuffle(max(1, count), seed=seed + epoch)
-        images = images_of(shards, order).shuffle(buffer, seed=seed + epoch)
+        images = images_of(shards, order)
+        if alternate_flips:
+            images = images.map(
+                lambda x, y: (mirrored_in_epoch(x, epoch, seed), y), num_parallel_calls=tf.data.AUTOTUNE
+            )
+        images = images.shuffle(buffer, seed=seed + epoch)
         if workers == 1:
             return images.batch(batch_size)
         return images.repeat().batch(batch_size, drop_remainder=True).take(batches_per_epoch)
@@ -85,3 +92,12 @@ def training_batches(
     policy = tf.data.experimental.AutoShardPolicy
     options.experimental_distribute.auto_shard_policy = policy.OFF if workers > 1 else policy.DATA
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def mirrored_in_epoch(image: tf.Tensor, epoch: tf.Tensor, seed: int) -> tf.Tensor:
+    """airbench's alternating flip: an image is mirrored left-right in every other epoch, starting in the first or
+    the second by a coin that its pixels and the seed decide. Random flips mirror an image in about half its epochs
+    at random, and can leave it the same way round for several in a row; here every two epochs show both."""
+    coin = tf.strings.to_hash_bucket_strong(tf.io.serialize_tensor(image), 2, key=[seed, 0])
+    mirrored = tf.not_equal(coin, epoch % 2)
+    return tf.cond(mirrored, lambda: tf.reverse(image, axis=[1]), lambda: image)

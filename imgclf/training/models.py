@@ -248,6 +248,12 @@ def augmentation(params: TrainParams) -> keras.Sequential | None:
         steps.append(layers.RandomShear(a.shear, a.shear, **moved))
     if a.zoom:
         steps.append(layers.RandomZoom(a.zoom, **moved))
-    if a.horizontal_flip:
+    if a.horizontal_flip and not a.alternate_flip:
         steps.append(layers.RandomFlip("horizontal", seed=params.seed))
     return keras.Sequential(steps, name="augmentation")
+
+
+def flips_alternate(params: TrainParams) -> bool:
+    """Whether training mirrors each image in every other epoch (the input pipeline's) instead of at random."""
+    a = params.augment
+    return a.enabled and a.horizontal_flip and a.alternate_flip

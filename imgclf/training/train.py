@@ -24,7 +24,7 @@ from imgclf.training.devices import (
 )
 from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from imgclf.training.learning_check import stuck_at_chance
-from imgclf.training.models import augmentation, build_model, set_backbone_trainable
+from imgclf.training.models import augmentation, build_model, flips_alternate, set_backbone_trainable
 from imgclf.training.optimization import build_loss, build_optimizer
 from imgclf.training.phases import Phase, training_phases
 from imgclf.training.resume import fingerprint, restore_backup, restore_log, resume_epoch
@@ -200,13 +200,20 @@ def fit_phase(
                 worker=context.input_pipeline_id,
                 workers=context.num_input_pipelines,
                 batches_per_epoch=data.steps_per_epoch * local_replicas,
+                alternate_flips=flips_alternate(params),
             )
 
         return fit_on_cluster(
             model, strategy, this_workers_batches, data.val_batches, epochs, data.steps_per_epoch, callbacks
         )
     train_batches = training_batches(
-        data.train, params.batch_size, params.seed, epochs, data.buffer, augmentation(params)
+        data.train,
+        params.batch_size,
+        params.seed,
+        epochs,
+        data.buffer,
+        augmentation(params),
+        alternate_flips=flips_alternate(params),
     )
     return model.fit(
         train_batches,
