@@ -173,6 +173,15 @@ def test_the_readme_recipes_table_is_what_the_benchmark_measured():
             assert f"{round(entry['lab']['wall_seconds']):,} s" in row, f"{name}: the lab's time, same run"
 
 
+def test_the_recipe_variants_in_the_results_page_are_what_was_measured():
+    """Each run of benchmarks/results/recipe_variants.json has a row in docs/results.md with its accuracy and commit."""
+    measured = json.loads((REPO / "benchmarks" / "results" / "recipe_variants.json").read_text())
+    rows = [line for line in (REPO / "docs" / "results.md").read_text().splitlines() if line.startswith("|")]
+    for name, entry in measured.items():
+        accuracy = f"{100 * entry['recipe']['test_accuracy']:.2f}%"
+        assert any(accuracy in row and entry["commit"] in row for row in rows), name
+
+
 @pytest.mark.parametrize("page", DOCS, ids=lambda page: page.name)
 def test_every_link_leads_to_a_file_and_heading_that_exist(page):
     for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
