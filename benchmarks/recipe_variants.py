@@ -31,7 +31,7 @@ def markdown(variants: dict) -> str:
     for v in sorted(variants.values(), key=lambda v: (v["name"], bool(v["recipe"].get("overrides")), v["date"])):
         r, overrides = v["recipe"], dict(v["recipe"].get("overrides", {}))
         seed = overrides.pop("train.seed", "the recipe's")
-        changes = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in overrides.items()) or "none: the recipe as committed"
+        changes = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in overrides.items()) or "none"
         lines.append(
             f"| {v['name']} | {changes} | {seed} | {r['test_accuracy']:.2%} | {r['val_accuracy_by_epoch'][-1]:.2%} | "
             f"{r['train_seconds']:.0f} | {v['commit']}, {v['date']}, {v['machine']} |"
@@ -52,9 +52,10 @@ def main() -> None:
         if not (folder / "recipes.json").is_file():
             raise SystemExit(f"{folder}: no recipes.json; give the --out folder of a recipes.py run")
         for name, entry in json.loads((folder / "recipes.json").read_text())["recipes"].items():
-            if "lab" in entry or not entry["recipe"].get("overrides"):
-                raise SystemExit(f"{folder}: {name} is not a variant; run recipes.py with --skip-lab and -S")
-            variants[key(name, entry["recipe"]["overrides"])] = {"name": name, **entry}
+            if "lab" in entry:
+                raise SystemExit(f"{folder}: {name} ran beside its lab; its row belongs in recipes.json")
+            overrides = entry["recipe"].get("overrides", {})
+            variants[key(name, overrides) + ("" if overrides else f" @{entry['commit']}")] = {"name": name, **entry}
     committed = json.loads((RESULTS / "recipes.json").read_text())["recipes"]
     for name in args.committed:
         variants[key(name, {}) + " @" + committed[name]["commit"]] = {"name": name, **committed[name]}
