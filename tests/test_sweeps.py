@@ -103,7 +103,7 @@ LAB_SETUPS = {  # (lab, experiment): the setup its lab's own text names, key by 
     ("photos", "photos-base"): {
         "preprocess.image_size": 64, "train.model": "smallvgg", "train.schedule": "inverse_time",
         "train.batch_size": 32, "train.epochs": 75, "train.decay": pytest.approx(0.01 / 75, rel=0.01),
-        "train.augment": AugmentParams(True, 30, 0.1, 0.2, 0.2, True, "bilinear"), "split.test_fraction": 0.25,
+        "train.augment": AugmentParams(True, 30, 0.1, 0.2, 0.2, True, False, "bilinear"), "split.test_fraction": 0.25,
         "split.seed": 42,
     },
 }  # fmt: skip

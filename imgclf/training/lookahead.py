@@ -4,7 +4,8 @@ with a pull that grows over training, so that early training runs at full speed 
 Every `every` steps the slow copy moves toward the weights by 1 - d, and the weights are set to it; d rises with
 the cube of progress to `peak` ** `every` (peak per step; airbench94: 0.95 every 5 steps). The model ends with the
 slow copy. Keras' own averaging (`use_ema` with `ema_overwrite_frequency`) has a fixed momentum, which from the
-first steps would hold the weights back.
+first steps would hold the weights back. The slow copy is not backed up: a run resumed after a kill starts it
+again from the restored weights, so it ends close to, not bit for bit as, an uninterrupted run.
 """
 
 import keras
