@@ -16,8 +16,11 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def key(recipe: str, overrides: dict) -> str:
-    return recipe + "".join(f" {name}={value}" for name, value in sorted(overrides.items()))
+def key(recipe: str, entry: dict) -> str:
+    """A variant's name in the json: the recipe and its changes; a run without changes also its commit."""
+    overrides = entry["recipe"].get("overrides", {})
+    changes = "".join(f" {name}={value}" for name, value in sorted(overrides.items()))
+    return recipe + (changes or f" @{entry['commit']}")
 
 
 def markdown(variants: dict) -> str:
@@ -54,11 +57,10 @@ def main() -> None:
         for name, entry in json.loads((folder / "recipes.json").read_text())["recipes"].items():
             if "lab" in entry:
                 raise SystemExit(f"{folder}: {name} ran beside its lab; its row belongs in recipes.json")
-            overrides = entry["recipe"].get("overrides", {})
-            variants[key(name, overrides) + ("" if overrides else f" @{entry['commit']}")] = {"name": name, **entry}
+            variants[key(name, entry)] = {"name": name, **entry}
     committed = json.loads((RESULTS / "recipes.json").read_text())["recipes"]
     for name in args.committed:
-        variants[key(name, {}) + " @" + committed[name]["commit"]] = {"name": name, **committed[name]}
+        variants[key(name, committed[name])] = {"name": name, **committed[name]}
     path.write_text(json.dumps(variants, indent=2) + "\n")
     text = markdown(variants)
     (RESULTS / "recipe_variants.md").write_text(text)
