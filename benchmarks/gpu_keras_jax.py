@@ -36,8 +36,9 @@ from imgclf.data.preprocess import first_per_class, interleave_classes
 from imgclf.data.split import stratified_split
 from imgclf.experiments.labs import apply, find_lab, load_labs, shared_overrides
 from imgclf.params import EvaluateParams, Params, parse_params, read_yaml
+from imgclf.training.augmentation import augmentation, flips_alternate
 from imgclf.training.lookahead import Lookahead
-from imgclf.training.models import augmentation, build_model, flips_alternate
+from imgclf.training.models import build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 from imgclf.training.whitening import WHITENING_IMAGES, whiten_stem
 

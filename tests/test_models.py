@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from imgclf.errors import PipelineError
+from imgclf.training.augmentation import augmentation
 from imgclf.training.input_pipeline import training_batches
 from imgclf.training.learning_check import stuck_at_chance
 from imgclf.training.model_file import load_model, save_model
-from imgclf.training.models import augmentation, build_model
+from imgclf.training.models import build_model
 from imgclf.training.optimization import learning_rate
 from imgclf.training.train import train
 from tests.conftest import blobs, quick_mlp, sharded, train_val

@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import pytest
 
+from imgclf.training.augmentation import augmentation
 from imgclf.training.callbacks import training_callbacks
 from imgclf.training.lookahead import Lookahead
-from imgclf.training.models import augmentation, build_model
+from imgclf.training.models import build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
 from imgclf.training.train import train
 from imgclf.training.whitening import patch_whitening

@@ -12,6 +12,7 @@ from imgclf.data.backbones import BACKBONES, fetched_weights
 from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
 from imgclf.params import TrainParams
+from imgclf.training.augmentation import augmentation, flips_alternate
 from imgclf.training.callbacks import training_callbacks
 from imgclf.training.cluster import check_workers_agree, fit_on_cluster
 from imgclf.training.devices import (
@@ -24,7 +25,7 @@ from imgclf.training.devices import (
 )
 from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from imgclf.training.learning_check import stuck_at_chance
-from imgclf.training.models import augmentation, build_model, flips_alternate, set_backbone_trainable
+from imgclf.training.models import build_model, set_backbone_trainable
 from imgclf.training.optimization import build_loss, build_optimizer
 from imgclf.training.phases import Phase, training_phases
 from imgclf.training.resume import fingerprint, restore_backup, restore_log, resume_epoch
