@@ -6,14 +6,25 @@ table, with the recipe as committed (its row of benchmarks/results/recipes.json)
     python benchmarks/recipe_variants.py --committed recipe_cifar10_fast /tmp/lookahead /tmp/alternate_flip ...
 
 Writes benchmarks/results/recipe_variants.{json,md}; a variant already there (same recipe and changes) is replaced,
-the others stay, each with its own commit, date and machine.
+the others stay, each with its own commit, date and machine. The markdown also takes each set of changes over the
+seeds it ran with (`-S train.seed=S`): mean, spread, and whether it differs from the recipe by more than the spread.
 """
 
 import argparse
 import json
+import math
+import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from imgclf.experiments.exp_show import Result  # noqa: E402
+from imgclf.experiments.labs import SEED_KEY, load_labs  # noqa: E402
+from imgclf.experiments.repeats import Group, within_noise  # noqa: E402
+from imgclf.params import read_yaml  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def key(recipe: str, entry: dict) -> str:
@@ -39,8 +50,54 @@ def markdown(variants: dict) -> str:
             f"| {v['name']} | {changes} | {seed} | {r['test_accuracy']:.2%} | {r['val_accuracy_by_epoch'][-1]:.2%} | "
             f"{r['train_seconds']:.0f} | {v['commit']}, {v['date']}, {v['machine']} |"
         )
-    lines += ["", "Training s: fit's wall time on a shared machine; runs beside other work are slower."]
-    return "\n".join(lines) + "\n"
+    lines += ["", "Training s: fit's wall time on a shared machine; runs beside other work are slower.", ""]
+    return "\n".join(lines + over_seeds(variants)) + "\n"
+
+
+def recipe_seed(recipe: str) -> int:
+    """The training seed of a run that sets none: the recipe's own, else params.yaml's."""
+    base = load_labs(REPO / "sweeps.yaml")[recipe].base
+    return int(base.get(SEED_KEY, read_yaml(REPO / "params.yaml")["train"]["seed"]))
+
+
+def seed_groups(variants: dict) -> dict[tuple[str, str], Group]:
+    """The runs by recipe and changes (the seed aside). A seed run twice (at two commits) counts once: its latest
+    run, since on CPU the same params give the same model."""
+    by_seed: dict[tuple[str, str], dict[int, Result]] = {}
+    for v in sorted(variants.values(), key=lambda v: v["date"]):
+        overrides = dict(v["recipe"].get("overrides", {}))
+        seed = int(overrides.pop(SEED_KEY, recipe_seed(v["name"])))
+        changes = ", ".join(f"`{k}={json.dumps(value)}`" for k, value in sorted(overrides.items())) or "none"
+        run = Result(v["commit"], {SEED_KEY: seed}, v["recipe"]["test_accuracy"], math.nan, None, None)
+        by_seed.setdefault((v["name"], changes), {})[seed] = run  # recipes.json keeps no test loss: nan
+    return {k: Group(k[1], tuple(runs[s] for s in sorted(runs))) for k, runs in by_seed.items()}
+
+
+def over_seeds(variants: dict) -> list[str]:
+    """The markdown table of seed_groups, each beside its recipe's runs without changes."""
+    lines = [
+        "## Over seeds: each set of changes with every seed it ran with",
+        "",
+        "| recipe | changes | seeds | mean test accuracy | std | range | vs the recipe's mean | beyond the spread |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    groups = seed_groups(variants)
+    for (recipe, changes), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "none", kv[0][1])):
+        plain = groups.get((recipe, "none"))
+        low, high = g.accuracy_range
+        versus = f"{100 * (g.accuracy - plain.accuracy):+.2f} points" if plain and g is not plain else ""
+        if not versus:
+            beyond = ""
+        elif min(len(g.runs), len(plain.runs)) < 2:
+            beyond = "unknown: one seed"
+        else:
+            beyond = "no" if within_noise(g, plain) else "yes"
+        spread = f"{100 * g.accuracy_std:.2f} | {low:.2%} - {high:.2%}" if len(g.runs) > 1 else " | "
+        seeds = ", ".join(map(str, g.seeds))
+        lines.append(f"| {recipe} | {changes} | {seeds} | {g.accuracy:.2%} | {spread} | {versus} | {beyond} |")
+    lines += ["", "Beyond the spread: the two means differ by more than the sum of their standard deviations "
+              "(imgclf.experiments.repeats.within_noise). std and its difference in points."]  # fmt: skip
+    return lines
 
 
 def main() -> None:
