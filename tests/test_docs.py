@@ -182,6 +182,16 @@ def test_the_recipe_variants_in_the_results_page_are_what_was_measured():
         assert any(accuracy in row and entry["commit"] in row for row in rows), name
 
 
+def test_the_results_page_takes_the_recipe_variants_over_seeds_as_measured():
+    """docs/results.md copies recipe_variants.md's table over seeds row for row: a mean over seeds is what is read."""
+    measured = (REPO / "benchmarks" / "results" / "recipe_variants.md").read_text().partition("## Over seeds")[2]
+    rows = [line for line in measured.splitlines() if line.startswith("| recipe_")]
+    page = (REPO / "docs" / "results.md").read_text().splitlines()
+    assert rows, "recipe_variants.md has no table over seeds"
+    for row in rows:
+        assert row in page, row
+
+
 @pytest.mark.parametrize("page", DOCS, ids=lambda page: page.name)
 def test_every_link_leads_to_a_file_and_heading_that_exist(page):
     for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
