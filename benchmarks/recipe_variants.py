@@ -64,9 +64,10 @@ def seed_groups(variants: dict) -> dict[tuple[str, str], Group]:
     """The runs by recipe and changes (the seed aside). A seed run twice (at two commits) counts once: its latest
     run, since on CPU the same params give the same model."""
     by_seed: dict[tuple[str, str], dict[int, Result]] = {}
+    default_seed = {name: recipe_seed(name) for name in {v["name"] for v in variants.values()}}
     for v in sorted(variants.values(), key=lambda v: v["date"]):
         overrides = dict(v["recipe"].get("overrides", {}))
-        seed = int(overrides.pop(SEED_KEY, recipe_seed(v["name"])))
+        seed = int(overrides.pop(SEED_KEY, default_seed[v["name"]]))
         changes = ", ".join(f"`{k}={json.dumps(value)}`" for k, value in sorted(overrides.items())) or "none"
         run = Result(v["commit"], {SEED_KEY: seed}, v["recipe"]["test_accuracy"], math.nan, None, None)
         by_seed.setdefault((v["name"], changes), {})[seed] = run  # recipes.json keeps no test loss: nan
