@@ -5,22 +5,28 @@ table, with the recipe as committed (its row of benchmarks/results/recipes.json)
         -S train.lookahead=0.95 --out /tmp/lookahead
     python benchmarks/recipe_variants.py --committed recipe_cifar10_fast /tmp/lookahead /tmp/alternate_flip ...
 
-Writes benchmarks/results/recipe_variants.{json,md}; a variant already there (same recipe and changes) is replaced,
-the others stay, each with its own commit, date and machine. The markdown also takes each set of changes over the
-seeds it ran with (`-S train.seed=S`): mean, spread, and whether it differs from the recipe by more than the spread.
+Writes benchmarks/results/recipe_variants.{json,md}; a variant already there (same recipe, changes and commit) is
+replaced, the others stay, each with its own commit, date and machine. The markdown also takes each set of changes
+over the seeds it ran with (`-S train.seed=S`): mean, spread, and whether it differs from the recipe by more than the
+spread. There, changes are to the recipe as it is now: each run's params are its commit's params.yaml and recipe
+with its -S changes (git show), so runs from before a recipe changed are not taken for the recipe as it is.
 """
 
 import argparse
+import functools
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from imgclf.experiments.exp_show import Result  # noqa: E402
-from imgclf.experiments.labs import SEED_KEY, load_labs  # noqa: E402
+from imgclf.experiments.labs import SEED_KEY, flatten  # noqa: E402
 from imgclf.experiments.repeats import Group, within_noise  # noqa: E402
 from imgclf.params import read_yaml  # noqa: E402
 
@@ -28,10 +34,9 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 def key(recipe: str, entry: dict) -> str:
-    """A variant's name in the json: the recipe and its changes; a run without changes also its commit."""
+    """A variant's name in the json: the recipe, its changes and its commit (a recipe may change between commits)."""
     overrides = entry["recipe"].get("overrides", {})
-    changes = "".join(f" {name}={value}" for name, value in sorted(overrides.items()))
-    return recipe + (changes or f" @{entry['commit']}")
+    return recipe + "".join(f" {name}={value}" for name, value in sorted(overrides.items())) + f" @{entry['commit']}"
 
 
 def markdown(variants: dict) -> str:
@@ -54,21 +59,36 @@ def markdown(variants: dict) -> str:
     return "\n".join(lines + over_seeds(variants)) + "\n"
 
 
-def recipe_seed(recipe: str) -> int:
-    """The training seed of a run that sets none: the recipe's own, else params.yaml's."""
-    base = load_labs(REPO / "sweeps.yaml")[recipe].base
-    return int(base.get(SEED_KEY, read_yaml(REPO / "params.yaml")["train"]["seed"]))
+@functools.cache
+def committed_yaml(commit: str | None, name: str) -> dict:
+    """params.yaml or sweeps.yaml at a commit (None: the working tree's)."""
+    if commit is None:
+        return read_yaml(REPO / name)
+    shown = subprocess.run(["git", "show", f"{commit}:{name}"], cwd=REPO, capture_output=True, text=True)
+    if shown.returncode:
+        raise SystemExit(f"{name} at commit {commit}: not in this repository ({shown.stderr.strip()}); fetch it")
+    return yaml.safe_load(shown.stdout)
+
+
+def run_params(recipe: str, commit: str | None, overrides: dict) -> dict:
+    """Every param of a run, as dotted keys: its commit's params.yaml, recipe and changes. A param added since
+    takes today's params.yaml value, which (by the house rule) is the behaviour from before it existed."""
+    today = flatten(committed_yaml(None, "params.yaml"))
+    then = flatten(committed_yaml(commit, "params.yaml"))
+    lab = committed_yaml(commit, "sweeps.yaml")[recipe]["base"]
+    return {**today, **then, **lab, **overrides}
 
 
 def seed_groups(variants: dict) -> dict[tuple[str, str], Group]:
-    """The runs by recipe and changes (the seed aside). A seed run twice (at two commits) counts once: its latest
-    run, since on CPU the same params give the same model."""
+    """The runs by recipe and changes to the recipe as it is now (the seed aside). A seed run twice with the same
+    params (at two commits) counts once: its latest run, since on CPU the same params give the same model."""
     by_seed: dict[tuple[str, str], dict[int, Result]] = {}
-    default_seed = {name: recipe_seed(name) for name in {v["name"] for v in variants.values()}}
     for v in sorted(variants.values(), key=lambda v: v["date"]):
-        overrides = dict(v["recipe"].get("overrides", {}))
-        seed = int(overrides.pop(SEED_KEY, default_seed[v["name"]]))
-        changes = ", ".join(f"`{k}={json.dumps(value)}`" for k, value in sorted(overrides.items())) or "none"
+        now = run_params(v["name"], None, {})
+        then = run_params(v["name"], v["commit"], v["recipe"].get("overrides", {}))
+        seed = int(then[SEED_KEY])
+        changed = sorted((k, then[k]) for k in now if then[k] != now[k] and k != SEED_KEY)
+        changes = ", ".join(f"`{k}={json.dumps(value)}`" for k, value in changed) or "none"
         run = Result(v["commit"], {SEED_KEY: seed}, v["recipe"]["test_accuracy"], math.nan, None, None)
         by_seed.setdefault((v["name"], changes), {})[seed] = run  # recipes.json keeps no test loss: nan
     return {k: Group(k[1], tuple(runs[s] for s in sorted(runs))) for k, runs in by_seed.items()}
@@ -77,7 +97,7 @@ def seed_groups(variants: dict) -> dict[tuple[str, str], Group]:
 def over_seeds(variants: dict) -> list[str]:
     """The markdown table of seed_groups, each beside its recipe's runs without changes."""
     lines = [
-        "## Over seeds: each set of changes with every seed it ran with",
+        "## Over seeds: each set of changes to the recipe as it is now, with every seed it ran with",
         "",
         "| recipe | changes | seeds | mean test accuracy | std | range | vs the recipe's mean | beyond the spread |",
         "|---|---|---|---|---|---|---|---|",
@@ -108,7 +128,7 @@ def main() -> None:
     parser.add_argument("--committed", action="append", default=[], metavar="RECIPE", help=baseline)
     args = parser.parse_args()
     path = RESULTS / "recipe_variants.json"
-    variants = json.loads(path.read_text()) if path.exists() else {}
+    variants = {key(v["name"], v): v for v in json.loads(path.read_text()).values()} if path.exists() else {}
     for folder in args.runs:
         if not (folder / "recipes.json").is_file():
             raise SystemExit(f"{folder}: no recipes.json; give the --out folder of a recipes.py run")
