@@ -4,8 +4,8 @@ The recipe's own model, augmentation, optimizer, learning-rate schedule and loss
 params.yaml and the recipe's sweeps.yaml base; the images are read and split as preprocess and split read and
 split a photo folder (same decoder, same class order, same validation images). What differs from `dvc repro`:
 Keras runs on JAX, which compiles every step with XLA; the augmentation runs on the GPU inside the training step,
-not in tf.data; batches are shuffled by Keras, not by train.seed's tf.data order. Mixed precision is
-train.mixed_precision's policy (mixed_float16).
+not in tf.data; batches are shuffled by Keras, not by train.seed's tf.data order (with train.augment.alternate_flip,
+by benchmarks/flip_batches.py, in numpy). Mixed precision is train.mixed_precision's policy (mixed_float16).
 
     KERAS_BACKEND=jax python benchmarks/gpu_keras_jax.py CIFAR10_JPG_DIR recipe_cifar10_full --run "" \\
         --run "train.epochs=40" --seeds 0 1 --target 0.94 --budget-s 400 --commit abc1234 --out DIR
@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import yaml
 
+from benchmarks.flip_batches import AlternatingFlipBatches
 from imgclf.data.folder import find_root, list_images, load_images, split_dirs
 from imgclf.data.preprocess import first_per_class, interleave_classes
 from imgclf.data.split import stratified_split
@@ -91,8 +92,6 @@ def test_views(model: keras.Model, images: np.ndarray, params: EvaluateParams) -
 
 def train_and_test(params: Params, data: dict, target: float) -> dict:
     t = params.train
-    if flips_alternate(t):
-        sys.exit("train.augment.alternate_flip is not in this script's augmentation yet: set it off for this script")
     keras.utils.set_random_seed(t.seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if t.mixed_precision != "off" else "float32")
     (x, y), shape = data["train"], data["train"][0].shape[1:]
@@ -113,8 +112,12 @@ def train_and_test(params: Params, data: dict, target: float) -> dict:
                     metrics=["accuracy"], jit_compile=True)  # fmt: skip
     clock = EpochClock()
     lookahead = [Lookahead(t.lookahead, t.lookahead_every, steps, t.epochs)] if t.lookahead else []
-    trainer.fit(x, y, batch_size=t.batch_size, epochs=t.epochs, validation_data=data["val"],
-                callbacks=[clock, *lookahead], verbose=0, shuffle=True)  # fmt: skip
+    if flips_alternate(t):  # augmentation() then leaves the flip to the batches
+        batches = AlternatingFlipBatches(x, y, t.batch_size, t.seed)
+        feed = {"x": batches, "steps_per_epoch": batches.steps_per_epoch, "shuffle": False}  # shuffled by seed there
+    else:
+        feed = {"x": x, "y": y, "batch_size": t.batch_size, "shuffle": True}
+    trainer.fit(**feed, epochs=t.epochs, validation_data=data["val"], callbacks=[clock, *lookahead], verbose=0)
     test_x, test_y = data["test"]
     plain = float((model.predict(test_x, batch_size=1024, verbose=0).argmax(1) == test_y).mean())
     probabilities = test_views(model, test_x, params.evaluate)
