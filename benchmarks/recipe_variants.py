@@ -83,8 +83,9 @@ def seed_groups(variants: dict) -> dict[tuple[str, str], Group]:
     """The runs by recipe and changes to the recipe as it is now (the seed aside). A seed run twice with the same
     params (at two commits) counts once: its latest run, since on CPU the same params give the same model."""
     by_seed: dict[tuple[str, str], dict[int, Result]] = {}
+    recipe_now = {name: run_params(name, None, {}) for name in {v["name"] for v in variants.values()}}
     for v in sorted(variants.values(), key=lambda v: v["date"]):
-        now = run_params(v["name"], None, {})
+        now = recipe_now[v["name"]]
         then = run_params(v["name"], v["commit"], v["recipe"].get("overrides", {}))
         seed = int(then[SEED_KEY])
         changed = sorted((k, then[k]) for k in now if then[k] != now[k] and k != SEED_KEY)
