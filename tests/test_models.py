@@ -103,19 +103,29 @@ def test_augmentation_changes_training_batches_only(tmp_path, params):
     assert augmentation(params.train) is None
 
 
-def test_alternating_flips_mirror_each_image_in_every_other_epoch(tmp_path, params):
-    """airbench's flip: each image once an epoch, mirrored in epochs 1 and 3 or in epoch 2 only, half each way."""
-    data = sharded(tmp_path / "set", blobs(n_per_class=20, side=8))
-    images = data.load_all().images
+def image_index(images: np.ndarray) -> dict[bytes, tuple[int, bool]]:
+    """Each image's bytes, and its mirror's, to its index and whether mirrored."""
     which = {image.tobytes(): (i, False) for i, image in enumerate(images)}
-    which |= {image[:, ::-1].tobytes(): (i, True) for i, image in enumerate(images)}
-    mirrored_by_epoch = []
-    for x, _ in training_batches(data, 60, 0, range(3), 60, alternate_flips=True):
-        seen = [which[image.tobytes()] for image in x.numpy()]
+    return which | {image[:, ::-1].tobytes(): (i, True) for i, image in enumerate(images)}
+
+
+def assert_flips_alternate(images: np.ndarray, shown_by_epoch: list) -> None:
+    """airbench's flip: each of the 60 images once an epoch, mirrored in epochs 1 and 3 or in epoch 2 only, half
+    each way."""
+    which, mirrored_by_epoch = image_index(images), []
+    for shown in shown_by_epoch:
+        seen = [which[image.tobytes()] for image in shown]
         assert sorted(i for i, _ in seen) == list(range(60))
         mirrored_by_epoch.append({i for i, mirrored in seen if mirrored})
     first, second, third = mirrored_by_epoch
     assert 20 <= len(first) <= 40 and second == set(range(60)) - first and third == first
+
+
+def test_alternating_flips_mirror_each_image_in_every_other_epoch(tmp_path, params):
+    """The input pipeline's (batches of 60: one an epoch); and augmentation() then leaves out RandomFlip."""
+    data = sharded(tmp_path / "set", blobs(n_per_class=20, side=8))
+    batches = training_batches(data, 60, 0, range(3), 60, alternate_flips=True)
+    assert_flips_alternate(data.load_all().images, [x.numpy() for x, _ in batches])
     alternate = dataclasses.replace(params.train.augment, enabled=True, horizontal_flip=True, alternate_flip=True)
     steps = augmentation(dataclasses.replace(params.train, augment=alternate)).layers
     assert not any(isinstance(step, keras.layers.RandomFlip) for step in steps)
@@ -127,8 +137,6 @@ def test_the_jax_benchmarks_batches_alternate_flips_as_the_pipeline_does_through
     from benchmarks.flip_batches import AlternatingFlipBatches
 
     data = blobs(n_per_class=20, side=8)
-    which = {image.tobytes(): (i, False) for i, image in enumerate(data.images)}
-    which |= {image[:, ::-1].tobytes(): (i, True) for i, image in enumerate(data.images)}
     trained_on = []
 
     class Seen(keras.layers.Layer):
@@ -142,14 +150,9 @@ def test_the_jax_benchmarks_batches_alternate_flips_as_the_pipeline_does_through
     model.compile("sgd", "sparse_categorical_crossentropy", run_eagerly=True)
     model.fit(batches, steps_per_epoch=batches.steps_per_epoch, epochs=3, shuffle=False, verbose=0)
     assert len(trained_on) == 3 * 60
-    mirrored_by_epoch = []
-    for epoch in range(3):
-        seen = [which[image.tobytes()] for image in trained_on[60 * epoch : 60 * (epoch + 1)]]
-        assert sorted(i for i, _ in seen) == list(range(60))
-        mirrored_by_epoch.append({i for i, mirrored in seen if mirrored})
-    first, second, third = mirrored_by_epoch
-    assert 20 <= len(first) <= 40 and second == set(range(60)) - first and third == first
+    assert_flips_alternate(data.images, [trained_on[60 * epoch : 60 * (epoch + 1)] for epoch in range(3)])
     x, y = batches[5]
+    which = image_index(data.images)
     assert [data.labels[which[image.tobytes()][0]] for image in x] == list(y)
 
 
