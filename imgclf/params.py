@@ -190,7 +190,7 @@ class TrainParams:
     augment: AugmentParams
     early_stopping: EarlyStoppingParams
     shuffle_buffer_mb: float = bounded(gt=0)  # images held for shuffling; a training set this small is shuffled whole
-    mixed_precision: Literal["auto", "on", "off"]  # auto: on only when a GPU is visible
+    mixed_precision: Literal["auto", "on", "off", "bfloat16"]  # on: float16; auto: on only when a GPU is visible
     xla: Literal["auto", "on", "off"]  # Keras jit_compile; auto: XLA where Keras supports it (GPU)
     distribute: Literal["auto", "mirrored", "none"]  # auto: MultiWorkerMirrored under TF_CONFIG, Mirrored on 2+ GPUs
     cluster_wait_s: float = bounded(gt=0)  # in a TF_CONFIG cluster: how long a worker waits for the others to start
