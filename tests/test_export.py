@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -84,3 +85,20 @@ def test_saved_model_command_writes_one_for_serving_and_never_overwrites(exporte
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 1
     assert again.stderr.strip().endswith("already exists; name a new folder (nothing is overwritten)")
+
+
+def test_a_mixed_precision_model_exports_in_float32(tmp_path: Path):
+    """TFLite has no bfloat16 kernels: a model trained with train.mixed_precision bfloat16 stopped export with the
+    converter's traceback. Every format is now written from a float32 copy with the same weights."""
+    params = load_params(REPO / "params.yaml")
+    train_data, val = train_val(tmp_path)
+    mixed = quick_mlp(params.train, epochs=10, mixed_precision="bfloat16")
+    try:
+        model, _ = train(mixed, train_data, val, tmp_path / "live", tmp_path / "backup")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    test = sharded(tmp_path / "test", blobs(n_per_class=20, seed=7), per_shard=25)
+    small = dataclasses.replace(params.export, calibration_images=50, latency_images=5, batch_size=16)
+    report = export(model, train_data.class_names, train_data, test, tmp_path / "exported", small)
+    assert all(report[name]["top1_agreement"] >= 0.995 for name in ("saved_model", "tflite_float16", "onnx"))
+    assert report["keras"]["test_accuracy"] > 0.9

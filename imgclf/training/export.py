@@ -104,6 +104,21 @@ def spread_images(shards: Shards, count: int) -> np.ndarray:
     return shards.take(spread(len(shards), count))
 
 
+def float32_copy(model: keras.Model) -> keras.Model:
+    """`model` itself when it computes in float32; a model trained with train.mixed_precision, rebuilt to compute in
+    float32 with the same weights (which mixed precision keeps in float32), for the formats that have no float16 or
+    bfloat16 kernels: TFLite, ONNX."""
+    if all(layer.compute_dtype == "float32" for layer in model.layers):
+        return model
+
+    def in_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(model, clone_function=in_float32, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def write_formats(model: keras.Model, calibration: np.ndarray, out: Path, saved_model: Path) -> None:
     model.export(str(saved_model), format="tf_saved_model", verbose=False)
     for name in ("tflite_float16", "tflite_int8"):
@@ -137,7 +152,7 @@ def export(
     and test accuracy (int8 also its accuracy delta). A float format below 99.5% agreement stops the stage."""
     with atomic_dir(out_dir) as tmp, tempfile.TemporaryDirectory() as scratch:
         saved_model = Path(scratch) / SAVED_MODEL
-        write_formats(model, spread_images(train, params.calibration_images), tmp, saved_model)
+        write_formats(float32_copy(model), spread_images(train, params.calibration_images), tmp, saved_model)
         write_class_names(tmp / "class_names.json", class_names)
         # Keras through predict_on_batch: predict builds a tf.data pipeline per call, which is not the model's cost
         runs = {"keras": model.predict_on_batch, SAVED_MODEL: SavedModel(saved_model).predict}
