@@ -5,7 +5,7 @@ params.yaml and the recipe's sweeps.yaml base; the images are read and split as 
 split a photo folder (same decoder, same class order, same validation images). What differs from `dvc repro`:
 Keras runs on JAX, which compiles every step with XLA; the augmentation runs on the GPU inside the training step,
 not in tf.data; batches are shuffled by Keras, not by train.seed's tf.data order (with train.augment.alternate_flip,
-by benchmarks/flip_batches.py, in numpy). Mixed precision is train.mixed_precision's policy (mixed_float16).
+by benchmarks/flip_batches.py, in numpy). Mixed precision follows train.mixed_precision (precision_policy).
 
     KERAS_BACKEND=jax python benchmarks/gpu_keras_jax.py CIFAR10_JPG_DIR recipe_cifar10_full --run "" \\
         --run "train.epochs=40" --seeds 0 1 --target 0.94 --budget-s 400 --commit abc1234 --out DIR
@@ -90,10 +90,15 @@ def test_views(model: keras.Model, images: np.ndarray, params: EvaluateParams) -
     return probabilities
 
 
+def precision_policy(mixed_precision: str) -> str:
+    """train.mixed_precision on a GPU: bfloat16 as set, off as float32, and on or auto as float16."""
+    return {"bfloat16": "mixed_bfloat16", "off": "float32"}.get(mixed_precision, "mixed_float16")
+
+
 def train_and_test(params: Params, data: dict, target: float) -> dict:
     t = params.train
     keras.utils.set_random_seed(t.seed)
-    keras.mixed_precision.set_global_policy("mixed_float16" if t.mixed_precision != "off" else "float32")
+    keras.mixed_precision.set_global_policy(precision_policy(t.mixed_precision))
     (x, y), shape = data["train"], data["train"][0].shape[1:]
     steps = -(-len(x) // t.batch_size)
     classes = int(y.max()) + 1
@@ -197,13 +202,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{fixed[0]}: the images are read once, with the recipe's own data, preprocess and split")
     committed = read_yaml(Path("params.yaml"))
     recipe = shared_overrides(find_lab(load_labs(), args.recipe), False, None)
-    data = load_split(args.folder, parse_params(apply(committed, recipe)))
+    base = parse_params(apply(committed, recipe))
+    data = load_split(args.folder, base)
     print({k: len(v[1]) for k, v in data.items()}, f"read in {time.perf_counter() - began:.1f} s", flush=True)
     import jax
 
+    route = f"Keras on JAX (XLA), {precision_policy(base.train.mixed_precision)}, augmentation on the GPU"
     result = {"recipe": args.recipe, "target": args.target, "device": card(),
               "software": f"Keras {keras.__version__}, JAX {jax.__version__} ({jax.default_backend()})",
-              "route": "Keras on JAX (XLA), mixed_float16, augmentation on the GPU", "commit": args.commit,
+              "route": route, "commit": args.commit,
               "date": datetime.date.today().isoformat(), "runs": []}  # fmt: skip
     per_epoch = 0.0
     for changes in runs:
@@ -215,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 run = train_and_test(params, data, args.target)
                 per_epoch = max(per_epoch, run["seconds_per_later_epoch"])
-            result["runs"].append({"changes": changes, "seed": seed, **run})
+            precision = precision_policy(params.train.mixed_precision)
+            result["runs"].append({"changes": changes, "seed": seed, "precision": precision, **run})
             write(args.out, args.name, result)
             print(json.dumps(result["runs"][-1]), flush=True)
 
