@@ -30,11 +30,11 @@ import keras
 
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.shards import Shards, open_shards, write_shards
-from imgclf.experiments.labs import apply, find_lab, load_labs
+from imgclf.experiments.labs import lab_base_params
 from imgclf.experiments.provenance import machine
-from imgclf.params import TrainParams, parse_params, read_yaml
+from imgclf.params import TrainParams
 from imgclf.training.augmentation import augmentation, flips_alternate
-from imgclf.training.devices import set_precision
+from imgclf.training.devices import jit_compile, set_precision
 from imgclf.training.input_pipeline import training_batches
 from imgclf.training.models import build_model
 from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
@@ -48,11 +48,6 @@ SETTINGS = {  # name -> (train.mixed_precision, train.xla)
 CLASSES = 10
 
 
-def recipe_params(recipe: str) -> TrainParams:
-    lab = find_lab(load_labs(Path("sweeps.yaml")), recipe)
-    return parse_params(apply(read_yaml(Path("params.yaml")), lab.base), source=f"sweeps.yaml {recipe}").train
-
-
 def compiled_model(params: TrainParams, images: np.ndarray, steps_per_epoch: int) -> keras.Model:
     set_precision(params)
     keras.utils.set_random_seed(params.seed)
@@ -62,7 +57,7 @@ def compiled_model(params: TrainParams, images: np.ndarray, steps_per_epoch: int
     model.compile(
         optimizer=build_optimizer(params, learning_rate(params, steps_per_epoch), model),
         loss=build_loss(params, CLASSES),
-        jit_compile={"on": True, "off": False}[params.xla],
+        jit_compile=jit_compile(params),
     )
     return model
 
@@ -130,7 +125,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every setting (default 3)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
-    recipe = recipe_params(args.recipe)
+    recipe = lab_base_params(args.recipe).train
     rng = np.random.default_rng(0)
     count = (args.steps + 3) * recipe.batch_size
     images = LabeledImages(

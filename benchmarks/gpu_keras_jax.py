@@ -35,8 +35,8 @@ from benchmarks.flip_batches import AlternatingFlipBatches
 from imgclf.data.folder import find_root, list_images, load_images, split_dirs
 from imgclf.data.preprocess import first_per_class, interleave_classes
 from imgclf.data.split import stratified_split
-from imgclf.experiments.labs import apply, find_lab, load_labs, shared_overrides
-from imgclf.params import EvaluateParams, Params, parse_params, read_yaml
+from imgclf.experiments.labs import lab_base_params
+from imgclf.params import EvaluateParams, Params
 from imgclf.training.augmentation import augmentation, flips_alternate
 from imgclf.training.lookahead import Lookahead
 from imgclf.training.models import build_model
@@ -200,9 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     fixed = [k for run in runs for k in run if k.split(".")[0] in ("data", "preprocess", "split")]
     if fixed:
         parser.error(f"{fixed[0]}: the images are read once, with the recipe's own data, preprocess and split")
-    committed = read_yaml(Path("params.yaml"))
-    recipe = shared_overrides(find_lab(load_labs(), args.recipe), False, None)
-    base = parse_params(apply(committed, recipe))
+    base = lab_base_params(args.recipe)
     data = load_split(args.folder, base)
     print({k: len(v[1]) for k, v in data.items()}, f"read in {time.perf_counter() - began:.1f} s", flush=True)
     import jax
@@ -215,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     per_epoch = 0.0
     for changes in runs:
         for seed in args.seeds:
-            params = parse_params(apply(committed, {**recipe, **changes, "train.seed": seed}))
+            params = lab_base_params(args.recipe, {**changes, "train.seed": seed})
             left, estimate = args.budget_s - (time.perf_counter() - began), 20 + params.train.epochs * per_epoch
             if estimate > left:
                 run = {"not_run": f"estimated {estimate:.0f} s, {left:.0f} s left"}
