@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml
 
 from imgclf.experiments.labs import apply, load_labs
-from imgclf.params import read_yaml
+from imgclf.yaml_file import read_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from imgclf.errors import PipelineError
 from imgclf.typed_config import Invalid, bounded, build
+from imgclf.yaml_file import read_yaml
 
 MIB, GIB = 1 << 20, 1 << 30
 
@@ -240,20 +239,6 @@ class Params:
 
 def load_params(path: Path = Path("params.yaml")) -> Params:
     return parse_params(read_yaml(path), source=str(path))
-
-
-def read_yaml(path: Path) -> object:
-    """A YAML file of the repository (params.yaml, sweeps.yaml) as plain data; a missing or malformed one is a
-    one-line error."""
-    path = Path(path)
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: not found; run from the repository root, where {path.name} lives") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise PipelineError(f"{path}:{where} is not valid YAML: {getattr(e, 'problem', e)}") from None
 
 
 def parse_params(raw: object, source: str = "params.yaml") -> Params:

@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 
 from imgclf.errors import PipelineError
-from imgclf.params import Params, parse_params, read_yaml
+from imgclf.params import Params, parse_params
+from imgclf.yaml_file import read_yaml
 
 Overrides = dict[str, object]  # dotted params.yaml key -> value
 
