@@ -3,6 +3,7 @@ the whole photo-folder study, and one sweep of each other lab (all 34 tiny exper
 2 cores; tests/test_sweeps.py checks every experiment's params without running it)."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,8 +39,29 @@ def photos(tmp_path_factory) -> Path:
     return root
 
 
-def sweep(project: Path, *args: str, check: bool = True):
-    return run([sys.executable, "-m", "imgclf.experiments.sweep", *args, "--tiny", "--jobs", "2"], project, check=check)
+def sweep(project: Path, *args: str, check: bool = True, extra_env: dict | None = None):
+    command = [sys.executable, "-m", "imgclf.experiments.sweep", *args, "--tiny", "--jobs", "2"]
+    return run(command, project, check=check, extra_env=extra_env)
+
+
+FAIL_ONCE = """import os
+if os.environ.get("DVC_EXP_NAME") == os.environ["FAIL_ONCE_EXPERIMENT"] and os.environ.get("DVC_STAGE") == "train":
+    try:
+        os.remove(os.environ["FAIL_ONCE_MARKER"])
+    except FileNotFoundError:
+        pass
+    else:
+        os._exit(3)
+"""
+
+
+def failing_once(experiment: str, folder: Path) -> dict:
+    """An environment in which `experiment`'s train stage fails the first time only, as DVC's run-cache race
+    (two queue workers saving the same stage at once) fails one experiment of a parallel run now and then."""
+    (folder / "sitecustomize.py").write_text(FAIL_ONCE)
+    (folder / "marker").touch()
+    path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    return {"PYTHONPATH": path, "FAIL_ONCE_EXPERIMENT": experiment, "FAIL_ONCE_MARKER": str(folder / "marker")}
 
 
 def report(project: Path, lab: str) -> dict:
@@ -147,8 +169,12 @@ def test_failed_experiments_are_reported_missing_not_with_stale_metrics(project:
     assert not rerun & {e["name"] for e in results["experiments"]}
 
 
-def test_seeds_repeat_every_experiment_and_the_report_shows_their_spread(project: Path, photos: Path):
-    sweep(project, "photos", "--sweep", "2", "--seeds", "2", "-S", f"data.folder={photos}")
+def test_seeds_repeat_every_experiment_and_the_report_shows_their_spread(project: Path, photos: Path, tmp_path: Path):
+    """One experiment fails beside the others, the first time only: the sweep runs it again alone."""
+    fails_once = failing_once("photos-base-seed43", tmp_path)
+    done = sweep(project, "photos", "--sweep", "2", "--seeds", "2", "-S", f"data.folder={photos}", extra_env=fails_once)
+    assert not (tmp_path / "marker").exists(), "the failure was injected"
+    assert "1 experiment failed beside others (photos-base-seed43); running it again, alone" in done.stdout
     results = report(project, "photos")
     assert [(e["name"], e["seeds"]) for e in results["experiments"]] == [
         ("photos-augment.enabled-false", [42, 43]),

@@ -14,7 +14,7 @@ params.yaml, the lab's base and its point, whatever the workspace's params.yaml 
 experiments of the same name. With --seeds N, each experiment runs N times as NAME-seedS, train.seed S from the
 committed train.seed on, the split fixed; the report shows mean ± std. Only a complete run of the lab (every
 experiment, its own settings, at least the committed report's seeds) replaces reports/LAB/; any other run's report
-goes to reports/partial/LAB/.
+goes to reports/partial/LAB/. With --jobs N, an experiment that fails beside others runs once more, alone.
 """
 
 import argparse
@@ -83,6 +83,21 @@ def run_queue(jobs: int, project: Path) -> None:
     subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "--run-all", "--jobs", str(jobs)], cwd=project)
 
 
+def rerun_failed_alone(runs: list[Experiment], committed: dict, project: Path) -> None:
+    """DVC's parallel queue now and then fails an experiment on its own run cache: when two workers save the same
+    stage at once, one reads the other's half-written entry as corrupt and deletes it (DVC 3.67). So each experiment
+    that failed beside others runs once more, alone; one that fails again is a failure of its own."""
+    finished = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project))).finished
+    failed = [run for run in runs if run.name not in finished]
+    if not failed:
+        return
+    noun, pronoun = ("experiment", "it") if len(failed) == 1 else ("experiments", "them")
+    names = ", ".join(run.name for run in failed)
+    print(f"{len(failed)} {noun} failed beside others ({names}); running {pronoun} again, alone", flush=True)
+    queue(failed, committed, project)
+    run_queue(1, project)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lab", help="a lab of sweeps.yaml")
@@ -120,6 +135,8 @@ def main() -> None:
         print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
         return
     run_queue(args.jobs, project)
+    if args.jobs > 1:
+        rerun_failed_alone(runs, committed, project)
     groups, _ = write_report(lab, args.out, project, only_sweep=args.sweep)
     finished = {run.name for g in groups for run in g.runs}
     failed = [run.name for run in runs if run.name not in finished]
