@@ -15,7 +15,8 @@ bytes and a changed dvc.lock. `python -m imgclf.training.saved_model models DIR`
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -28,6 +29,7 @@ from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
 from imgclf.params import ExportParams
 from imgclf.training.input_pipeline import in_order
+from imgclf.training.onnx_ops import register_onnx_ops
 
 # Pinned versions warn of their own future (TF 2.21's tf.lite.Interpreter, to be replaced by the ai_edge_litert
 # package; tf2onnx's check for np.object): nothing a user can act on, so not shown
@@ -120,16 +122,34 @@ def float32_copy(model: keras.Model) -> keras.Model:
 
 
 def write_formats(model: keras.Model, calibration: np.ndarray, out: Path, saved_model: Path) -> None:
-    model.export(str(saved_model), format="tf_saved_model", verbose=False)
+    with converting(model, SAVED_MODEL):
+        model.export(str(saved_model), format="tf_saved_model", verbose=False)
     for name in ("tflite_float16", "tflite_int8"):
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if name == "tflite_float16":
-            converter.target_spec.supported_types = [tf.float16]
-        else:
-            converter.representative_dataset = lambda: ([image[None]] for image in calibration)
-        (out / FILES[name]).write_bytes(converter.convert())
-    model.export(str(out / FILES["onnx"]), format="onnx", verbose=False)
+        with converting(model, name):
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if name == "tflite_float16":
+                converter.target_spec.supported_types = [tf.float16]
+            else:
+                converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+            (out / FILES[name]).write_bytes(converter.convert())
+    register_onnx_ops()
+    with converting(model, "onnx"):
+        model.export(str(out / FILES["onnx"]), format="onnx", verbose=False)
+        OnnxModel(out / FILES["onnx"])  # onnxruntime refuses an op it lacks here, not at the first prediction
+
+
+@contextmanager
+def converting(model: keras.Model, name: str) -> Iterator[None]:
+    """A converter's failure as one line naming the format and the model: re-running the stage cannot help."""
+    try:
+        yield
+    except Exception as e:  # the converters and runtimes raise many types
+        reason = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise PipelineError(
+            f"export: the {model.name} model cannot be converted to {name} ({type(e).__name__}: {reason[:300]}); "
+            "re-running will not help: please report it with params.yaml's train section"
+        ) from None
 
 
 def size_bytes(path: Path) -> int:
