@@ -11,6 +11,7 @@ import cv2
 import pytest
 import yaml
 
+from imgclf.experiments.exp_show import data_md5_of
 from imgclf.experiments.vega import experiments_only, plots_diff_json
 from tests.conftest import blobs
 from tests.project import copy_repo, run
@@ -184,6 +185,9 @@ def test_seeds_repeat_every_experiment_and_the_report_shows_their_spread(project
     assert [r["name"] for r in runs] == ["photos-base-seed42", "photos-base-seed43"]
     assert {r["params"]["split.seed"] for r in runs} == {42}, "the split stays fixed"
     assert len({json.dumps(r["data_md5"], sort_keys=True) for r in runs}) == 1 and runs[0]["data_md5"]
+    committed = yaml.safe_load(run(["git", "show", "HEAD:dvc.lock"], project).stdout)  # mnist_5k's, export's too
+    assert runs[0]["data_md5"].keys() == data_md5_of(committed).keys()
+    assert not set(runs[0]["data_md5"].values()) & set(data_md5_of(committed).values()), "the photos' own splits"
     assert results["provenance"]["seeds"] == [42, 43] and results["provenance"]["commit"]
     text = (project / "reports" / "partial" / "photos" / "report.md").read_text()
     assert "Each experiment ran 2 times, train.seed 42-43, the split fixed" in text

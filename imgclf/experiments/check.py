@@ -18,7 +18,7 @@ from pathlib import Path
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
-from imgclf.experiments.exp_show import read_experiments
+from imgclf.experiments.exp_show import lock_at, read_experiments
 from imgclf.experiments.labs import committed_params, flatten, set_param_args
 from imgclf.experiments.provenance import is_source
 from imgclf.experiments.sweep import parse_set
@@ -73,7 +73,7 @@ def main() -> None:
     command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "--name", name, *set_param_args(params), "plot"]
     if subprocess.run(command).returncode != 0:  # in a temporary copy: the workspace stays as it is
         raise PipelineError(f"{name} failed; see its output above")
-    shown = read_experiments(json.loads(dvc("exp", "show", "--json")))
+    shown = read_experiments(json.loads(dvc("exp", "show", "--json")), lock_at(Path(".")))
     if name not in shown.finished:
         raise PipelineError(f"{name} did not finish; see its output above")
     ok, line = verdict(recorded, {**asdict(shown.finished[name]), "name": recorded["name"]})

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
-from imgclf.experiments.exp_show import read_experiments, shown_value
+from imgclf.experiments.exp_show import lock_at, read_experiments, shown_value
 from imgclf.experiments.labs import (
     Experiment,
     Lab,
@@ -113,7 +113,7 @@ def write_report(
     """Reads the project's experiments and writes {report.md,results.json,sweepN-*.png,curves/} into out/LAB/ when
     they are the lab's complete study, else into out/partial/LAB/ (`only_sweep`: that sweep's experiments alone).
     Returns the experiments found and the folder written."""
-    shown = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project)))
+    shown = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project)), lock_at(project))
     planned = experiments(lab, only_sweep=only_sweep)
     names = [r.name for r in planned] + ([best_name(lab)] if only_sweep is None else [])
     groups = group(list(shown.finished.values()), names)
