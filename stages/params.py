@@ -11,6 +11,8 @@ from pathlib import Path
 
 from imgclf.atomic import write_json
 from imgclf.cli import exit_on_error
+from imgclf.errors import PipelineError
+from imgclf.exp_workspace import refused_value_hint
 from imgclf.params import load_params
 
 
@@ -18,7 +20,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_file", type=Path)
     args = parser.parse_args()
-    write_json(args.out_file, dataclasses.asdict(load_params()))
+    try:
+        params = load_params()
+    except PipelineError as e:
+        raise PipelineError(f"{e}{refused_value_hint()}") from None
+    write_json(args.out_file, dataclasses.asdict(params))
 
 
 if __name__ == "__main__":

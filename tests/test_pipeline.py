@@ -98,13 +98,20 @@ def test_repro_then_experiment(project: Path):
 
     misspelled = run(["dvc", "exp", "run", "-S", "+trian.lr=0.1"], project, check=False)
     assert misspelled.returncode != 0, "a section no stage reads must not pass as an experiment that changed nothing"
-    assert "error: params.yaml: unknown key trian; allowed keys here: data, preprocess" in misspelled.stderr
+    refusal = next(line for line in misspelled.stderr.splitlines() if line.startswith("error: params.yaml"))
+    assert refusal.startswith("error: params.yaml: unknown key trian; allowed keys here: data, preprocess")
+    assert "params.yaml keeps the values `dvc exp run -S` wrote into it" in refusal
+    assert refusal.endswith("`git restore params.yaml` returns to the committed ones")
 
-    run(["git", "checkout", "params.yaml"], project)  # the misspelled key stays in the workspace's params.yaml
+    run(["git", "restore", "params.yaml"], project)  # as the refusal says: the misspelled key stays until then
     switched = ["dvc", "exp", "run", "-S", "train.xla=off", "-S", "train.mixed_precision=on", "params"]
     run(switched, project)  # YAML 1.1 reads on and off as booleans: the params stage, which every stage trusts
     seen = json.loads((project / "data" / "params.json").read_text())["train"]
     assert (seen["xla"], seen["mixed_precision"]) == ("off", "on")
+
+    # the metrics are still the 2-epoch experiment's, params.yaml the commit's 1 epoch: compare says so
+    warned = " ".join(run(["make", "-s", "-o", ".venv/.installed", "compare"], project).stdout.split())
+    assert "warning: the workspace's metrics were not made with its params.yaml: train.epochs 1 (made with 2)" in warned
 
 
 def registry(project: Path) -> None:

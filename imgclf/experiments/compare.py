@@ -13,12 +13,14 @@ import argparse
 import json
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.experiments.exp_show import Result, differing_keys, experiment_runs, result_of, shown_value
 from imgclf.experiments.labs import short_key
 from imgclf.experiments.provenance import dataset_name, is_source
+from imgclf.experiments.workspace_params import mismatch_warning
 
 WIDTH = 120  # a terminal's columns
 
@@ -105,6 +107,9 @@ def main() -> None:
     args = parser.parse_args()
     found = rows(json.loads(dvc("exp", "show", "--json", *args.show_args)))
     print(render(*table(found), markdown=args.md), end="")
+    warning = mismatch_warning(Path("."))
+    if warning:  # below the table, where the eye ends
+        print("\n" + ("> **Warning:** " + warning if args.md else textwrap.fill("warning: " + warning, WIDTH)))
 
 
 if __name__ == "__main__":

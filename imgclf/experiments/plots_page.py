@@ -18,6 +18,7 @@ from imgclf.atomic import write_text
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.experiments.vega import LIVE_SERIES, SERIES_TITLES, readable
+from imgclf.experiments.workspace_params import mismatch_warning
 
 DEFAULT_OUT = Path("dvc_plots/offline.html")  # beside DVC's own dvc_plots/index.html
 
@@ -28,6 +29,7 @@ section { display: inline-block; vertical-align: top; margin: 0 2em 1em 0; }
 section.revisions { display: block; } .row { display: flex; gap: 1em; overflow-x: auto; }
 figure { margin: 0; } figcaption { font-size: 0.9em; color: #555; }
 img { max-width: 900px; border: 1px solid #ddd; } .row img { max-width: 420px; }
+.warning { background: #fff3cd; border: 1px solid #e0c36a; padding: 0.6em 1em; max-width: 900px; }
 """
 
 
@@ -76,6 +78,9 @@ def write_plots_page(project: Path, revisions: list[str], out: Path) -> Path:
     plots = plots_json(revisions, project)
     shown = ", ".join(revisions) if revisions else "the workspace"
     sections = plot_sections(plots, project) or ["<p>No plots: run <code>dvc repro</code> first.</p>"]
+    warning = mismatch_warning(project) if len(revisions) < 2 else None  # the workspace is on the page
+    if warning:
+        sections.insert(0, f'<p class="warning">Warning: {html.escape(warning)}</p>')
     page = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Plots of {html.escape(shown)}</title>'
         f"<style>{STYLE}</style></head><body><h1>Plots of {html.escape(shown)}</h1>"

@@ -17,6 +17,7 @@ from imgclf.atomic import atomic_dir
 from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.experiments.vega import draw_curves, plots_diff_json
+from imgclf.experiments.workspace_params import mismatch_warning
 
 FIRST_METRICS = ("test_accuracy", "test_loss")
 
@@ -80,7 +81,10 @@ def write_pr_report(project: Path, rev: str, out: Path, pictures_at: str = "") -
     each picture is a link there instead: a pull-request comment cannot hold the files themselves."""
     project = Path(project)
     with atomic_dir(out) as tmp:
-        lines = [f"# What this change did, against `{rev}`", "", "## Metrics", ""]
+        lines = [f"# What this change did, against `{rev}`", ""]
+        warning = mismatch_warning(project)
+        lines += [f"> **Warning:** {warning}", ""] if warning else []
+        lines += ["## Metrics", ""]
         lines += metrics_table(dvc_json("metrics", "diff", rev, "--all", cwd=project))
         lines += ["", "## Params", ""]
         lines += params_table(dvc_json("params", "diff", rev, cwd=project))
