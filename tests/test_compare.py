@@ -136,3 +136,18 @@ def test_every_table_fits_120_columns_and_names_data_not_its_source(case):
                 assert shown_value(value) in terminal, (key, terminal)
     if case[0][1].get("data.dataset") == "folder":
         assert "animals-2026-final.zip" in terminal
+
+
+def test_every_commit_shows_only_the_commits_with_experiments_and_no_placeholder_for_missing_params():
+    """`make compare ARGS="-- -A"` printed a row for each of about 225 commits, then 713 lines of `key=None` for
+    params that older commits did not have yet."""
+    older = entry("old", 0.8)
+    del older["data"]["params"]["params.yaml"]["data"]["train"]["mlp"]  # a param added after this commit
+    without = [{"rev": f"c{i:06d}", **entry(f"c{i}", 0.8)} for i in range(5)]  # commits without experiments
+    with_old = {"rev": "d000000", **entry("old-commit", 0.8), "experiments": [
+        {"executor": {"state": "success"}, "revs": [older]}]}  # fmt: skip
+    found = rows([*shown(entry("workspace", 0.897)), *without, with_old])
+    assert [row.name for row in found] == ["main", "lr-up", "wide", "broken", "old-commit", "old"]
+    header, body = table(found)
+    assert body[-1][header.index("hidden_units")] == "", "a param the commit did not have yet is blank"
+    assert "None" not in render(header, body, markdown=False, width=60)

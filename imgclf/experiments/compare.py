@@ -6,7 +6,8 @@ table, experiment by experiment.
 
     python -m imgclf.experiments.compare            # the baseline (HEAD) and its experiments
     python -m imgclf.experiments.compare --md       # the same as a markdown table, e.g. for a pull-request comment
-    python -m imgclf.experiments.compare -- -A      # after --, arguments for `dvc exp show` (here: every commit)
+    python -m imgclf.experiments.compare -- -A      # after --, arguments for `dvc exp show` (here: the
+                                                    # experiments of every commit; commits without any are left out)
 """
 
 import argparse
@@ -37,6 +38,9 @@ def rows(shown: list[dict]) -> list[Row]:
     where it differs from its baseline (after a `dvc repro` not yet committed)."""
     found: list[Row] = []
     workspace = None
+    head = next((b for b in shown if b.get("rev") != "workspace"), None)
+    # `-- -A` lists every commit: those without experiments (most of them) would bury the ones with
+    shown = [b for b in shown if b.get("rev") == "workspace" or b is head or b.get("experiments")]
     for baseline in shown:
         data = baseline.get("data") or {}
         if baseline.get("rev") == "workspace":
@@ -74,7 +78,8 @@ def table(found: list[Row]) -> tuple[list[str], list[list[str]]]:
             continue
         figures = [f"{r.accuracy:.2%}", f"{r.loss:.4f}", seconds(r.train_seconds)]
         data = [dataset_name(r.params)] if datasets else []
-        body.append([row.name, *figures, *data, *(shown_value(r.params.get(k)) for k in keys)])
+        settings = ("" if k not in r.params else shown_value(r.params[k]) for k in keys)  # a key of later commits
+        body.append([row.name, *figures, *data, *settings])
     return header, body
 
 
