@@ -101,3 +101,15 @@ def test_misclassified_images_are_sampled_across_classes():
     shown = pick_misclassified(actual, predicted, 10)
     assert sorted(actual[i] for i in shown) == sorted(set(actual))
     assert len(set(pick_misclassified(actual, predicted, 1000))) == 100, "every wrong one, once, when all fit"
+
+
+def test_a_loss_spanning_orders_of_magnitude_goes_on_a_log_axis_and_says_so(tmp_path: Path):
+    """A photo run's first-epoch loss of 60 flattened every later epoch along the bottom of the plot."""
+    write_live_log(tmp_path / "live", epochs=5)
+    loss = tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv"
+    loss.write_text("step\tloss\n0\t62.5\n1\t1.2\n2\t0.8\n3\t0.6\n4\t0.5\n")
+    loss_axes, accuracy_axes = training_curves(tmp_path / "live").axes
+    assert loss_axes.get_yscale() == "log" and loss_axes.get_title() == "Loss (log scale)"
+    assert accuracy_axes.get_yscale() == "linear" and accuracy_axes.get_title() == "Accuracy"
+    loss.write_text("step\tloss\n0\t2.3\n1\t1.2\n2\t0.8\n")
+    assert training_curves(tmp_path / "live").axes[0].get_yscale() == "linear", "a usual range stays linear"

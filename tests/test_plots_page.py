@@ -67,6 +67,18 @@ def test_every_revision_gets_its_own_colour():
     assert readable(spec)["encoding"]["color"]["scale"]["scheme"] == "category20"
 
 
+def test_a_loss_spanning_orders_of_magnitude_is_drawn_on_a_log_axis():
+    """DVC's spec of a photo run's loss (60 at the first epoch, then near 0.5), as the page and the PR report draw
+    it: the y axis turns logarithmic and says so; an accuracy, or a loss of a usual range, stays linear."""
+    y = {"field": "loss", "type": "quantitative", "title": "loss", "scale": {"zero": False}}
+    rows = [{"step": str(s), "loss": str(v), "rev": "workspace"} for s, v in enumerate([62.5, 1.2, 0.6, 0.5])]
+    spec = {"data": {"values": rows}, "layer": [{"encoding": {"y": y}}]}
+    drawn = readable(spec)["layer"][0]["encoding"]["y"]
+    assert drawn["scale"] == {"zero": False, "type": "log"} and drawn["title"] == "loss (log scale)"
+    rows = [{"step": str(s), "loss": str(v), "rev": "workspace"} for s, v in enumerate([2.3, 1.2, 0.6])]
+    assert readable({**spec, "data": {"values": rows}})["layer"][0]["encoding"]["y"] == y
+
+
 def test_one_picture_a_revision_side_by_side(tmp_path: Path):
     picture = REPO / "plots" / "confusion_matrix.png"
     shutil.copy(picture, tmp_path / "a.png")

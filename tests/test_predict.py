@@ -59,6 +59,17 @@ def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir
     assert cv2.imread(str(written)).shape[1] == 400
 
 
+def test_the_annotated_label_sits_on_a_dark_box_readable_on_a_white_photo(tmp_path: Path):
+    """Green text straight on a light photo could hardly be read."""
+    white = tmp_path / "white.png"
+    cv2.imwrite(str(white), np.full((300, 400, 3), 255, np.uint8))
+    written = cv2.imread(str(annotate(white, [("bee", 0.9123)], tmp_path / "out" / "white.png.png")))
+    box = written[8:38, 6:60]  # behind the start of the text
+    assert np.mean(box.max(axis=2) < 60) > 0.5, "mostly dark behind the label"
+    assert (box[:, :, 1] > 150).any(), "green text on it"
+    assert (written[100:, :] == 255).all(), "the rest of the photo untouched"
+
+
 def test_a_folder_is_predicted_a_chunk_at_a_time_with_the_same_results(tmp_path: Path, model_dir):
     """Chunks of 2 across 7 files, one of them unreadable: the same labels, in order, as all at once."""
     from imgclf.training.model_file import load_model

@@ -4,6 +4,7 @@ vl-convert. DVC's own HTML (`dvc plots show/diff`) loads Vega from a CDN, so it 
 import json
 from pathlib import Path
 
+from imgclf.curve_scale import needs_log_scale
 from imgclf.dvc_command import dvc
 
 LIVE_SERIES = "dvclive/plots/metrics"  # DVCLive's per-epoch loss and accuracy
@@ -47,10 +48,19 @@ def draw_curves(plots: dict, out: Path) -> list[str]:
 def readable(spec: dict) -> dict:
     """DVC's spec, made to read as a picture: whole epochs on the x axis numbered from 1 (a revision plotted with
     DVC's plain template numbers DVCLive's steps from 0); one color a revision, never two the same (DVC's palette
-    repeats: main and an experiment were both purple); legend labels never cut short."""
+    repeats: main and an experiment were both purple); legend labels never cut short; a loss that spans orders of
+    magnitude on a log axis (imgclf.curve_scale)."""
+
+    data = spec.get("data")
+    values = (data.get("values") or []) if isinstance(data, dict) else []
+    fields = {key for row in values if isinstance(row, dict) for key in row} - {"step", "epoch", "rev"}
+    logarithmic = {f for f in fields if "loss" in f and needs_log_scale(r[f] for r in values if f in r)}
 
     def fix(node: object) -> None:
         if isinstance(node, dict):
+            if node.get("field") in logarithmic and isinstance(node.get("scale"), dict):
+                node["scale"] = {**node["scale"], "type": "log"}
+                node["title"] = f"{node.get('title') or node['field']} (log scale)"
             if node.get("field") == "step" and "title" in node:
                 node["title"] = "epoch (from 0)"
                 node["axis"] = {"tickMinStep": 1, "format": "d"}

@@ -44,7 +44,18 @@ def annotate(path: Path, prediction: list[tuple[str, float]], target: Path) -> P
         scale = 400 / image.shape[1]
         image = cv2.resize(image, (400, round(image.shape[0] * scale)), interpolation=cv2.INTER_NEAREST)
     label, probability = prediction[0]
-    cv2.putText(image, f"{label}: {probability:.2%}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
+    write_label(image, f"{label}: {probability:.2%}")
     with atomic_path(target) as tmp:
         cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return target
+
+
+def write_label(image, text: str) -> None:
+    """Green text on a black box in the top left corner: readable on a light photo as on a dark one."""
+    font, scale, thickness, margin = cv2.FONT_HERSHEY_SIMPLEX, 0.7, 2, 6
+    (width, height), baseline = cv2.getTextSize(text, font, scale, thickness)
+    corner = (10, 30)  # the text's baseline starts here
+    top_left = (corner[0] - margin, corner[1] - height - margin)
+    bottom_right = (corner[0] + width + margin, corner[1] + baseline + margin)
+    cv2.rectangle(image, top_left, bottom_right, (0, 0, 0), thickness=cv2.FILLED)
+    cv2.putText(image, text, corner, font, scale, (0, 255, 0), thickness, cv2.LINE_AA)

@@ -8,23 +8,35 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from imgclf.atomic import atomic_path
+from imgclf.curve_scale import needs_log_scale
 from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
 from imgclf.training.livelog import read_series
 
 
 def training_curves(live_dir: Path) -> Figure:
-    """Loss and accuracy per epoch, training beside validation; the x axis marks whole epochs only."""
+    """Loss and accuracy per epoch, training beside validation; the x axis marks whole epochs only, and a loss that
+    spans orders of magnitude goes on a log axis (imgclf.curve_scale)."""
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        values = []
         for split, label in (("train", "train"), ("eval", "validation")):
-            ax.plot(*read_series(live_dir, split, metric), label=label)
-        ax.set(title=metric.capitalize(), xlabel="epoch", ylabel=metric)
+            epochs, series = read_series(live_dir, split, metric)
+            ax.plot(epochs, series, label=label)
+            values += list(series)
+        logarithmic = metric == "loss" and needs_log_scale(values)
+        if logarithmic:  # ticks at 1, 2 and 5 of each power of ten, written as plain numbers
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        scale = " (log scale)" if logarithmic else ""
+        ax.set(title=metric.capitalize() + scale, xlabel="epoch", ylabel=metric + scale)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(alpha=0.3)
         ax.legend()
