@@ -1,12 +1,14 @@
 """The params reference, docs/params.md, generated from params.yaml: its keys, defaults and one-line comments are
 the one place each param is documented.
 
-    python -m imgclf.params_reference           # rewrite docs/params.md
+    python -m imgclf.params_reference           # rewrite docs/params.md (refused while params.yaml has uncommitted
+                                                # changes: the page documents the committed defaults)
     python -m imgclf.params_reference --check   # exit 1 when docs/params.md is not what params.yaml gives
 """
 
 import argparse
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,12 +72,27 @@ def render(params_file: Path) -> str:
     return "\n".join(out) + "\n"
 
 
+def uncommitted(path: Path) -> bool:
+    """Whether git sees changes to `path` that are not committed (False outside a git checkout)."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", path.name], cwd=path.parent, capture_output=True, text=True
+    )
+    return status.returncode == 0 and bool(status.stdout.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m imgclf.params_reference", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only check that docs/params.md is up to date")
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="the params file to document")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "params.md", help="the page to write or check")
     args = parser.parse_args(argv)
+    if not args.check and uncommitted(args.params):
+        print(
+            f"error: {args.params} has uncommitted changes (`dvc exp run -S` leaves its values there), and "
+            f"{args.out} documents the committed defaults: commit params.yaml first, or `git restore params.yaml`",
+            file=sys.stderr,
+        )
+        return 1
     page = render(args.params)
     if args.check:
         if not args.out.exists() or args.out.read_text(encoding="utf-8") != page:

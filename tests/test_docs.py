@@ -7,6 +7,7 @@ import re
 import runpy
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,6 +51,21 @@ def test_a_new_param_makes_the_reference_stale(tmp_path: Path, capsys):
     assert "out of date" in capsys.readouterr().err
     assert params_reference.main(["--params", str(params), "--out", str(out)]) == 0
     assert "| `new_section.knob` | `3` | turns the knob |" in out.read_text()
+
+
+def test_the_reference_is_not_written_from_values_dvc_exp_run_left_in_params_yaml(tmp_path: Path, capsys):
+    """After `dvc exp run -S data.folder=/tmp/...`, the page claimed the default data.folder was a temporary path."""
+    params, out = tmp_path / "params.yaml", tmp_path / "params.md"
+    params.write_text((REPO / "params.yaml").read_text())
+    git = {"cwd": tmp_path, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q"], **git)
+    subprocess.run(["git", "add", "params.yaml"], **git)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "p"], **git)
+    params.write_text(params.read_text().replace("lr: 0.01 ", "lr: 0.05 ", 1))
+    assert params_reference.main(["--params", str(params), "--out", str(out)]) == 1
+    assert "has uncommitted changes" in capsys.readouterr().err and not out.exists()
+    subprocess.run(["git", "restore", "params.yaml"], **git)
+    assert params_reference.main(["--params", str(params), "--out", str(out)]) == 0 and out.exists()
 
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
