@@ -71,11 +71,18 @@ def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
     replaced = [r.name for r in runs if r.name in existing]
     if replaced:
         dvc("exp", "remove", *replaced, cwd=project)
-    for run in runs:
-        print(f"queue {run.name}", flush=True)
-        dvc(
-            "exp", "run", "--queue", "--name", run.name, *set_param_args(pinned(committed, run)), "plot", cwd=project
-        )  # up to plot: a sweep compares experiments; export the one you ship (`dvc repro export`)
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    # `dvc exp run --queue` in this one process: a `dvc` command a run cost about 1.5 s of start-up
+    with Repo(str(project)) as repo:
+        for run in runs:
+            print(f"queue {run.name}", flush=True)
+            sets = set_param_args(pinned(committed, run))[1::2]  # the values of `-S key=value`
+            try:  # up to plot: a sweep compares experiments; export the one you ship (`dvc repro export`)
+                repo.experiments.run(targets=["plot"], params=sets, queue=True, name=run.name)
+            except DvcException as e:
+                raise PipelineError(f"dvc exp run --queue --name {run.name} failed: {e}") from None
 
 
 def run_queue(jobs: int, project: Path) -> None:
