@@ -26,6 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up lines)
+
+# isort: split
 import keras
 
 from imgclf.data.dataset import LabeledImages

@@ -20,6 +20,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up lines)
+
+# isort: split
 import keras
 import tensorflow as tf
 

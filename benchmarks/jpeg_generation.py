@@ -25,6 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up lines)
+
+# isort: split
 from imgclf.experiments.provenance import machine
 from imgclf.training.model_file import load_model
 

@@ -17,6 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up lines)
+
+# isort: split
 from imgclf.data.shards import open_shards
 from imgclf.experiments.provenance import machine
 from imgclf.training.evaluate import evaluate
