@@ -22,6 +22,10 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from imgclf.experiments.exp_show import read_experiments  # noqa: E402
+
 STAGE_LINE = re.compile(r"^(?:Running stage '(\w+)':|Stage '(\w+)' (?:is cached|didn't change))")
 NEXT_EXPERIMENT = re.compile(r"^(Reproducing experiment|Ran experiment)")
 
@@ -51,19 +55,13 @@ def stage_seconds(lines: list[tuple[float, str]]) -> dict[str, list[float]]:
 
 
 def training_seconds(project: Path) -> tuple[int, float]:
-    """The number of finished experiments and the sum of their train.train_seconds (dvc exp show)."""
+    """The number of finished experiments and the sum of their training seconds (`dvc exp show`, as compare reads
+    it)."""
     shown = subprocess.run(
         [sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=project, capture_output=True, text=True, check=True
     )
-    total, count = 0.0, 0
-    for baseline in json.loads(shown.stdout):
-        for group in baseline.get("experiments") or []:
-            for exp in group.get("revs") or []:
-                timing = ((exp.get("data") or {}).get("metrics") or {}).get("metrics/timing.json") or {}
-                seconds = ((timing.get("data") or {}).get("train") or {}).get("train_seconds")
-                if seconds is not None:
-                    total, count = total + seconds, count + 1
-    return count, total
+    finished = read_experiments(json.loads(shown.stdout)).finished.values()
+    return len(finished), sum(r.train_seconds or 0.0 for r in finished)
 
 
 def measure(rev: str, jobs: int, lab: str, work: Path) -> dict:

@@ -62,3 +62,17 @@ def test_write_replaces_only_the_py_deps_and_keeps_the_rest():
     old, new = "      - stages/a.py\n      - imgclf/old.py\n", "      - imgclf/new.py\n      - stages/a.py\n"
     expected = BEFORE.replace(old, new)
     assert written == expected.replace("      - data/x\n", "      - stages/b.py\n      - data/x\n")
+
+
+def test_every_stage_but_fetch_can_be_restored_from_the_run_cache():
+    """DVC skips its run-cache for a stage with a persisted output, or an uncached one that is neither a metric nor
+    a plot: split's uncached data report made every experiment of a sweep split again."""
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        if name == "fetch":  # always_changed: it checks its sources on every run
+            continue
+        for out in stage.get("outs") or []:
+            path, options = next(iter(out.items())) if isinstance(out, dict) else (out, {})
+            assert options.get("cache", True) and not options.get("persist"), f"{name}: {path} turns it off"

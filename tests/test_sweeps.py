@@ -20,6 +20,7 @@ from imgclf.experiments.labs import (
     load_labs,
     pinned,
     set_param_args,
+    set_param_values,
 )
 from imgclf.experiments.provenance import gpu_names, partial_reason, provenance
 from imgclf.experiments.repeats import Group, group, within_noise
@@ -166,7 +167,7 @@ def test_dvc_reads_every_set_param_back_as_meant(labs, raw, tmp_path: Path):
     for lab in labs.values():
         for run in experiments(lab, tiny=True, extra=PHOTOS if lab.name == "photos" else None):
             shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
-            apply_overrides(tmp_path / "params.yaml", set_param_args(run.overrides)[1::2])
+            apply_overrides(tmp_path / "params.yaml", set_param_values(run.overrides))
             written = parse_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))  # DVC writes 1e-06
             assert written == parse_params(apply(raw, run.overrides)), run.name
 

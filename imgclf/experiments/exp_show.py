@@ -49,10 +49,10 @@ def params_of(data: dict) -> dict[str, object]:
 
 def data_md5_of(lock: dict) -> dict[str, str] | None:
     """DVC's md5 of DATA_DEPS as the stages that read them recorded it in one run's dvc.lock."""
-    stages = lock.get("stages") if isinstance(lock, dict) else None
+    stages = (lock.get("stages") if isinstance(lock, dict) else None) or {}
     found = {}
     for path, stage in DATA_DEPS.items():
-        deps = ((stages or {}).get(stage) or {}).get("deps") or []
+        deps = (stages.get(stage) or {}).get("deps") or []
         found[path] = next((d.get("md5") for d in deps if isinstance(d, dict) and d.get("path") == path), None)
     return {path: md5 for path, md5 in found.items() if md5} or None
 

@@ -235,12 +235,15 @@ def check(raw_params: dict, runs: list[Experiment]) -> None:
         parse_params(apply(raw_params, run.overrides), source=f"experiment {run.name}")
 
 
+def set_param_values(overrides: Overrides) -> list[str]:
+    """`key=value` overrides as `dvc exp run -S` takes them; values in JSON, which DVC's (Hydra's) override grammar
+    reads back unchanged."""
+    return [f"{key}={json.dumps(value, separators=(',', ':'))}" for key, value in overrides.items()]
+
+
 def set_param_args(overrides: Overrides) -> list[str]:
-    """`-S key=value` arguments; values in JSON, which DVC's (Hydra's) override grammar reads back unchanged."""
-    args = []
-    for key, value in overrides.items():
-        args += ["-S", f"{key}={json.dumps(value, separators=(',', ':'))}"]
-    return args
+    """`-S key=value` arguments for DVC's command line."""
+    return [arg for value in set_param_values(overrides) for arg in ("-S", value)]
 
 
 def committed_params(project: Path) -> dict:

@@ -40,7 +40,7 @@ from imgclf.experiments.labs import (
     find_lab,
     load_labs,
     pinned,
-    set_param_args,
+    set_param_values,
     with_seeds,
 )
 from imgclf.experiments.repeats import group
@@ -78,7 +78,7 @@ def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
     with Repo(str(project)) as repo:
         for run in runs:
             print(f"queue {run.name}", flush=True)
-            sets = set_param_args(pinned(committed, run))[1::2]  # the values of `-S key=value`
+            sets = set_param_values(pinned(committed, run))
             try:  # up to plot: a sweep compares experiments; export the one you ship (`dvc repro export`)
                 repo.experiments.run(targets=["plot"], params=sets, queue=True, name=run.name)
             except DvcException as e:
