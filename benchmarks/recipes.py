@@ -1,7 +1,8 @@
 """Benchmark: each recipe (sweeps.yaml, recipe_*) against the lab it should beat, in one run, on one machine, on a
-fresh clone of this repository's HEAD. Each side is `dvc repro plot` (fetch to plot) with its sweeps.yaml base as
-params; it records test accuracy, wall time, training images per second, and the training seconds the recipe took
-to pass the lab's test accuracy on its validation set (epochs to pass it, times the seconds per epoch).
+fresh clone of this repository's HEAD. Each side is `dvc exp run --force plot` (fetch to plot, an experiment so that
+it records its training time) with its sweeps.yaml base as params; it records test accuracy, wall time, training
+images per second, and the training seconds the recipe took to pass the lab's test accuracy on its validation set
+(epochs to pass it, times the seconds per epoch).
 
     python benchmarks/recipes.py --mnist ../shared/datasets/mnist recipe_mnist
     python benchmarks/recipes.py --cifar-folder /tmp/cifar10-jpg recipe_cifar10_fast
@@ -44,10 +45,11 @@ GOALS = {"recipe_mnist": "≥ 99.5% in less wall time than the lab", "recipe_fas
 
 
 def repro(project: Path, overrides: dict) -> dict:
-    """Writes params.yaml with the overrides, times `dvc repro plot`; its figures and per-epoch val accuracy."""
+    """Writes params.yaml with the overrides, times `dvc exp run --force plot`; its figures and per-epoch val
+    accuracy."""
     raw = read_yaml(REPO / "params.yaml")
     (project / "params.yaml").write_text(yaml.safe_dump(apply(raw, overrides), sort_keys=False))
-    seconds, _ = run([sys.executable, "-m", "dvc", "repro", "--force", "plot"], project)
+    seconds, _ = run([sys.executable, "-m", "dvc", "exp", "run", "--force", "plot"], project)
     evaluation = json.loads((project / "metrics" / "eval.json").read_text())
     training = json.loads((project / "metrics" / "train.json").read_text())
     timing = json.loads((project / "metrics" / "timing.json").read_text())["train"]
@@ -174,7 +176,7 @@ def markdown(results: dict) -> str:
         )
     lines += [
         "",
-        "Wall time: `dvc repro --force plot`, fetch to plot, on a fresh clone; images/s: training. Forward FLOPs:",
+        "Wall time: `dvc exp run --force plot`, fetch to plot, on a fresh clone; images/s: training. Forward FLOPs:",
         "2 x the multiply-adds of the convolutions and dense layers for one image.",
         "",
         "The published references (not run here):",

@@ -8,9 +8,14 @@ from pathlib import Path
 RESTORE_PARAMS = "git restore params.yaml"  # back to the committed params; saved experiments stay
 
 
+def in_experiment(env: Mapping[str, str]) -> bool:
+    """DVC names every experiment it runs (workspace, `--temp` or queued) in DVC_EXP_NAME; a `dvc repro` has none."""
+    return bool(env.get("DVC_EXP_NAME"))
+
+
 def in_workspace_experiment(env: Mapping[str, str], cwd: Path) -> bool:
-    """DVC names every experiment it runs in DVC_EXP_NAME; queued and `--temp` ones run under .dvc/tmp/exps."""
-    return bool(env.get("DVC_EXP_NAME")) and ".dvc/tmp/exps" not in Path(cwd).resolve().as_posix()
+    """Queued and `--temp` experiments run under .dvc/tmp/exps."""
+    return in_experiment(env) and ".dvc/tmp/exps" not in Path(cwd).resolve().as_posix()
 
 
 def refused_value_hint(env: Mapping[str, str] = os.environ, cwd: Path | None = None) -> str:

@@ -1,6 +1,6 @@
 """Export MODEL_DIR as TFLite (float16, int8 calibrated on TRAIN_DIR) and ONNX into OUT_DIR; check each, and the
-SavedModel they are converted from, against Keras on TEST_DIR; write sizes and agreement to METRICS_FILE, latency
-to TIMING_FILE."""
+SavedModel they are converted from, against Keras on TEST_DIR; write sizes and agreement to METRICS_FILE, and in an
+experiment the latency to TIMING_FILE (imgclf/timing.py)."""
 
 import argparse
 from pathlib import Path

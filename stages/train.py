@@ -1,5 +1,6 @@
 """Train on the shards of SPLIT_DIR/train/ (validating on val/), a pretrained backbone starting from the weights in
-WEIGHTS_DIR; write MODEL_DIR, the DVCLive log, METRICS_FILE and the training time in TIMING_FILE."""
+WEIGHTS_DIR; write MODEL_DIR, the DVCLive log and METRICS_FILE, and in an experiment the training time in
+TIMING_FILE (imgclf/timing.py)."""
 
 import argparse
 from pathlib import Path

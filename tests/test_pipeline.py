@@ -62,6 +62,7 @@ def test_repro_then_experiment(project: Path):
     assert evaluation["test_accuracy"] > 2 * 1 / 10, "no better than chance on 10 digit classes"
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 1
     assert (project / "plots" / "confusion_matrix.png").stat().st_size > 0
+    assert (project / "metrics" / "timing.json").read_text() == "{}\n", "a plain repro leaves git's copy as it is"
     locked = (project / "dvc.lock").read_text()
     run(["dvc", "repro", "--force", "--single-item", "export"], project)  # a new process, as on another day
     assert (project / "dvc.lock").read_text() == locked, "exported/ and metrics/export.json: the same bytes"
@@ -73,6 +74,7 @@ def test_repro_then_experiment(project: Path):
     experiment = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
     assert stages_run(experiment.stdout) == ["params", "fetch", "train", "evaluate", "plot", "export"]
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs_run"] == 2
+    assert json.loads((project / "metrics" / "timing.json").read_text())["train"]["train_seconds"] > 0
     trained = (project / "metrics" / "train.json").read_text()
 
     run(["dvc", "exp", "run", "-S", "train.epochs=3"], project)
@@ -95,6 +97,8 @@ def test_repro_then_experiment(project: Path):
     first, restored = (run["metrics"] for run in by_epochs[2])
     assert first["metrics/eval.json"] == restored["metrics/eval.json"], "the run-cache restores the same metrics"
     assert [run["metrics"]["metrics/train.json"]["data"]["epochs_run"] for run in by_epochs[3]] == [3]
+    timed = by_epochs[3][0]["metrics"]["metrics/timing.json"]["data"]
+    assert set(timed) == {"train", "export"}, "each experiment commits the times of its own run"
 
     misspelled = run(["dvc", "exp", "run", "-S", "+trian.lr=0.1"], project, check=False)
     assert misspelled.returncode != 0, "a section no stage reads must not pass as an experiment that changed nothing"
