@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
+from imgclf.errors import PipelineError
 from imgclf.params import load_params
 from imgclf.training.memory import keep_large_blocks_returnable
 
@@ -28,16 +29,29 @@ def main() -> None:
     from imgclf.training.cluster import finish_together
     from imgclf.training.devices import is_chief, is_multi_worker
     from imgclf.training.model_file import MODEL_FILE, save_model
+    from imgclf.training.pruning import TrialPruning
     from imgclf.training.resume import RESUME_DIR
     from imgclf.training.train import backbone_weights, train
+    from imgclf.trial_link import trial_link
 
     train_data = open_shards(args.split_dir / "train")
     val_data = open_shards(args.split_dir / "val")
     weights_file = backbone_weights(params.train, args.weights_dir)
-    model, metrics = train(params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR, weights_file)
+    link = trial_link()  # set by `imgclf tune` only
+    pruning = (TrialPruning(link),) if link else ()
+    model, metrics = train(
+        params.train, train_data, val_data, args.live_dir, args.model_dir / RESUME_DIR, weights_file, pruning
+    )
+    if pruning and pruning[0].pruned_at:
+        raise PipelineError(
+            f"trial {pruning[0].trial.number} of study {link.study}: the study's {link.pruner} pruner stopped it "
+            f"after epoch {pruning[0].pruned_at}; nothing is saved"
+        )
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
         timing = {key: metrics.pop(key) for key in ("train_seconds", "images_per_second")}
+        if pruning:  # the experiment names the study and trial it ran for
+            timing.update(study=link.study, trial=pruning[0].trial.number)
         write_json(args.metrics_file, metrics)
         record(args.timing_file, "train", timing, args.model_dir / MODEL_FILE)
         print(

@@ -11,8 +11,9 @@ import pytest
 from tests.conftest import REPO
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {
+def project_env(extra_env: dict | None = None) -> dict[str, str]:
+    """This environment with the test's Python first on PATH (the stages' `python`), and git's identity set."""
+    return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "GIT_AUTHOR_NAME": "test",
@@ -22,7 +23,10 @@ def run(cmd: list[str], cwd: Path, check: bool = True, extra_env: dict | None = 
         "DVC_NO_ANALYTICS": "1",
         **(extra_env or {}),
     }
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=project_env(extra_env), capture_output=True, text=True)
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from imgclf.errors import PipelineError
+from imgclf.experiments.search_space import Space, parse_space
 from imgclf.params import Params, parse_params
 from imgclf.yaml_file import read_yaml
 
@@ -32,6 +33,7 @@ class Lab:
     sweeps: tuple[Sweep, ...]
     tiny: Overrides
     published: dict[str, str]  # experiment name -> the lab's own published result for it
+    search: Space = ()  # what `imgclf tune` samples over the base
 
     @property
     def swept_keys(self) -> tuple[str, ...]:
@@ -54,8 +56,8 @@ def load_labs(path: Path = Path("sweeps.yaml")) -> dict[str, Lab]:
 
 def _lab(name: str, spec: object, where: str) -> Lab:
     fields = ("title", "base", "sweeps", "tiny")
-    if not isinstance(spec, dict) or not set(fields) <= set(spec) <= {*fields, "published"}:
-        raise PipelineError(f"{where}: must have the keys {', '.join(fields)} (and, optionally, published)")
+    if not isinstance(spec, dict) or not set(fields) <= set(spec) <= {*fields, "published", "search"}:
+        raise PipelineError(f"{where}: must have the keys {', '.join(fields)} (and, optionally, published and search)")
     if not re.fullmatch(r"[A-Za-z0-9_]+", name) or name == "partial":
         raise PipelineError(f"{where}: a lab name may hold only letters, digits and _, and is not 'partial'")
     for key in ("base", "tiny"):
@@ -68,7 +70,9 @@ def _lab(name: str, spec: object, where: str) -> Lab:
     if unset:
         raise PipelineError(f"{where}.base: set {unset[0]} too (the value its sweep varies from)")
     published = spec.get("published") or {}
-    lab = Lab(name, str(spec["title"]), spec["base"], sweeps, spec["tiny"], {k: str(v) for k, v in published.items()})
+    search = parse_space(spec.get("search"), f"{where}.search")
+    published = {k: str(v) for k, v in published.items()}
+    lab = Lab(name, str(spec["title"]), spec["base"], sweeps, spec["tiny"], published, search)
     names = [run.name for run in experiments(lab)]
     unknown = [key for key in published if key not in names]
     if unknown:

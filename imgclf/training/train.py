@@ -51,9 +51,10 @@ def train(
     live_dir: Path,
     backup_dir: Path,
     weights_file: Path | None = None,
+    extra_callbacks: tuple[keras.callbacks.Callback, ...] = (),
 ) -> tuple[keras.Model, dict[str, float]]:
     """Returns the trained model and the final figures for metrics/train.json. `weights_file`: a pretrained
-    model's backbone weights (random without).
+    model's backbone weights (random without); `extra_callbacks` join every phase's (a tuning trial's pruning).
 
     Completed epochs are backed up in `backup_dir` (every `backup_every_s` seconds at most); a run that was killed
     resumes from its last backed-up epoch when trained again with the same params and data, and ends as an
@@ -79,7 +80,7 @@ def train(
     phases = training_phases(params, data.steps_per_epoch, Path(backup_dir))
     first_epoch = resume_point(params, strategy, data, Path(backup_dir), live_dir, phases[-1].end)
     start = time.perf_counter()
-    history = run_phases(model, strategy, params, data, phases, first_epoch, live_dir)
+    history = run_phases(model, strategy, params, data, phases, first_epoch, live_dir, extra_callbacks)
     seconds = time.perf_counter() - start
     shutil.rmtree(backup_dir, ignore_errors=True)
     # DVCLive's summary of the last step repeats metrics/train.json, and is no DVC output (as a metric, its keys
@@ -142,6 +143,7 @@ def run_phases(
     phases: list[Phase],
     first_epoch: int,
     live_dir: Path,
+    extra_callbacks: tuple[keras.callbacks.Callback, ...] = (),
 ) -> dict[str, list[float]]:
     """Compiles and fits each phase from `first_epoch` on; the Keras history of the epochs this run trained."""
     history: dict[str, list[float]] = {}
@@ -171,9 +173,10 @@ def run_phases(
             data.steps_per_epoch,
             last_phase=phase is phases[-1],
         )
+        callbacks[-1:-1] = extra_callbacks  # before the epoch log, which shows the epoch a pruner stopped on
         for name, values in fit_phase(model, strategy, params, data, epochs, callbacks).items():
             history.setdefault(name, []).extend(values)
-        if model.stop_training:  # TerminateOnNaN
+        if model.stop_training:  # TerminateOnNaN, or a tuning trial's pruner
             break
     return history
 

@@ -1,0 +1,44 @@
+"""The lines `imgclf tune` prints: one per finished trial, and the best so far."""
+
+import json
+
+from imgclf.experiments.labs import short_key
+from imgclf.experiments.search_space import Space, values_of
+
+WIDTH = 120
+STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}
+
+
+def trial_line(trial, space: Space) -> str:
+    """`  3  mnist_mlp-tune-0003  complete  val 97.85%   84 s  lr=0.0512 batch_size=100 ...`, within 120 columns."""
+    state = STATES.get(trial.state.name, trial.state.name.lower())
+    seconds = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete else 0
+    if trial.value is not None and state == "complete":
+        figure = f"val {trial.value:.2%}"
+    elif state == "pruned":
+        figure = f"at epoch {trial.user_attrs.get('pruned_at_epoch', trial.last_step or '?')}"
+    else:
+        figure = ""
+    head = f"{trial.number:>4}  {trial.user_attrs.get('experiment', '')}  {state:<8}  {figure:<14}{seconds:>6.0f} s  "
+    keys = tuple(r.key for r in space)
+    shown = " ".join(f"{short_key(k, keys)}={_text(v)}" for k, v in values_of(trial.params, space).items())
+    line = head + shown
+    if state == "failed" and trial.user_attrs.get("error"):
+        line += f"  ({trial.user_attrs['error']})"
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+
+
+def best_line(study) -> str:
+    from optuna.trial import TrialState
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        return "      best so far: none completed"
+    best = max(done, key=lambda t: t.value)
+    return f"      best so far: {best.user_attrs.get('experiment')}, val {best.value:.2%} (trial {best.number})"
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)

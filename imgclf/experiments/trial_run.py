@@ -1,0 +1,154 @@
+"""One trial of `imgclf tune` as one DVC experiment: `dvc exp run --temp -n STUDY-NNNN` with a `-S` for every params
+key, up to evaluate. It runs in a copy of the repository, so the workspace never changes, and a trial that fails or
+is pruned leaves no experiment: DVC keeps only a run that completed."""
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgclf.dvc_command import dvc
+from imgclf.errors import PipelineError
+from imgclf.experiments.labs import Experiment, pinned, set_param_args
+from imgclf.trial_link import TrialLink
+
+TARGET = "evaluate"  # the test figures for the report; plots and export are for the one you keep (dvc exp apply)
+EVAL_SERIES = "dvclive/plots/metrics/eval/accuracy.tsv"  # val_accuracy per epoch, as DVCLive logs it
+
+
+class TrialFailed(Exception):
+    """A trial's experiment did not complete (its reason is the last error line of its log)."""
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    commit: str
+    val_accuracy: float  # of the weights the model keeps
+    test_accuracy: float
+    test_loss: float
+    epochs_run: int
+    train_seconds: float | None
+
+
+def experiment_name(study: str, number: int) -> str:
+    return f"{study}-{number:04d}"
+
+
+class TrialProcesses:
+    """The trials' `dvc exp run` processes, each in a process group of its own: Ctrl-C reaches the tuner alone,
+    which passes it on to each group (DVC and its stage, as a terminal's Ctrl-C would) and waits for DVC to remove
+    its copy of the repository."""
+
+    def __init__(self) -> None:
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def run(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> int:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as out:
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
+            with self._lock:
+                self._running.add(process)
+            try:
+                return process.wait()
+            except BaseException:
+                _interrupt(process)
+                raise
+            finally:
+                with self._lock:
+                    self._running.discard(process)
+
+    def interrupt_all(self) -> None:
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+
+
+def _interrupt(process: subprocess.Popen, patience_s: float = 120) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=patience_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def run_experiment(
+    run: Experiment, committed: dict, link: TrialLink, project: Path, log: Path, processes: TrialProcesses
+) -> None:
+    """`dvc exp run --temp` of the trial, its output into `log`."""
+    command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", run.name]
+    command += [*set_param_args(pinned(committed, run)), TARGET]
+    if processes.run(command, project, {**os.environ, **link.env()}, log) != 0:
+        raise TrialFailed(last_error(log))
+
+
+def remove_experiments(study: str, project: Path) -> int:
+    """Removes HEAD's experiments named STUDY-NNNN (an earlier study's of that name); returns how many."""
+    names = [
+        n
+        for n in dvc("exp", "ls", "--name-only", cwd=project).split()
+        if re.fullmatch(rf"{re.escape(study)}-\d{{4,}}", n)
+    ]
+    if names:
+        dvc("exp", "remove", *names, cwd=project)
+    return len(names)
+
+
+def last_error(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if line.lower().startswith("error")]
+    ours = [line for line in errors if line.startswith("error:")]  # a stage's own line, before DVC's summary
+    return (ours or errors or lines or ["no output"])[-1][:300]
+
+
+def experiment_commit(name: str, project: Path) -> str:
+    """The commit DVC made for the experiment named `name` on HEAD."""
+    head = _git(["rev-parse", "HEAD"], project)
+    refs = _git(["for-each-ref", "--format=%(objectname) %(refname)", f"refs/exps/{head[:2]}/{head[2:]}"], project)
+    for line in refs.splitlines():
+        commit, ref = line.split(" ", 1)
+        if ref.rsplit("/", 1)[-1] == name:
+            return commit
+    raise TrialFailed(f"dvc exp run ended without an experiment named {name}")
+
+
+def read_result(commit: str, project: Path, keeps_best_epoch: bool) -> TrialResult:
+    """The experiment's figures, from its commit. The objective is the val accuracy of the weights the model keeps:
+    the best epoch's where early stopping restores them, else the last epoch's."""
+    train = json.loads(_git(["show", f"{commit}:metrics/train.json"], project))
+    evaluation = json.loads(_git(["show", f"{commit}:metrics/eval.json"], project))
+    timing = json.loads(_git(["show", f"{commit}:metrics/timing.json"], project) or "{}")
+    val = train["val_accuracy"]
+    if keeps_best_epoch:
+        series = _git(["show", f"{commit}:{EVAL_SERIES}"], project).splitlines()[1:]
+        val = float(series[train["best_epoch"] - 1].split()[1])
+    return TrialResult(
+        commit,
+        float(val),
+        float(evaluation["test_accuracy"]),
+        float(evaluation["test_loss"]),
+        int(train["epochs_run"]),
+        (timing.get("train") or {}).get("train_seconds"),
+    )
+
+
+def _git(args: list[str], project: Path) -> str:
+    done = subprocess.run(["git", *args], cwd=project, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PipelineError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def seconds_since(start: float) -> float:
+    return round(time.monotonic() - start, 1)

@@ -1,0 +1,163 @@
+"""Search a lab's hyperparameters (its `search:` space in sweeps.yaml) with Optuna; every trial is a DVC experiment.
+
+    imgclf tune mnist_mlp --trials 30                  # TPE sampling, median pruning; the study in .tune/
+    imgclf tune mnist_mlp --tiny --trials 4            # a quick check on a tiny sample
+    imgclf tune mnist_mlp --timeout 3600 --jobs 2      # at most an hour, two trials at once
+    imgclf tune mnist_mlp --storage postgresql+psycopg2://tune@db.example/studies   # one study, many machines
+
+Each trial is `dvc exp run --temp -n STUDY-NNNN` with a -S for every params key (the committed params.yaml, the
+lab's base, -S, the sampled values): `dvc exp show`, `make compare`, `dvc exp apply` and `dvc exp push` take it as
+any experiment. Trials are chosen on the validation accuracy of the weights the model keeps; the test set takes no
+part. The train stage reports each epoch to the study, and the pruner may stop a trial early: a pruned or failed
+trial leaves no experiment. Running the command again continues the study until it has --trials trials.
+"""
+
+import argparse
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from imgclf.cli import exit_on_error
+from imgclf.errors import PipelineError
+from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
+from imgclf.experiments.search_space import Space
+from imgclf.experiments.study import (
+    SAMPLERS,
+    counted,
+    fail_dead_local_trials,
+    make_sampler,
+    open_study,
+    redacted,
+    requeue_interrupted,
+    storage_url,
+)
+from imgclf.experiments.sweep import parse_set
+from imgclf.experiments.trial_lines import best_line, trial_line
+from imgclf.experiments.trial_objective import TrialObjective
+from imgclf.experiments.trial_run import TrialFailed, TrialProcesses, remove_experiments
+from imgclf.params import parse_params
+from imgclf.trial_link import PRUNERS, make_pruner
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lab", help="a lab of sweeps.yaml with a search: space")
+    parser.add_argument("--trials", type=int, default=20, help="trials the study should have in all (default 20)")
+    parser.add_argument("--timeout", type=float, help="seconds after which no new trial starts (this run)")
+    parser.add_argument("--jobs", type=int, default=1, help="trials at once on this machine (default 1)")
+    parser.add_argument("--study", help="the study's name (default LAB-tune); its experiments are STUDY-NNNN")
+    parser.add_argument("--storage", help="a database URL (default: sqlite .tune/STUDY.db in the repository)")
+    parser.add_argument("--seed", type=int, help="the sampler's seed")
+    parser.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="default tpe")
+    parser.add_argument("--pruner", default="median", choices=PRUNERS, help="default median")
+    parser.add_argument("--tiny", action="store_true", help="add the lab's tiny-sample overrides (quick check)")
+    parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every trial")
+    args = parser.parse_args()
+    if args.trials < 1 or args.jobs < 1 or (args.timeout is not None and args.timeout <= 0):
+        raise PipelineError("--trials and --jobs take 1 or more, --timeout a number of seconds above 0")
+    return args
+
+
+def searched(lab: Lab, tiny: bool, extra: dict) -> Space:
+    """The lab's space less the keys the tiny sample fixes; a key given with -S cannot also be searched."""
+    if not lab.search:
+        raise PipelineError(f"lab {lab.name} has no search: space in sweeps.yaml; add one (docs/experiments.md)")
+    clash = [r.key for r in lab.search if r.key in extra]
+    if clash:
+        raise PipelineError(f"-S {clash[0]}: lab {lab.name} searches this key; leave it out, or edit sweeps.yaml")
+    return tuple(r for r in lab.search if not (tiny and r.key in lab.tiny))
+
+
+def check_space(committed: dict, shared: Overrides, space: Space, lab: str) -> None:
+    """Each end of each range (every choice) as params validation takes it, before any trial runs."""
+    for r in space:
+        for value in r.ends():
+            try:
+                parse_params(apply(committed, {**shared, r.key: value}), source="params")
+            except PipelineError as e:
+                reason = str(e).removeprefix("params: ")
+                raise PipelineError(f"sweeps.yaml: {lab}.search.{r.key}: {value!r} is refused: {reason}") from None
+
+
+def main() -> None:
+    args = arguments()
+    project = Path(".")
+    lab = find_lab(load_labs(), args.lab)
+    extra = parse_set(args.set)
+    space = searched(lab, args.tiny, extra)
+    committed = committed_params(project)
+    shared = shared_overrides(lab, args.tiny, extra)
+    check_space(committed, shared, space, lab.name)
+    train = parse_params(apply(committed, shared), source=f"sweeps.yaml {lab.name}").train
+    name = args.study or f"{lab.name}-tune"
+    url = storage_url(args.storage, name, project)
+    study = open_study(url, name, make_pruner(args.pruner, train.epochs))
+    study.sampler = make_sampler(args.sampler, args.seed, len(study.trials))
+    prepare(study, name, project)
+    print(f"study {name} in {redacted(url)}: {counted(study)} of {args.trials} trials done; {args.sampler} sampler, "
+          f"{args.pruner} pruner")  # fmt: skip
+    processes = TrialProcesses()
+    keeps_best = train.early_stopping.enabled and train.early_stopping.restore_best_weights
+    objective = TrialObjective(project, committed, shared, space, url, name, args.pruner, train.epochs, keeps_best,
+                               processes)  # fmt: skip
+    started = time.monotonic()
+    with interrupts_passed_on(processes):
+        optimize(study, objective, args)
+    print(f"{counted(study)} of {args.trials} trials done in {time.monotonic() - started:.0f} s")
+
+
+def prepare(study, name: str, project: Path) -> None:
+    """Before the first trial: a new study replaces the experiments an earlier study of its name left; a study
+    that goes on fails its trials whose tuner on this machine is gone, and runs its interrupted trials again."""
+    if not study.trials:
+        removed = remove_experiments(name, project)
+        if removed:
+            print(f"removed {removed} experiments of an earlier study named {name}")
+    for number in fail_dead_local_trials(study):
+        print(f"trial {number}: its tuner on this machine is gone; marked failed, its params will run again")
+    for number in requeue_interrupted(study):
+        print(f"trial {number} was interrupted: its params run again")
+
+
+@contextlib.contextmanager
+def interrupts_passed_on(processes: TrialProcesses) -> Iterator[None]:
+    """Ctrl-C and SIGTERM reach each trial's DVC (in a process group of its own), then stop the study."""
+
+    def interrupt(signum, frame) -> None:
+        processes.interrupt_all()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    yield
+
+
+def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None:
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    left = args.trials - counted(study)
+    if left <= 0:
+        return
+    enough = MaxTrialsCallback(args.trials, states=(TrialState.COMPLETE, TrialState.PRUNED))  # other machines' too
+
+    def report(study, trial) -> None:
+        print(trial_line(trial, objective.space), flush=True)
+        print(best_line(study), flush=True)
+
+    try:
+        study.optimize(
+            objective, n_trials=left, timeout=args.timeout, n_jobs=args.jobs, catch=(TrialFailed,),
+            callbacks=[report, enough],
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        raise PipelineError(
+            f"interrupted with {counted(study)} of {args.trials} trials done; "
+            "run the same command to go on (interrupted trials run again)"
+        ) from None
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,176 @@
+"""imgclf tune's parts without a DVC run: the search space, the trial <-> experiment link, the study's storage and
+bookkeeping, the pruning callback against a real (SQLite) study, and its lines."""
+
+import os
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from imgclf.errors import PipelineError
+from imgclf.experiments.labs import load_labs, shared_overrides
+from imgclf.experiments.search_space import parse_space, sample, values_of
+from imgclf.experiments.study import (
+    fail_dead_local_trials,
+    make_sampler,
+    open_study,
+    redacted,
+    requeue_interrupted,
+    storage_url,
+)
+from imgclf.experiments.trial_lines import WIDTH, trial_line
+from imgclf.experiments.trial_run import experiment_name, last_error
+from imgclf.experiments.tune import check_space
+from imgclf.trial_link import TrialLink, make_pruner, trial_link
+from tests.project import REPO
+
+pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+COMMITTED = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"train.lr": {"low": 0.3, "high": 0.1}}, "search.train.lr: low (0.3) must be below high (0.1)"),
+        ({"train.lr": {"low": 0, "high": 0.1, "log": True}}, "search.train.lr: a log range needs low above 0; got 0"),
+        ({"train.batch_size": {"choice": []}}, "search.train.batch_size.choice: must be a non-empty list of values"),
+        ({"train.lr": {"low": "a", "high": 1}}, "search.train.lr: low, high and step must be numbers"),
+        ({"train.lr": {"low": 0.1, "high": 1, "log": True, "step": 0.1}}, "search.train.lr: give {low, high}"),
+        ({"train.lr": [0.1, 0.2]}, "search.train.lr: give {low, high} (with log: true or a step) or {choice: [...]}"),
+        ({"train.epochs": {"low": 1, "high": 5, "step": 9}}, "search.train.epochs.step: must be above 0 and at most"),
+        ({"train.batch_size": {"choice": [32, 32]}}, "search.train.batch_size.choice: lists a value twice"),
+    ],
+)
+def test_a_bad_range_is_one_line_naming_its_key(spec: dict, message: str):
+    with pytest.raises(PipelineError) as refused:
+        parse_space(spec, "sweeps.yaml: lab.search")
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "spec", "message"),
+    [
+        ("train.lrr", {"low": 0.01, "high": 0.1}, "mnist_mlp.search.train.lrr: 0.01 is refused: "),
+        ("train.batch_size", {"choice": [32, 0]}, "mnist_mlp.search.train.batch_size: 0 is refused: "),
+        ("train.mlp.hidden_units", {"choice": [[800], [0]]}, "mnist_mlp.search.train.mlp.hidden_units: [0] is refused"),
+    ],
+)
+def test_a_range_params_validation_refuses_stops_before_any_trial(key: str, spec: dict, message: str):
+    lab = load_labs(REPO / "sweeps.yaml")["mnist_mlp"]
+    space = parse_space({key: spec}, "sweeps.yaml: mnist_mlp.search")
+    with pytest.raises(PipelineError) as refused:
+        check_space(COMMITTED, shared_overrides(lab, False, {}), space, "mnist_mlp")
+    assert str(refused.value).startswith(f"sweeps.yaml: {message}")
+    assert key.rsplit(".", 1)[-1] in str(refused.value).split("refused: ", 1)[1], "the reason names the key"
+
+
+def test_every_labs_space_is_valid_at_both_ends():
+    for lab in load_labs(REPO / "sweeps.yaml").values():
+        if lab.search:
+            extra = {"data.folder": "/data/photos"} if lab.base.get("data.dataset") == "folder" else {}
+            check_space(COMMITTED, shared_overrides(lab, False, extra), lab.search, lab.name)
+
+
+def test_sampling_gives_params_yaml_values_within_each_range():
+    space = parse_space(
+        {
+            "train.lr": {"low": 0.001, "high": 0.3, "log": True},
+            "train.epochs": {"low": 25, "high": 125, "step": 25},
+            "train.mlp.hidden_units": {"choice": [[500], [800, 500]]},
+        },
+        "search",
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    for _ in range(20):
+        trial = study.ask()
+        values = sample(trial, space)
+        assert 0.001 <= values["train.lr"] <= 0.3
+        assert values["train.epochs"] in (25, 50, 75, 100, 125)
+        assert values["train.mlp.hidden_units"] in ([500], [800, 500]), "a choice of lists comes back as a list"
+        assert values_of(trial.params, space) == values
+        study.tell(trial, 0.5)
+
+
+def test_a_trial_and_its_experiment_name_each_other(tmp_path: Path):
+    assert experiment_name("mnist_mlp-tune", 3) == "mnist_mlp-tune-0003"
+    link = TrialLink("sqlite:////abs/x.db", "mnist_mlp-tune", 17, "hyperband", 100)
+    assert trial_link(link.env()) == link
+    assert trial_link({}) is None, "a dvc repro or a plain dvc exp run: no trial"
+
+
+def test_the_default_study_lives_at_the_repository_root(tmp_path: Path):
+    assert storage_url(None, "lab-tune", tmp_path) == f"sqlite:///{tmp_path.resolve()}/.tune/lab-tune.db"
+    assert storage_url("sqlite:///studies/a.db", "x", tmp_path) == f"sqlite:///{tmp_path.resolve()}/studies/a.db"
+    assert storage_url("postgresql+psycopg2://tune:secret@db/studies", "x", tmp_path).endswith("@db/studies")
+    assert redacted("postgresql+psycopg2://tune:secret@db/studies") == "postgresql+psycopg2://tune:***@db/studies"
+    with pytest.raises(PipelineError, match="give a database URL"):
+        storage_url("studies.db", "x", tmp_path)
+
+
+def test_a_resumed_study_draws_new_params_from_the_same_seed():
+    assert make_sampler("random", 7, 0)._rng.rng.random() != make_sampler("random", 7, 4)._rng.rng.random()
+
+
+def test_interrupted_trials_run_again_once_and_dead_tuners_trials_fail(tmp_path: Path):
+    study = open_study(f"sqlite:///{tmp_path}/s.db", "s", make_pruner("median", 5))
+    interrupted = study.ask({"train.lr": optuna.distributions.FloatDistribution(0.001, 0.1)})
+    interrupted.set_user_attr("interrupted", True)
+    study.tell(interrupted, state=TrialState.FAIL)
+    assert requeue_interrupted(study) == [0]
+    assert requeue_interrupted(study) == [], "queued once"
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.system_attrs["fixed_params"] for t in waiting] == [interrupted.params], "its params, for the next"
+
+    orphan = study.ask()
+    orphan.set_user_attr("host", os.uname().nodename)
+    orphan.set_user_attr("pid", 2**22 + 1)  # above Linux's pid_max default: no such process
+    assert fail_dead_local_trials(study) == [orphan.number]
+    assert study.trials[orphan.number].state == TrialState.FAIL
+
+
+def test_pruning_stops_training_on_a_trial_below_the_median(tmp_path: Path):
+    from imgclf.training.pruning import TrialPruning
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    study = open_study(url, "s", make_pruner("median", 5))
+    for good in (0.6, 0.7):
+        trial = study.ask()
+        for epoch in range(1, 6):
+            trial.report(good + epoch / 100, epoch)
+        study.tell(trial, good + 0.05)
+    hopeless = study.ask()
+    callback = TrialPruning(TrialLink(url, "s", hopeless._trial_id, "median", 5))
+
+    class Model:
+        stop_training = False
+
+    callback.set_model(Model())
+    callback.on_epoch_end(0, {"val_accuracy": 0.1})
+    assert not callback.model.stop_training, "never on the first epoch (the pruner's warm-up)"
+    callback.on_epoch_end(1, {"val_accuracy": 0.1})
+    assert callback.model.stop_training and callback.pruned_at == 2
+    reported = study.trials[hopeless.number]
+    assert reported.intermediate_values == {1: 0.1, 2: 0.1}
+    assert reported.user_attrs["pruned_at_epoch"] == 2
+
+
+def test_a_trial_line_fits_120_columns():
+    space = parse_space({"train.mlp.hidden_units": {"choice": [[1200, 1200, 1200, 1200, 1200, 1200] * 4]}}, "s")
+    study = optuna.create_study()
+    trial = study.ask()
+    sample(trial, space)
+    trial.set_user_attr("experiment", "a_long_lab_name-tune-0001")
+    study.tell(trial, 0.9)
+    line = trial_line(study.trials[0], space)
+    assert len(line) <= WIDTH and "complete  val 90.00%" in line
+
+
+def test_a_failed_trial_names_the_stage_s_own_error(tmp_path: Path):
+    log = tmp_path / "t.log"
+    log.write_text(
+        "Running stage 'train':\nerror: train.lr = 5: the loss became NaN\n"
+        "ERROR: failed to reproduce 'train': failed to run: python -m stages.train, exited with 1\n"
+    )
+    assert last_error(log) == "error: train.lr = 5: the loss became NaN"

@@ -1,0 +1,116 @@
+"""imgclf tune for real on a tiny sample, in a temporary copy of this repository: a 4-trial study in SQLite whose
+trials are DVC experiments, one of them pruned, interrupted during its 4th trial and run again to its end."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.project import copy_repo, project_env, run
+
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
+
+HOPELESS_LR = 1.0e-7
+LAB = """
+tune_check:
+  title: a tiny search with one hopeless learning rate
+  base:
+    data.dataset: mnist_5k
+    preprocess.max_per_class: 20
+    train.model: mlp
+    train.optimizer: adam
+    train.epochs: 5
+  sweeps: []
+  tiny: {}
+  search:
+    train.lr: {choice: [0.003, 0.01, 1.0e-7]}
+"""
+# TPE's first trials are random draws: with seed 1 they take lr 0.01, 0.003, then the hopeless one twice
+TUNE = [sys.executable, "-m", "imgclf.experiments.tune", "tune_check", "--trials", "4", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("tune")
+    copy_repo(project)
+    with open(project / "sweeps.yaml", "a") as f:
+        f.write(LAB)
+    run(["git", "init", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+    return project
+
+
+def interrupted_during_the_fourth_trial(project: Path) -> str:
+    """Runs the study; on its third trial's line, waits until the fourth trial trains, then sends Ctrl-C."""
+    out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    tuner = subprocess.Popen(TUNE, cwd=project, env=project_env(), **out)
+    lines = []
+    for line in tuner.stdout:
+        lines.append(line)
+        if line.startswith("   2  "):
+            log = project / ".tune" / "tune_check-tune" / "tune_check-tune-0003.log"
+            deadline = time.monotonic() + 120
+            while "Running stage 'train'" not in (log.read_text() if log.exists() else ""):
+                assert time.monotonic() < deadline, "the fourth trial never reached train"
+                time.sleep(0.5)
+            tuner.send_signal(signal.SIGINT)
+    tuner.wait(timeout=180)
+    assert tuner.returncode == 1
+    return "".join(lines)
+
+
+def processes_in(folder: Path) -> list[str]:
+    """The command lines of the processes working in `folder` or below (DVC's copies of the repository)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(proc / "cwd").readlink().is_relative_to(folder):
+                found.append((proc / "cmdline").read_text().replace("\0", " "))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
+    first = interrupted_during_the_fourth_trial(project)
+    assert first.splitlines()[-1] == (
+        "error: interrupted with 3 of 4 trials done; run the same command to go on (interrupted trials run again)"
+    )
+    assert "   2  tune_check-tune-0002  pruned    at epoch 2" in first, "the hopeless lr stops after 2 of 5 epochs"
+    assert run(["git", "status", "--porcelain"], project).stdout == "", "the workspace is as committed"
+    leftovers = [p.name for p in (project / ".dvc" / "tmp" / "exps" / "standalone").iterdir() if p.name != "run"]
+    assert leftovers == [], "DVC removed the interrupted trial's copy of the repository"
+    assert processes_in(project) == [], "no dvc or stage process is left"
+
+    second = run(TUNE, project).stdout
+    assert "trial 3 was interrupted: its params run again" in second
+    assert second.splitlines()[-1].startswith("4 of 4 trials done")
+
+    study = optuna.load_study(study_name="tune_check-tune", storage=f"sqlite:///{project}/.tune/tune_check-tune.db")
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 4
+    assert states.count(TrialState.FAIL) == 1, "the interrupted trial, run again as another"
+    retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == 3)
+    assert retry.params == study.trials[3].params
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    experiments = {e["name"]: e["data"] for b in shown for g in b["experiments"] or [] for e in g["revs"]}
+    completed = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert sorted(experiments) == sorted(t.user_attrs["experiment"] for t in completed), "pruned ones leave none"
+    for trial in completed:
+        experiment = experiments[trial.user_attrs["experiment"]]
+        assert experiment["rev"] == trial.user_attrs["commit"]
+        assert experiment["params"]["params.yaml"]["data"]["train"]["lr"] == json.loads(trial.params["train.lr"])
+        metrics = experiment["metrics"]
+        assert metrics["metrics/train.json"]["data"]["val_accuracy"] == trial.value, "chosen on validation"
+        assert metrics["metrics/eval.json"]["data"]["test_accuracy"] == trial.user_attrs["test_accuracy"]
+        assert metrics["metrics/timing.json"]["data"]["train"]["trial"] == trial.number
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert pruned and all(json.loads(t.params["train.lr"]) == HOPELESS_LR and t.last_step < 5 for t in pruned)
