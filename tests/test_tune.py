@@ -174,3 +174,41 @@ def test_a_failed_trial_names_the_stage_s_own_error(tmp_path: Path):
         "ERROR: failed to reproduce 'train': failed to run: python -m stages.train, exited with 1\n"
     )
     assert last_error(log) == "error: train.lr = 5: the loss became NaN"
+
+
+def finished_study(space) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    for number, (val, test) in enumerate([(0.90, 0.88), (0.95, 0.93), (0.92, 0.94)]):
+        trial = study.ask()
+        sample(trial, space)
+        for key, value in {"experiment": f"lab-tune-000{number}", "commit": None, "test_accuracy": test,
+                           "test_loss": 0.3, "epochs_run": 5}.items():  # fmt: skip
+            trial.set_user_attr(key, value)
+        study.tell(trial, val)
+    return study
+
+
+def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
+    from imgclf.experiments.tune_record import Settings, partial_reason, trial_records
+    from imgclf.experiments.tune_report import markdown
+
+    lab = load_labs(REPO / "sweeps.yaml")["mnist_mlp"]
+    space = parse_space({"train.lr": {"low": 0.01, "high": 0.1, "log": True}}, "s")
+    records = trial_records(finished_study(space), space)
+    settings = Settings("mnist_mlp", "mnist_mlp-tune", "sqlite:///x.db", "tpe", "median", 1, 3, None, False)
+    source = {"commit": ["abcdef1234"], "data_md5": None, "hosts": ["h"], "machine": "Linux"}
+    report = markdown(lab, space, settings, records, source, [], test_top=1)
+    assert "**Best: lab-tune-0001** (trial 1): validation accuracy 95.00%; test accuracy 93.00%" in report
+    assert "test accuracy |" not in report, "trial 2's better test figure must not show: it took no part"
+    ranked_rows = [line for line in report.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert [row.split(" | ")[1] for row in ranked_rows] == ["lab-tune-0001", "lab-tune-0002"], "ranked on val"
+    asked = markdown(lab, space, settings, records, source, [], test_top=2)
+    assert "| test accuracy |" in asked and "94.00%" in asked and "88.00%" not in asked
+
+    assert partial_reason(settings, records) is None
+    assert partial_reason(Settings(**{**vars(settings), "trials": 5}), records) == "3 of its 5 trials done"
+    assert partial_reason(Settings(**{**vars(settings), "tiny": True}), records) == "--tiny: a tiny sample"
+    sourced = Settings(**{**vars(settings), "overrides": {"data.mirrors.mnist": ["/m"]}})
+    assert partial_reason(sourced, records) is None, "a data source is the same study"
+    other = Settings(**{**vars(settings), "overrides": {"train.seed": 3}})
+    assert partial_reason(other, records) == "-S train.seed: not the lab's setup"

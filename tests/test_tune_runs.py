@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from tests.project import copy_repo, project_env, run
@@ -91,7 +92,8 @@ def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
 
     second = run(TUNE, project).stdout
     assert "trial 3 was interrupted: its params run again" in second
-    assert second.splitlines()[-1].startswith("4 of 4 trials done")
+    assert second.splitlines()[-2].startswith("4 of 4 trials done")
+    assert second.splitlines()[-1] == "reports/tune-tune_check/report.md", "a complete study: the report to commit"
 
     study = optuna.load_study(study_name="tune_check-tune", storage=f"sqlite:///{project}/.tune/tune_check-tune.db")
     states = [t.state for t in study.trials]
@@ -114,3 +116,16 @@ def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
         assert metrics["metrics/timing.json"]["data"]["train"]["trial"] == trial.number
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     assert pruned and all(json.loads(t.params["train.lr"]) == HOPELESS_LR and t.last_step < 5 for t in pruned)
+
+    report = (project / "reports" / "tune-tune_check" / "report.md").read_text()
+    best = max(completed, key=lambda t: (t.value, -t.number))
+    assert f"**Best: {best.user_attrs['experiment']}** (trial {best.number})" in report
+    assert "the test set took no part in the choice" in report
+    for picture in ("history.png", "importances.png", "slices.png"):
+        assert f"![{picture}]({picture})" in report
+        assert (project / "reports" / "tune-tune_check" / picture).stat().st_size > 0
+
+    applied = run([*TUNE, "--apply"], project).stdout
+    assert f"applied {best.user_attrs['experiment']}" in applied, "a complete study runs no trial: it applies"
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["train"]["lr"] == json.loads(best.params["train.lr"])

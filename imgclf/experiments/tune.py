@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
+from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
 from imgclf.experiments.search_space import Space
@@ -37,6 +38,8 @@ from imgclf.experiments.sweep import parse_set
 from imgclf.experiments.trial_lines import best_line, trial_line
 from imgclf.experiments.trial_objective import TrialObjective
 from imgclf.experiments.trial_run import TrialFailed, TrialProcesses, remove_experiments
+from imgclf.experiments.tune_record import Settings
+from imgclf.experiments.tune_report import best_experiment, write_tune_report
 from imgclf.params import parse_params
 from imgclf.trial_link import PRUNERS, make_pruner
 
@@ -54,9 +57,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--pruner", default="median", choices=PRUNERS, help="default median")
     parser.add_argument("--tiny", action="store_true", help="add the lab's tiny-sample overrides (quick check)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every trial")
+    parser.add_argument("--test-top", type=int, default=1, help="report the test accuracy of the top K (default 1)")
+    parser.add_argument("--apply", action="store_true", help="then put the best trial's params into the workspace")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/tune-LAB/ is written there")
     args = parser.parse_args()
-    if args.trials < 1 or args.jobs < 1 or (args.timeout is not None and args.timeout <= 0):
-        raise PipelineError("--trials and --jobs take 1 or more, --timeout a number of seconds above 0")
+    if min(args.trials, args.jobs, args.test_top) < 1 or (args.timeout is not None and args.timeout <= 0):
+        raise PipelineError("--trials, --jobs and --test-top take 1 or more, --timeout a number of seconds above 0")
     return args
 
 
@@ -106,6 +112,26 @@ def main() -> None:
     with interrupts_passed_on(processes):
         optimize(study, objective, args)
     print(f"{counted(study)} of {args.trials} trials done in {time.monotonic() - started:.0f} s")
+    settings = Settings(lab.name, name, redacted(url), args.sampler, args.pruner, args.seed, args.trials, args.timeout,
+                        args.tiny, extra)  # fmt: skip
+    folder = write_tune_report(study, lab, space, settings, args.out, project, args.test_top)
+    if args.apply:
+        apply_best(folder / "results.json", project)
+
+
+def apply_best(results: Path, project: Path) -> None:
+    """`dvc exp apply` of the study's best trial: its params, metrics and the outputs of the stages it ran. A trial
+    stops at evaluate, so DVC finds the files of plot and export missing: `dvc repro` makes them."""
+    best = best_experiment(results)
+    if not best:
+        raise PipelineError("--apply: no trial has completed yet")
+    try:
+        dvc("exp", "apply", best, cwd=project)
+    except PipelineError as e:
+        if "missing-files" not in str(e):
+            pull = f"`dvc exp pull origin {best}` on a machine that did not run it"
+            raise PipelineError(f"--apply: {e}; {pull}") from None
+    print(f"applied {best}: params.yaml, metrics and model are its own; `dvc repro` draws its plots and exports it")
 
 
 def prepare(study, name: str, project: Path) -> None:

@@ -1,0 +1,112 @@
+"""A study's record for its report: each trial as plain values, the settings the search ran with, and where its
+numbers came from. Read from the Optuna study and the trials' experiment commits."""
+
+import socket
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from imgclf.experiments.exp_show import data_md5_of, lock_at
+from imgclf.experiments.provenance import is_source, machine
+from imgclf.experiments.search_space import Space, values_of
+
+STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the search ran: what a reader needs to run it again."""
+
+    lab: str
+    study: str
+    storage: str  # without a password
+    sampler: str
+    pruner: str
+    seed: int | None
+    trials: int
+    timeout_s: float | None
+    tiny: bool
+    overrides: dict = field(default_factory=dict)  # -S
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    number: int
+    state: str
+    experiment: str | None
+    commit: str | None
+    params: dict
+    val_accuracy: float | None  # what the search maximised
+    test_accuracy: float | None
+    test_loss: float | None
+    epochs_run: int | None  # a pruned trial's: the epochs it trained
+    seconds: float | None
+    host: str | None
+    error: str | None
+
+
+def trial_records(study, space: Space) -> list[TrialRecord]:
+    records = []
+    for t in study.get_trials(deepcopy=False):
+        a = t.user_attrs
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
+        state = STATES.get(t.state.name, t.state.name.lower())
+        epochs = a.get("pruned_at_epoch") if state == "pruned" else a.get("epochs_run")
+        records.append(
+            TrialRecord(
+                t.number, state, a.get("experiment"), a.get("commit"), values_of(t.params, space),
+                t.value if state == "complete" else None, a.get("test_accuracy"), a.get("test_loss"), epochs,
+                None if seconds is None else round(seconds, 1), a.get("host"), a.get("error"),
+            )
+        )  # fmt: skip
+    return records
+
+
+def ranked(records: list[TrialRecord]) -> list[TrialRecord]:
+    """Completed trials, best validation accuracy first (ties: the earlier trial)."""
+    return sorted((r for r in records if r.state == "complete"), key=lambda r: (-r.val_accuracy, r.number))
+
+
+def partial_reason(settings: Settings, records: list[TrialRecord]) -> str | None:
+    """Why this study may not replace the committed report, or None: all its trials done, on the lab's own setup."""
+    counted = sum(r.state in ("complete", "pruned") for r in records)
+    if counted < settings.trials:
+        return f"{counted} of its {settings.trials} trials done"
+    if settings.tiny:
+        return "--tiny: a tiny sample"
+    other = [k for k in settings.overrides if not is_source(k)]
+    if other:
+        return f"-S {other[0]}: not the lab's setup"
+    if not ranked(records):
+        return "no trial completed"
+    return None
+
+
+def provenance(records: list[TrialRecord], project: Path) -> dict:
+    """The commits the trials ran on (their experiments' parents), the data of the best one, the machines."""
+    done = [r for r in records if r.commit]
+    parents = set()
+    for r in done:
+        shown = subprocess.run(["git", "rev-parse", f"{r.commit}^"], cwd=project, capture_output=True, text=True)
+        if shown.returncode == 0:
+            parents.add(shown.stdout.strip())
+    best = ranked(records)
+    data = data_md5_of(lock_at(project)(best[0].commit)) if best else None
+    hosts = sorted({r.host for r in records if r.host})
+    return {
+        "commit": sorted(parents),
+        "data_md5": data,
+        "hosts": hosts,
+        "machine": machine() if hosts in ([], [socket.gethostname()]) else None,
+    }
+
+
+def as_json(settings: Settings, records: list[TrialRecord], source: dict, reason: str | None) -> dict:
+    best = ranked(records)
+    return {
+        "settings": asdict(settings),
+        "best": asdict(best[0]) if best else None,
+        "partial": reason,
+        "provenance": source,
+        "trials": [asdict(r) for r in records],
+    }
