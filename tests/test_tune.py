@@ -104,6 +104,7 @@ def test_the_default_study_lives_at_the_repository_root(tmp_path: Path):
     assert storage_url(None, "lab-tune", tmp_path) == f"sqlite:///{tmp_path.resolve()}/.tune/lab-tune.db"
     assert storage_url("sqlite:///studies/a.db", "x", tmp_path) == f"sqlite:///{tmp_path.resolve()}/studies/a.db"
     assert storage_url("postgresql+psycopg2://tune:secret@db/studies", "x", tmp_path).endswith("@db/studies")
+    assert storage_url("postgresql://tune@db/studies", "x", tmp_path) == "postgresql+psycopg2://tune@db/studies"
     assert redacted("postgresql+psycopg2://tune:secret@db/studies") == "postgresql+psycopg2://tune:***@db/studies"
     with pytest.raises(PipelineError, match="give a database URL"):
         storage_url("studies.db", "x", tmp_path)

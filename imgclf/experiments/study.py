@@ -6,6 +6,7 @@ one whose machine stopped beating is failed, and its params run once more, by wh
 
 import os
 import socket
+import time
 from pathlib import Path
 
 from imgclf.errors import PipelineError
@@ -25,7 +26,9 @@ def storage_url(given: str | None, study: str, root: Path) -> str:
     if given.startswith("sqlite:///") and not given.startswith("sqlite:////"):
         return f"sqlite:///{(root / given.removeprefix('sqlite:///')).resolve()}"
     if "://" not in given:
-        raise PipelineError(f"--storage {given}: give a database URL, e.g. postgresql+psycopg2://user@host/db")
+        raise PipelineError(f"--storage {given}: give a database URL, e.g. postgresql://user@host/db")
+    if given.startswith(("postgresql://", "postgres://")):  # SQLAlchemy 2.1 would look for psycopg 3
+        return "postgresql+psycopg2://" + given.split("://", 1)[1]
     return given
 
 
@@ -44,17 +47,23 @@ def make_sampler(name: str, seed: int | None, trials_before: int = 0):
     raise PipelineError(f"--sampler {name}: choose one of {', '.join(SAMPLERS)}")
 
 
-def open_study(url: str, name: str, pruner):
+def open_study(url: str, name: str, pruner, tries: int = 5):
+    """The study, created if it is new. Machines that start together on a new database race to create Optuna's
+    tables and the study; the losers' errors (a duplicate key) pass on a retry, which finds both made."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        storage = open_storage(url, heartbeat_s=HEARTBEAT_S)
-        return optuna.create_study(
-            study_name=name, storage=storage, pruner=pruner, direction="maximize", load_if_exists=True
-        )
-    except Exception as e:  # a server that does not answer, a driver not installed, a file that is no database
-        raise PipelineError(f"--storage {redacted(url)}: cannot open the study: {str(e).splitlines()[0]}") from None
+    for attempt in range(tries):
+        try:
+            storage = open_storage(url, heartbeat_s=HEARTBEAT_S)
+            return optuna.create_study(
+                study_name=name, storage=storage, pruner=pruner, direction="maximize", load_if_exists=True
+            )
+        except Exception as e:  # a server that does not answer, a driver not installed, a file that is no database
+            if attempt == tries - 1 or ("duplicate key" not in str(e).lower() and "already exists" not in str(e)):
+                reason = str(e).splitlines()[0]
+                raise PipelineError(f"--storage {redacted(url)}: cannot open the study: {reason}") from None
+            time.sleep(1 + attempt)
 
 
 def redacted(url: str) -> str:
@@ -69,6 +78,13 @@ def counted(study) -> int:
     from optuna.trial import TrialState
 
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+def running(study) -> int:
+    """Trials running now: on other machines, between this machine's rounds."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
 def owner() -> dict[str, object]:

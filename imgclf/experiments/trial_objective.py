@@ -12,6 +12,7 @@ from imgclf.experiments.trial_run import (
     TrialProcesses,
     experiment_commit,
     experiment_name,
+    push_experiment,
     read_result,
     run_experiment,
 )
@@ -30,6 +31,7 @@ class TrialObjective:
     epochs: int
     keeps_best: bool  # early stopping restores the best epoch's weights
     processes: TrialProcesses
+    push: str | None = None  # a git remote: each completed trial's experiment and data go there (dvc exp push)
 
     def __call__(self, trial) -> float:
         """The trial's val accuracy; a pruned trial raises optuna.TrialPruned, a failed one TrialFailed."""
@@ -56,4 +58,6 @@ class TrialObjective:
         result = read_result(experiment_commit(run.name, self.project), self.project, self.keeps_best)
         for key, value in vars(result).items():
             trial.set_user_attr(key, value)
+        if self.push:
+            trial.set_user_attr("pushed", push_experiment(run.name, self.push, self.project))
         return result.val_accuracy

@@ -105,6 +105,20 @@ def remove_experiments(study: str, project: Path) -> int:
     return len(names)
 
 
+def push_experiment(name: str, remote: str, project: Path, tries: int = 3) -> bool:
+    """`dvc exp push REMOTE NAME`: the experiment to the git remote, its data and model to the DVC remote. A
+    failure is a line, not a failed trial: the experiment stays here, and `dvc exp push` can send it later."""
+    for attempt in range(tries):
+        try:
+            dvc("exp", "push", remote, name, cwd=project)
+            return True
+        except PipelineError as e:
+            if attempt == tries - 1:
+                print(f"warning: {name} stays on this machine only: {e}", flush=True)
+            time.sleep(2)  # another trial's DVC may hold the repository's lock for a moment
+    return False
+
+
 def last_error(log: Path) -> str:
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
     errors = [line for line in lines if line.lower().startswith("error")]

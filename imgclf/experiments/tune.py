@@ -32,6 +32,7 @@ from imgclf.experiments.study import (
     open_study,
     redacted,
     requeue_interrupted,
+    running,
     storage_url,
 )
 from imgclf.experiments.sweep import parse_set
@@ -59,6 +60,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every trial")
     parser.add_argument("--test-top", type=int, default=1, help="report the test accuracy of the top K (default 1)")
     parser.add_argument("--apply", action="store_true", help="then put the best trial's params into the workspace")
+    parser.add_argument("--push", metavar="GIT_REMOTE", help="dvc exp push each completed trial there (and its data)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/tune-LAB/ is written there")
     args = parser.parse_args()
     if min(args.trials, args.jobs, args.test_top) < 1 or (args.timeout is not None and args.timeout <= 0):
@@ -107,7 +109,7 @@ def main() -> None:
     processes = TrialProcesses()
     keeps_best = train.early_stopping.enabled and train.early_stopping.restore_best_weights
     objective = TrialObjective(project, committed, shared, space, url, name, args.pruner, train.epochs, keeps_best,
-                               processes)  # fmt: skip
+                               processes, args.push)  # fmt: skip
     started = time.monotonic()
     with interrupts_passed_on(processes):
         optimize(study, objective, args)
@@ -161,29 +163,28 @@ def interrupts_passed_on(processes: TrialProcesses) -> Iterator[None]:
 
 
 def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None:
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
-
-    left = args.trials - counted(study)
-    if left <= 0:
-        return
-    enough = MaxTrialsCallback(args.trials, states=(TrialState.COMPLETE, TrialState.PRUNED))  # other machines' too
+    """Rounds of up to --jobs trials until the study has --trials: each round first counts the trials done and
+    those other machines are running, so machines that share a study stop together at its size."""
 
     def report(study, trial) -> None:
         print(trial_line(trial, objective.space), flush=True)
         print(best_line(study), flush=True)
 
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     try:
-        study.optimize(
-            objective, n_trials=left, timeout=args.timeout, n_jobs=args.jobs, catch=(TrialFailed,),
-            callbacks=[report, enough],
-        )  # fmt: skip
+        while (left := args.trials - counted(study) - running(study)) > 0:
+            budget = None if deadline is None else deadline - time.monotonic()
+            if budget is not None and budget <= 0:
+                break
+            study.optimize(
+                objective, n_trials=min(left, args.jobs), timeout=budget, n_jobs=args.jobs, catch=(TrialFailed,),
+                callbacks=[report],
+            )  # fmt: skip
     except KeyboardInterrupt:
         raise PipelineError(
             f"interrupted with {counted(study)} of {args.trials} trials done; "
             "run the same command to go on (interrupted trials run again)"
         ) from None
-
 
 if __name__ == "__main__":
     exit_on_error(main)
