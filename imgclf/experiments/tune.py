@@ -186,5 +186,6 @@ def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None
             "run the same command to go on (interrupted trials run again)"
         ) from None
 
+
 if __name__ == "__main__":
     exit_on_error(main)
