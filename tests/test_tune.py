@@ -213,3 +213,14 @@ def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
     assert partial_reason(sourced, records) is None, "a data source is the same study"
     other = Settings(**{**vars(settings), "overrides": {"train.seed": 3}})
     assert partial_reason(other, records) == "-S train.seed: not the lab's setup"
+
+
+def test_a_study_goes_on_only_with_the_setup_it_began_with():
+    from imgclf.experiments.tune import same_setup
+
+    study = optuna.create_study()
+    same_setup(study, {"lab": "mnist_mlp", "tiny": False, "-S": {}})
+    same_setup(study, {"lab": "mnist_mlp", "tiny": False, "-S": {}})
+    with pytest.raises(PipelineError) as refused:
+        same_setup(study, {"lab": "mnist_mlp", "tiny": True, "-S": {}})
+    assert str(refused.value).endswith("give those, or name another --study")

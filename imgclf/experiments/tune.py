@@ -14,6 +14,7 @@ trial leaves no experiment. Running the command again continues the study until 
 
 import argparse
 import contextlib
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
+from imgclf.experiments.provenance import is_source
 from imgclf.experiments.search_space import Space
 from imgclf.experiments.study import (
     SAMPLERS,
@@ -103,6 +105,7 @@ def main() -> None:
     url = storage_url(args.storage, name, project)
     study = open_study(url, name, make_pruner(args.pruner, train.epochs))
     study.sampler = make_sampler(args.sampler, args.seed, len(study.trials))
+    same_setup(study, {"lab": lab.name, "tiny": args.tiny, "-S": {k: v for k, v in extra.items() if not is_source(k)}})
     prepare(study, name, project)
     print(f"study {name} in {redacted(url)}: {counted(study)} of {args.trials} trials done; {args.sampler} sampler, "
           f"{args.pruner} pruner")  # fmt: skip
@@ -134,6 +137,18 @@ def apply_best(results: Path, project: Path) -> None:
             pull = f"`dvc exp pull origin {best}` on a machine that did not run it"
             raise PipelineError(f"--apply: {e}; {pull}") from None
     print(f"applied {best}: params.yaml, metrics and model are its own; `dvc repro` draws its plots and exports it")
+
+
+def same_setup(study, setup: dict) -> None:
+    """A study goes on only with the lab, sample and -S it began with (data sources may differ by machine)."""
+    began = study.user_attrs.get("setup")
+    if began is None:
+        study.set_user_attr("setup", setup)
+    elif began != setup:
+        raise PipelineError(
+            f"study {study.study_name} began with {json.dumps(began)}, not {json.dumps(setup)}; "
+            "give those, or name another --study"
+        )
 
 
 def prepare(study, name: str, project: Path) -> None:

@@ -1,0 +1,159 @@
+"""Benchmark: a lab's hand grid against Optuna searches of its space, on one machine, from fresh clones of HEAD.
+
+- grid: `sweep LAB` then `sweep LAB --best` (sweeps.yaml's runs, each sweep's best together), its wall time measured;
+- random: `tune LAB --sampler random --pruner none`, for the same wall budget (default: half the grid's time);
+- tpe: `tune LAB` (TPE, median pruning), for that budget;
+each search once per --seeds value. Each run starts from a fresh clone (its own DVC cache: no run-cache shared
+between them). For each: the best validation accuracy over time, the test accuracy of its best (chosen on
+validation; the grid's --best chooses on test, as its lab did), and the seconds until a trial first reached the
+grid's best test accuracy. Goal: TPE with pruning reaches 98.0% test accuracy in at most half the grid's time.
+
+    python benchmarks/search.py --mnist ../shared/datasets/mnist --seeds 1 2 --out benchmarks/results
+    python benchmarks/search.py --tiny --budget-s 120 --seeds 1 --out /tmp/search   # a quick check, offline
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LAB = "mnist_mlp"
+GOAL = 0.98
+
+
+def fresh_clone(root: Path, name: str) -> Path:
+    clone = root / name
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    return clone
+
+
+def run(command: list[str], cwd: Path) -> float:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", *command], cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed in {cwd}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return time.monotonic() - start
+
+
+def grid(root: Path, sets: list[str], tiny: bool) -> dict:
+    clone = fresh_clone(root, "grid")
+    options = [*sets, *(["--tiny"] if tiny else [])]
+    seconds = run(["imgclf.experiments.sweep", LAB, *options], clone)
+    seconds += run(["imgclf.experiments.sweep", LAB, "--best", *options], clone)
+    shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=clone, capture_output=True)
+    runs = []
+    for baseline in json.loads(shown.stdout):
+        for exp in (e for group in baseline["experiments"] or [] for e in group["revs"]):
+            metrics = exp["data"].get("metrics") or {}
+            if "metrics/eval.json" in metrics:
+                val = metrics["metrics/train.json"]["data"]["val_accuracy"]  # the last epoch's, as tune's objective
+                runs.append((exp["name"], val, metrics["metrics/eval.json"]["data"]["test_accuracy"]))
+    by_test, by_val = max(runs, key=lambda r: r[2]), max(runs, key=lambda r: r[1])
+    return {"seconds": round(seconds, 1), "experiments": len(runs), "best_by_test": by_test[0],
+            "test_accuracy": by_test[2], "best_by_val": by_val[0], "best_by_val_val": by_val[1],
+            "best_by_val_test": by_val[2]}  # fmt: skip
+
+
+def search(root: Path, sampler: str, pruner: str, seed: int, budget: float, sets: list[str], tiny: bool) -> dict:
+    import optuna
+
+    clone = fresh_clone(root, f"{sampler}-{seed}")
+    options = ["--sampler", sampler, "--pruner", pruner, "--seed", str(seed), "--timeout", str(budget)]
+    options += ["--trials", "10000", *sets, *(["--tiny"] if tiny else [])]
+    seconds = run(["imgclf.experiments.tune", LAB, *options], clone)
+    study = optuna.load_study(study_name=f"{LAB}-tune", storage=f"sqlite:///{clone}/.tune/{LAB}-tune.db")
+    start = min(t.datetime_start for t in study.trials)
+    trials = []
+    for t in sorted(study.trials, key=lambda t: t.datetime_complete or t.datetime_start):
+        if t.datetime_complete is None:
+            continue
+        at = (t.datetime_complete - start).total_seconds()
+        trials.append({"number": t.number, "state": t.state.name.lower(), "at_s": round(at, 1), "val": t.value,
+                       "test": t.user_attrs.get("test_accuracy")})  # fmt: skip
+    complete = [t for t in trials if t["state"] == "complete"]
+    best = max(complete, key=lambda t: t["val"]) if complete else None
+    return {"sampler": sampler, "pruner": pruner, "seed": seed, "seconds": round(seconds, 1), "trials": trials,
+            "best_val": best and best["val"], "best_test": best and best["test"],
+            "pruned": sum(t["state"] == "pruned" for t in trials)}  # fmt: skip
+
+
+def first_time(trials: list[dict], target: float) -> float | None:
+    """Seconds until the trial that is best on validation so far first has a test accuracy at or above `target`."""
+    best = None
+    for t in trials:
+        if t["state"] == "complete" and (best is None or t["val"] > best["val"]):
+            best = t
+            if (t["test"] or 0) >= target:
+                return t["at_s"]
+    return None
+
+
+def markdown(results: dict) -> str:
+    g = results["grid"]
+    lines = [
+        f"# Search against the hand grid: {LAB}",
+        "",
+        f"Commit {results['commit']}, {results['machine']}; data: {results['data']}. Each run from a fresh clone.",
+        "",
+        "| search | wall s | trials (pruned) | best val | its test | s to the grid's best test |",
+        "|---|---|---|---|---|---|",
+        f"| grid + --best | {g['seconds']:.0f} | {g['experiments']} | {g['best_by_val_val']:.2%} | "
+        f"{g['best_by_val_test']:.2%} (best by test: {g['best_by_test']}, {g['test_accuracy']:.2%}) | "
+        f"{g['seconds']:.0f} |",
+    ]
+    for s in results["searches"]:
+        reach = first_time(s["trials"], g["test_accuracy"])
+        lines.append(
+            f"| {s['sampler']}, {s['pruner']} pruning, seed {s['seed']} | {s['seconds']:.0f} | {len(s['trials'])} "
+            f"({s['pruned']}) | {s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | "
+            f"{'not reached' if reach is None else f'{reach:.0f}'} |"
+        )
+    goal = [s for s in results["searches"] if s["sampler"] == "tpe"]
+    met = [first_time(s["trials"], GOAL) for s in goal]
+    lines += [
+        "",
+        f"Goal: TPE with pruning at or above {GOAL:.1%} test accuracy within half the grid's time "
+        f"({g['seconds'] / 2:.0f} s): " + ", ".join("not reached" if m is None else f"{m:.0f} s" for m in met),
+    ]
+    return "\n".join(lines) + "\n"  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mnist", type=Path, help="a folder of MNIST's four IDX .gz files (not with --tiny)")
+    parser.add_argument("--tiny", action="store_true", help="the lab's tiny sample: a quick check of this script")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--budget-s", type=float, help="each search's wall budget (default: half the grid's time)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if not args.tiny and not args.mnist:
+        parser.error("--mnist DIR, or --tiny")
+    sets = [] if args.tiny else ["-S", f"data.mirrors.mnist=[{args.mnist.resolve()}]"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    sys.path.insert(0, str(REPO))
+    from imgclf.experiments.provenance import machine
+
+    results = {"commit": commit.stdout.strip(), "machine": machine(), "data": "tiny sample" if args.tiny else "MNIST"}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["grid"] = grid(Path(tmp), sets, args.tiny)
+        budget = args.budget_s or results["grid"]["seconds"] / 2
+        results["budget_s"] = budget
+        results["searches"] = [
+            search(Path(tmp), sampler, pruner, seed, budget, sets, args.tiny)
+            for sampler, pruner in (("random", "none"), ("tpe", "median"))
+            for seed in args.seeds
+        ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "search.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "search.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
