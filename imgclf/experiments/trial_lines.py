@@ -23,9 +23,10 @@ def trial_line(trial, space: Space) -> str:
     keys = tuple(r.key for r in space)
     shown = " ".join(f"{short_key(k, keys)}={_text(v)}" for k, v in values_of(trial.params, space).items())
     line = head + shown
-    if state == "failed" and trial.user_attrs.get("error"):
-        line += f"  ({trial.user_attrs['error']})"
-    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+    line = line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+    if state == "failed" and trial.user_attrs.get("error"):  # on a line of its own: it names what to do
+        line += f"\n      {trial.user_attrs['error']}"
+    return line
 
 
 def best_line(study) -> str:

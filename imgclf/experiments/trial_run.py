@@ -89,7 +89,8 @@ def run_experiment(
     """`dvc exp run --temp` of the trial, its output into `log`."""
     command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", run.name]
     command += [*set_param_args(pinned(committed, run)), TARGET]
-    if processes.run(command, project, {**os.environ, **link.env()}, log) != 0:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the stages' `python`: ours
+    if processes.run(command, project, {**os.environ, "PATH": path, **link.env()}, log) != 0:
         raise TrialFailed(last_error(log))
 
 

@@ -28,6 +28,7 @@ from imgclf.experiments.provenance import is_source
 from imgclf.experiments.search_space import Space
 from imgclf.experiments.study import (
     SAMPLERS,
+    STUDY_DIR,
     counted,
     fail_dead_local_trials,
     make_sampler,
@@ -177,17 +178,22 @@ def interrupts_passed_on(processes: TrialProcesses) -> Iterator[None]:
     yield
 
 
+FAILURES_IN_A_ROW = 3  # then the fault is the setup's, not one trial's: stop rather than fail every trial
+
+
 def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None:
     """Rounds of up to --jobs trials until the study has --trials: each round first counts the trials done and
     those other machines are running, so machines that share a study stop together at its size."""
+    failed: list = []  # this run's failures since its last trial that did not fail
 
     def report(study, trial) -> None:
         print(trial_line(trial, objective.space), flush=True)
         print(best_line(study), flush=True)
+        failed[:] = [*failed, trial] if trial.state.name == "FAIL" else []
 
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     try:
-        while (left := args.trials - counted(study) - running(study)) > 0:
+        while (left := args.trials - counted(study) - running(study)) > 0 and len(failed) < FAILURES_IN_A_ROW:
             budget = None if deadline is None else deadline - time.monotonic()
             if budget is not None and budget <= 0:
                 break
@@ -200,6 +206,12 @@ def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None
             f"interrupted with {counted(study)} of {args.trials} trials done; "
             "run the same command to go on (interrupted trials run again)"
         ) from None
+    if len(failed) >= FAILURES_IN_A_ROW:
+        last = failed[-1]
+        log = Path(STUDY_DIR) / objective.study / f"{last.user_attrs.get('experiment')}.log"
+        raise PipelineError(
+            f"{len(failed)} trials in a row failed, the last with: {last.user_attrs.get('error')} (its log: {log})"
+        )
 
 
 if __name__ == "__main__":
