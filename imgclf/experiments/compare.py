@@ -78,9 +78,14 @@ def table(found: list[Row]) -> tuple[list[str], list[list[str]]]:
             continue
         figures = [f"{r.accuracy:.2%}", f"{r.loss:.4f}", seconds(r.train_seconds)]
         data = [dataset_name(r.params)] if datasets else []
-        settings = ("" if k not in r.params else shown_value(r.params[k]) for k in keys)  # a key of later commits
+        settings = ("" if k not in r.params else setting(r.params[k]) for k in keys)  # a key of later commits
         body.append([row.name, *figures, *data, *settings])
     return header, body
+
+
+def setting(value: object) -> str:
+    """A param as the table shows it: a sampled float (a tuning trial's lr) to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else shown_value(value)
 
 
 def render(header: list[str], body: list[list[str]], markdown: bool, width: int = WIDTH) -> str:

@@ -42,8 +42,7 @@ def write_tune_report(
         write_json(tmp / "results.json", as_json(settings, records, source, reason))
         write_text(tmp / "report.md", markdown(lab, space, settings, records, source, pictures, test_top))
     where = f"{folder / 'report.md'}"
-    kept = f"{out / report_dir(settings)}/ is kept as it was"
-    print(where if reason is None else f"{where}: a partial study ({reason}); {kept}")
+    print(where if reason is None else f"{where}: partial ({reason}); {out / report_dir(settings)}/ is kept")
     return folder
 
 
