@@ -109,8 +109,9 @@ def markdown(results: dict) -> str:
     ]
     for s in results["searches"]:
         reach = first_time(s["trials"], g["test_accuracy"])
+        pruning = "no" if s["pruner"] == "none" else s["pruner"]
         lines.append(
-            f"| {s['sampler']}, {s['pruner']} pruning, seed {s['seed']} | {s['seconds']:.0f} | {len(s['trials'])} "
+            f"| {s['sampler']}, {pruning} pruning, seed {s['seed']} | {s['seconds']:.0f} | {len(s['trials'])} "
             f"({s['pruned']}) | {s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | "
             f"{'not reached' if reach is None else f'{reach:.0f}'} |"
         )

@@ -248,3 +248,16 @@ def test_trials_that_keep_failing_stop_the_study_with_the_reason():
         "(its log: .tune/s/s-0002.log)"
     )
     assert len(study.trials) == 3
+
+
+def test_the_winner_beats_the_runner_up_only_beyond_both_seeds_spread():
+    from imgclf.experiments.tune_seeds import Seeded, beyond_noise, verdict
+
+    winner = Seeded("t-0003", (42, 43, 44), (0.981, 0.980, 0.982), (0.98, 0.98, 0.98))
+    close = Seeded("t-0001", (42, 43, 44), (0.979, 0.981, 0.980), (0.98, 0.98, 0.98))
+    far = Seeded("t-0001", (42, 43, 44), (0.970, 0.971, 0.972), (0.97, 0.97, 0.97))
+    assert not beyond_noise(winner, close) and beyond_noise(winner, far)
+    assert verdict([winner, far]) == (
+        "over 3 seeds: t-0003 val 98.10% ± 0.10%, t-0001 val 97.10% ± 0.10%: "
+        "the winner beats the runner-up beyond noise"
+    )

@@ -128,7 +128,11 @@ def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
         assert f"![{picture}]({picture})" in report
         assert (project / "reports" / "tune-tune_check" / picture).stat().st_size > 0
 
-    applied = run([*TUNE, "--apply"], project).stdout
+    applied = run([*TUNE, "--seeds", "2", "--apply"], project).stdout
     assert f"applied {best.user_attrs['experiment']}" in applied, "a complete study runs no trial: it applies"
+    verdict = next(line for line in applied.splitlines() if line.startswith("over 2 seeds: "))
+    assert verdict.startswith(f"over 2 seeds: {best.user_attrs['experiment']} val ")
+    seeded = set(run(["dvc", "exp", "ls", "--name-only"], project).stdout.split())
+    assert {f"{best.user_attrs['experiment']}-seed{seed}" for seed in (42, 43)} <= seeded
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["train"]["lr"] == json.loads(best.params["train.lr"])

@@ -84,13 +84,14 @@ def _interrupt(process: subprocess.Popen, patience_s: float = 120) -> None:
 
 
 def run_experiment(
-    run: Experiment, committed: dict, link: TrialLink, project: Path, log: Path, processes: TrialProcesses
+    run: Experiment, committed: dict, link: TrialLink | None, project: Path, log: Path, processes: TrialProcesses
 ) -> None:
-    """`dvc exp run --temp` of the trial, its output into `log`."""
+    """`dvc exp run --temp` of the trial, its output into `log`; without `link`, an experiment no study prunes."""
     command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", run.name]
     command += [*set_param_args(pinned(committed, run)), TARGET]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the stages' `python`: ours
-    if processes.run(command, project, {**os.environ, "PATH": path, **link.env()}, log) != 0:
+    env = {**os.environ, "PATH": path, **(link.env() if link else {})}
+    if processes.run(command, project, env, log) != 0:
         raise TrialFailed(last_error(log))
 
 

@@ -42,8 +42,9 @@ from imgclf.experiments.sweep import parse_set
 from imgclf.experiments.trial_lines import best_line, trial_line
 from imgclf.experiments.trial_objective import TrialObjective
 from imgclf.experiments.trial_run import TrialFailed, TrialProcesses, remove_experiments
-from imgclf.experiments.tune_record import Settings
+from imgclf.experiments.tune_record import Settings, ranked, trial_records
 from imgclf.experiments.tune_report import best_experiment, write_tune_report
+from imgclf.experiments.tune_seeds import rerun_with_seeds, verdict
 from imgclf.params import parse_params
 from imgclf.trial_link import PRUNERS, make_pruner
 
@@ -63,11 +64,14 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every trial")
     parser.add_argument("--test-top", type=int, default=1, help="report the test accuracy of the top K (default 1)")
     parser.add_argument("--apply", action="store_true", help="then put the best trial's params into the workspace")
+    parser.add_argument("--seeds", type=int, default=1, help="then train the 2 best trials with K seeds each")
     parser.add_argument("--push", metavar="GIT_REMOTE", help="dvc exp push each completed trial there (and its data)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/tune-LAB/ is written there")
     args = parser.parse_args()
-    if min(args.trials, args.jobs, args.test_top) < 1 or (args.timeout is not None and args.timeout <= 0):
-        raise PipelineError("--trials, --jobs and --test-top take 1 or more, --timeout a number of seconds above 0")
+    if min(args.trials, args.jobs, args.test_top, args.seeds) < 1 or (args.timeout is not None and args.timeout <= 0):
+        raise PipelineError(
+            "--trials, --jobs, --test-top and --seeds take 1 or more, --timeout a number of seconds above 0"
+        )
     return args
 
 
@@ -118,9 +122,16 @@ def main() -> None:
     with interrupts_passed_on(processes):
         optimize(study, objective, args)
     print(f"{counted(study)} of {args.trials} trials done in {time.monotonic() - started:.0f} s")
+    seeded = []
+    if args.seeds > 1:
+        top = ranked(trial_records(study, space))[:2]
+        seeds = list(range(int(committed["train"]["seed"]), int(committed["train"]["seed"]) + args.seeds))
+        with interrupts_passed_on(processes):
+            seeded = rerun_with_seeds(top, seeds, committed, shared, name, project, processes, keeps_best)
+        print(verdict(seeded))
     settings = Settings(lab.name, name, redacted(url), args.sampler, args.pruner, args.seed, args.trials, args.timeout,
                         args.tiny, extra)  # fmt: skip
-    folder = write_tune_report(study, lab, space, settings, args.out, project, args.test_top)
+    folder = write_tune_report(study, lab, space, settings, args.out, project, args.test_top, seeded)
     if args.apply:
         apply_best(folder / "results.json", project)
 

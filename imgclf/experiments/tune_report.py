@@ -3,7 +3,9 @@ the top 10 trials by validation), results.json, and Optuna's plots drawn with ma
 on the lab's own setup replaces it; any other goes to reports/partial/tune-LAB/, which git ignores."""
 
 import json
+import statistics
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 from imgclf.atomic import atomic_dir, write_json, write_text
@@ -20,6 +22,7 @@ from imgclf.experiments.tune_record import (
     ranked,
     trial_records,
 )
+from imgclf.experiments.tune_seeds import Seeded, verdict
 
 TOP = 10
 IMPORTANCE = "fANOVA (Optuna's FanovaImportanceEvaluator, seed 0)"
@@ -30,7 +33,7 @@ def report_dir(settings: Settings) -> str:
 
 
 def write_tune_report(
-    study, lab: Lab, space: Space, settings: Settings, out: Path, project: Path, test_top: int
+    study, lab: Lab, space: Space, settings: Settings, out: Path, project: Path, test_top: int, seeded: list[Seeded]
 ) -> Path:
     """Writes the study's report as a whole; returns its folder."""
     records = trial_records(study, space)
@@ -39,8 +42,14 @@ def write_tune_report(
     source = provenance(records, project)
     with atomic_dir(folder) as tmp:
         pictures = draw(study, tmp)
-        write_json(tmp / "results.json", as_json(settings, records, source, reason))
-        write_text(tmp / "report.md", markdown(lab, space, settings, records, source, pictures, test_top))
+        write_json(
+            tmp / "results.json", {**as_json(settings, records, source, reason), "seeds": list(map(asdict, seeded))}
+        )
+        text = markdown(lab, space, settings, records, source, pictures, test_top)
+        if seeded:
+            text += f"\nThe two best trials trained again, {verdict(seeded)} (validation accuracy; test: "
+            text += ", ".join(f"{s.experiment} {statistics.fmean(s.test):.2%}" for s in seeded) + ").\n"
+        write_text(tmp / "report.md", text)
     where = f"{folder / 'report.md'}"
     print(where if reason is None else f"{where}: partial ({reason}); {out / report_dir(settings)}/ is kept")
     return folder

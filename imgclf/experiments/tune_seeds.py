@@ -1,0 +1,67 @@
+"""`imgclf tune --seeds K`: the study's two best trials trained again with K training seeds each, and whether the
+winner's validation accuracy beats the runner-up's beyond the seeds' noise (the rule of a lab's --seeds: the means
+differ by more than the two standard deviations together)."""
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgclf.dvc_command import dvc
+from imgclf.experiments.labs import SEED_KEY, Experiment, Overrides
+from imgclf.experiments.study import STUDY_DIR
+from imgclf.experiments.trial_run import TrialProcesses, experiment_commit, read_result, run_experiment
+from imgclf.experiments.tune_record import TrialRecord
+
+
+@dataclass(frozen=True)
+class Seeded:
+    experiment: str  # the trial's; its runs are EXPERIMENT-seedS
+    seeds: tuple[int, ...]
+    val: tuple[float, ...]
+    test: tuple[float, ...]
+
+    @property
+    def val_mean(self) -> float:
+        return statistics.fmean(self.val)
+
+    @property
+    def val_std(self) -> float:
+        return statistics.stdev(self.val) if len(self.val) > 1 else 0.0
+
+
+def beyond_noise(winner: Seeded, runner_up: Seeded) -> bool:
+    return winner.val_mean - runner_up.val_mean > winner.val_std + runner_up.val_std
+
+
+def rerun_with_seeds(
+    top: list[TrialRecord], seeds: list[int], committed: dict, shared: Overrides, study: str, project: Path,
+    processes: TrialProcesses, keeps_best: bool,
+) -> list[Seeded]:  # fmt: skip
+    """Each of the `top` trials once per training seed, as a DVC experiment NAME-seedS (the split stays); those of
+    an earlier --seeds run are replaced."""
+    names = {f"{r.experiment}-seed{seed}" for r in top for seed in seeds}
+    earlier = names & set(dvc("exp", "ls", "--name-only", cwd=project).split())
+    if earlier:
+        dvc("exp", "remove", *sorted(earlier), cwd=project)
+    found = []
+    for record in top:
+        val, test = [], []
+        for seed in seeds:
+            name = f"{record.experiment}-seed{seed}"
+            run = Experiment(name, {**shared, **record.params, SEED_KEY: seed}, {SEED_KEY: seed})
+            run_experiment(run, committed, None, project, project / STUDY_DIR / study / f"{name}.log", processes)
+            result = read_result(experiment_commit(name, project), project, keeps_best)
+            val.append(result.val_accuracy)
+            test.append(result.test_accuracy)
+            print(f"      {name}: val {result.val_accuracy:.2%}", flush=True)
+        found.append(Seeded(record.experiment, tuple(seeds), tuple(val), tuple(test)))
+    return found
+
+
+def verdict(seeded: list[Seeded]) -> str:
+    """One line: each trial's mean ± std over the seeds, and whether the first beats the second beyond noise."""
+    shown = ", ".join(f"{s.experiment} val {s.val_mean:.2%} ± {s.val_std:.2%}" for s in seeded)
+    if len(seeded) < 2:
+        return f"over {len(seeded[0].seeds)} seeds: {shown}"
+    beats = "beats the runner-up beyond noise" if beyond_noise(*seeded[:2]) else "is within noise of the runner-up"
+    return f"over {len(seeded[0].seeds)} seeds: {shown}: the winner {beats}"
