@@ -74,7 +74,7 @@ def partial_reason(settings: Settings, records: list[TrialRecord]) -> str | None
         return f"{counted} of its {settings.trials} trials done"
     if settings.tiny:
         return "--tiny: a tiny sample"
-    other = [k for k in settings.overrides if not is_source(k)]
+    other = [k for k in settings.overrides if not is_source(k) and k != "data.dataset"]  # as a lab's report
     if other:
         return f"-S {other[0]}: not the lab's setup"
     if not ranked(records):
