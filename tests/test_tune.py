@@ -148,6 +148,7 @@ def test_pruning_stops_training_on_a_trial_below_the_median(tmp_path: Path):
         stop_training = False
 
     callback.set_model(Model())
+    callback.set_params({"epochs": 5})
     callback.on_epoch_end(0, {"val_accuracy": 0.1})
     assert not callback.model.stop_training, "never on the first epoch (the pruner's warm-up)"
     callback.on_epoch_end(1, {"val_accuracy": 0.1})
@@ -155,6 +156,14 @@ def test_pruning_stops_training_on_a_trial_below_the_median(tmp_path: Path):
     reported = study.trials[hopeless.number]
     assert reported.intermediate_values == {1: 0.1, 2: 0.1}
     assert reported.user_attrs["pruned_at_epoch"] == 2
+
+    last_epoch = study.ask()
+    at_the_end = TrialPruning(TrialLink(url, "s", last_epoch._trial_id, "median", 2))
+    at_the_end.set_model(Model())
+    at_the_end.set_params({"epochs": 2})
+    at_the_end.on_epoch_end(0, {"val_accuracy": 0.1})
+    at_the_end.on_epoch_end(1, {"val_accuracy": 0.1})
+    assert at_the_end.pruned_at == 0, "a trial that trained its last epoch completes: pruning it would save nothing"
 
 
 def test_a_trial_line_fits_120_columns():

@@ -23,7 +23,8 @@ class TrialPruning(keras.callbacks.Callback):
         if value is None:
             return
         self.trial.report(float(value), epoch + 1)
-        if self.trial.should_prune():
+        last = (self.params or {}).get("epochs")  # the fit's last epoch: a run that reached it has nothing to save
+        if (last is None or epoch + 1 < last) and self.trial.should_prune():
             self.pruned_at = epoch + 1
             self.trial.set_user_attr("pruned_at_epoch", self.pruned_at)
             self.model.stop_training = True
