@@ -4,9 +4,9 @@ import json
 
 from imgclf.experiments.labs import short_key
 from imgclf.experiments.search_space import Space, values_of
+from imgclf.experiments.tune_record import STATES
 
 WIDTH = 120
-STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}
 
 
 def trial_line(trial, space: Space) -> str:

@@ -164,7 +164,3 @@ def _git(args: list[str], project: Path) -> str:
     if done.returncode != 0:
         raise PipelineError(f"git {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout.strip()
-
-
-def seconds_since(start: float) -> float:
-    return round(time.monotonic() - start, 1)
