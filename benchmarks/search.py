@@ -3,18 +3,22 @@
 - grid: `sweep LAB` then `sweep LAB --best` (sweeps.yaml's runs, each sweep's best together), its wall time measured;
 - random: `tune LAB --sampler random --pruner none`, for the same wall budget (default: half the grid's time);
 - tpe: `tune LAB` (TPE, median pruning), for that budget;
-each search once per --seeds value. Each run starts from a fresh clone (its own DVC cache: no run-cache shared
-between them). For each: the best validation accuracy over time, the test accuracy of its best (chosen on
-validation; the grid's --best chooses on test, as its lab did), and the seconds until a trial first reached the
-grid's best test accuracy. Goal: TPE with pruning reaches 98.0% test accuracy in at most half the grid's time.
+each search once per --seeds value. --parts runs some of these and merges them into --out's search.json, each part
+naming its own commit (the grid's time sets the searches' budget). Each run starts from a fresh clone (its own DVC
+cache: no run-cache shared between them). For each: the best validation accuracy over time, the test accuracy of its
+best (chosen on validation; the grid's --best chooses on test, as its lab did), and the seconds until a trial first
+reached the grid's best test accuracy. Goal: TPE with pruning reaches 98.0% test accuracy in at most half the grid's
+time.
 
     python benchmarks/search.py --mnist ../shared/datasets/mnist --seeds 1 2 --out benchmarks/results
+    python benchmarks/search.py --mnist ../shared/datasets/mnist --parts grid tpe --seeds 1 --out benchmarks/results
     python benchmarks/search.py --tiny --budget-s 120 --seeds 1 --out /tmp/search   # a quick check, offline
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LAB = "mnist_mlp"
 GOAL = 0.98
+PARTS = {"grid": None, "random": ("random", "none"), "tpe": ("tpe", "median")}
 
 
 def fresh_clone(root: Path, name: str) -> Path:
@@ -41,6 +46,19 @@ def run(command: list[str], cwd: Path) -> float:
     return time.monotonic() - start
 
 
+def head_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def keep_grid_report(clone: Path) -> None:
+    """The grid is the lab's own sweep: when it replaced the clone's lab report (a full run), that report is kept."""
+    report, partial = clone / "reports" / LAB, clone / "reports" / "partial" / LAB
+    if report.is_dir() and not partial.exists():
+        shutil.rmtree(REPO / "reports" / LAB, ignore_errors=True)
+        shutil.copytree(report, REPO / "reports" / LAB)
+
+
 def grid(root: Path, sets: list[str], tiny: bool) -> dict:
     clone = fresh_clone(root, "grid")
     options = [*sets, *(["--tiny"] if tiny else [])]
@@ -55,7 +73,9 @@ def grid(root: Path, sets: list[str], tiny: bool) -> dict:
                 val = metrics["metrics/train.json"]["data"]["val_accuracy"]  # the last epoch's, as tune's objective
                 runs.append((exp["name"], val, metrics["metrics/eval.json"]["data"]["test_accuracy"]))
     by_test, by_val = max(runs, key=lambda r: r[2]), max(runs, key=lambda r: r[1])
-    return {"seconds": round(seconds, 1), "experiments": len(runs), "best_by_test": by_test[0],
+    if not tiny:
+        keep_grid_report(clone)
+    return {"commit": head_commit(), "seconds": round(seconds, 1), "experiments": len(runs), "best_by_test": by_test[0],
             "test_accuracy": by_test[2], "best_by_val": by_val[0], "best_by_val_val": by_val[1],
             "best_by_val_test": by_val[2]}  # fmt: skip
 
@@ -78,7 +98,8 @@ def search(root: Path, sampler: str, pruner: str, seed: int, budget: float, sets
                        "test": t.user_attrs.get("test_accuracy")})  # fmt: skip
     complete = [t for t in trials if t["state"] == "complete"]
     best = max(complete, key=lambda t: t["val"]) if complete else None
-    return {"sampler": sampler, "pruner": pruner, "seed": seed, "seconds": round(seconds, 1), "trials": trials,
+    return {"commit": head_commit(), "sampler": sampler, "pruner": pruner, "seed": seed,
+            "seconds": round(seconds, 1), "trials": trials,
             "best_val": best and best["val"], "best_test": best and best["test"],
             "pruned": sum(t["state"] == "pruned" for t in trials)}  # fmt: skip
 
@@ -99,11 +120,12 @@ def markdown(results: dict) -> str:
     lines = [
         f"# Search against the hand grid: {LAB}",
         "",
-        f"Commit {results['commit']}, {results['machine']}; data: {results['data']}. Each run from a fresh clone.",
+        f"{results['machine']}; data: {results['data']}. Each run from a fresh clone of the commit its row names; "
+        f"each search's wall budget: {results.get('budget_s', g['seconds'] / 2):.0f} s.",
         "",
-        "| search | wall s | trials (pruned) | best val | its test | s to the grid's best test |",
-        "|---|---|---|---|---|---|",
-        f"| grid + --best | {g['seconds']:.0f} | {g['experiments']} | {g['best_by_val_val']:.2%} | "
+        "| search | commit | wall s | trials (pruned) | best val | its test | s to the grid's best test |",
+        "|---|---|---|---|---|---|---|",
+        f"| grid + --best | {g['commit']} | {g['seconds']:.0f} | {g['experiments']} | {g['best_by_val_val']:.2%} | "
         f"{g['best_by_val_test']:.2%} (best by test: {g['best_by_test']}, {g['test_accuracy']:.2%}) | "
         f"{g['seconds']:.0f} |",
     ]
@@ -111,16 +133,17 @@ def markdown(results: dict) -> str:
         reach = first_time(s["trials"], g["test_accuracy"])
         pruning = "no" if s["pruner"] == "none" else s["pruner"]
         lines.append(
-            f"| {s['sampler']}, {pruning} pruning, seed {s['seed']} | {s['seconds']:.0f} | {len(s['trials'])} "
-            f"({s['pruned']}) | {s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | "
+            f"| {s['sampler']}, {pruning} pruning, seed {s['seed']} | {s['commit']} | {s['seconds']:.0f} | "
+            f"{len(s['trials'])} ({s['pruned']}) | {s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | "
             f"{'not reached' if reach is None else f'{reach:.0f}'} |"
         )
     goal = [s for s in results["searches"] if s["sampler"] == "tpe"]
-    met = [first_time(s["trials"], GOAL) for s in goal]
+    met = [(s["seed"], first_time(s["trials"], GOAL)) for s in goal]
+    reached = ", ".join(f"seed {seed}: " + ("not reached" if m is None else f"{m:.0f} s") for seed, m in met)
     lines += [
         "",
         f"Goal: TPE with pruning at or above {GOAL:.1%} test accuracy within half the grid's time "
-        f"({g['seconds'] / 2:.0f} s): " + ", ".join("not reached" if m is None else f"{m:.0f} s" for m in met),
+        f"({g['seconds'] / 2:.0f} s): {reached or 'not run'}. Searches not listed have not run.",
     ]
     return "\n".join(lines) + "\n"  # fmt: skip
 
@@ -130,30 +153,47 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, help="a folder of MNIST's four IDX .gz files (not with --tiny)")
     parser.add_argument("--tiny", action="store_true", help="the lab's tiny sample: a quick check of this script")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which runs (default all)")
     parser.add_argument("--budget-s", type=float, help="each search's wall budget (default: half the grid's time)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if not args.tiny and not args.mnist:
         parser.error("--mnist DIR, or --tiny")
     sets = [] if args.tiny else ["-S", f"data.mirrors.mnist=[{args.mnist.resolve()}]"]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     sys.path.insert(0, str(REPO))
     from imgclf.experiments.provenance import machine
 
-    results = {"commit": commit.stdout.strip(), "machine": machine(), "data": "tiny sample" if args.tiny else "MNIST"}
+    data = "tiny sample" if args.tiny else "MNIST"
+    saved = args.out / "search.json"
+    results = json.loads(saved.read_text()) if saved.exists() and args.parts != list(PARTS) else {}
+    if results and (results.get("data") != data or results.get("machine") != machine()):
+        sys.exit(f"{saved} holds runs on other data or another machine; give another --out")
+    results.update({"machine": machine(), "data": data})
     with tempfile.TemporaryDirectory() as tmp:
-        results["grid"] = grid(Path(tmp), sets, args.tiny)
+        if "grid" in args.parts:
+            results["grid"] = grid(Path(tmp), sets, args.tiny)
+            results["searches"] = []  # a new grid sets a new budget: earlier searches no longer compare
+            write(args.out, results)
+        if "grid" not in results:
+            sys.exit(f"{saved} has no grid run yet: run --parts grid first")
         budget = args.budget_s or results["grid"]["seconds"] / 2
         results["budget_s"] = budget
-        results["searches"] = [
-            search(Path(tmp), sampler, pruner, seed, budget, sets, args.tiny)
-            for sampler, pruner in (("random", "none"), ("tpe", "median"))
-            for seed in args.seeds
-        ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "search.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "search.md").write_text(markdown(results))
+        kept = results.get("searches", [])
+        for sampler, pruner in (PARTS[part] for part in ("random", "tpe") if part in args.parts):
+            for seed in args.seeds:
+                kept = [s for s in kept if (s["sampler"], s["seed"]) != (sampler, seed)]
+                kept.append(search(Path(tmp), sampler, pruner, seed, budget, sets, args.tiny))
+                results["searches"] = kept
+                write(args.out, results)  # each finished search is kept, should a later one be cut off
+        results["searches"] = kept
+    write(args.out, results)
     print(markdown(results))
+
+
+def write(out: Path, results: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "search.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "search.md").write_text(markdown(results))
 
 
 if __name__ == "__main__":
