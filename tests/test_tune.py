@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import load_labs, shared_overrides
+from imgclf.experiments.objectives import Objective
 from imgclf.experiments.search_space import parse_space, sample, values_of
 from imgclf.experiments.study import (
     fail_dead_local_trials,
@@ -207,12 +208,12 @@ def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
     records = trial_records(finished_study(space), space)
     settings = Settings("mnist_mlp", "mnist_mlp-tune", "sqlite:///x.db", "tpe", "median", 1, 3, None, False)
     source = {"commit": ["abcdef1234"], "data_md5": None, "hosts": ["h"], "machine": "Linux"}
-    report = markdown(lab, space, settings, records, source, [], test_top=1)
+    report = markdown(lab, space, settings, records, source, [], 1, Objective())
     assert "**Best: lab-tune-0001** (trial 1): validation accuracy 95.00%; test accuracy 93.00%" in report
     assert "test accuracy |" not in report, "trial 2's better test figure must not show: it took no part"
     ranked_rows = [line for line in report.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
     assert [row.split(" | ")[1] for row in ranked_rows] == ["lab-tune-0001", "lab-tune-0002"], "ranked on val"
-    asked = markdown(lab, space, settings, records, source, [], test_top=2)
+    asked = markdown(lab, space, settings, records, source, [], 2, Objective())
     assert "| test accuracy |" in asked and "94.00%" in asked and "88.00%" not in asked
 
     assert partial_reason(settings, records) is None
@@ -242,7 +243,7 @@ def test_trials_that_keep_failing_stop_the_study_with_the_reason():
     from imgclf.experiments.tune import optimize
 
     class Failing:
-        space, study = (), "s"
+        space, study, objective = (), "s", Objective()
 
         def __call__(self, trial):
             trial.set_user_attr("experiment", f"s-{trial.number:04d}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from imgclf.errors import PipelineError
 from imgclf.trial_link import open_storage
 
-SAMPLERS = ("tpe", "random", "qmc")
+SAMPLERS = ("tpe", "random", "qmc", "nsga2")
 HEARTBEAT_S = 60
 STUDY_DIR = ".tune"
 
@@ -44,10 +44,12 @@ def make_sampler(name: str, seed: int | None, trials_before: int = 0):
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2":  # its first generation, 50 trials, is drawn at random
+        return optuna.samplers.NSGAIISampler(seed=seed)
     raise PipelineError(f"--sampler {name}: choose one of {', '.join(SAMPLERS)}")
 
 
-def open_study(url: str, name: str, pruner, tries: int = 5):
+def open_study(url: str, name: str, pruner, directions: tuple[str, ...] = ("maximize",), tries: int = 5):
     """The study, created if it is new. Machines that start together on a new database race to create Optuna's
     tables and the study; the losers' errors (a duplicate key) pass on a retry, which finds both made."""
     import optuna
@@ -56,14 +58,21 @@ def open_study(url: str, name: str, pruner, tries: int = 5):
     for attempt in range(tries):
         try:
             storage = open_storage(url, heartbeat_s=HEARTBEAT_S)
-            return optuna.create_study(
-                study_name=name, storage=storage, pruner=pruner, direction="maximize", load_if_exists=True
+            study = optuna.create_study(
+                study_name=name, storage=storage, pruner=pruner, directions=directions, load_if_exists=True
             )
+            break
         except Exception as e:  # a server that does not answer, a driver not installed, a file that is no database
             if attempt == tries - 1 or ("duplicate key" not in str(e).lower() and "already exists" not in str(e)):
                 reason = str(e).splitlines()[0]
                 raise PipelineError(f"--storage {redacted(url)}: cannot open the study: {reason}") from None
             time.sleep(1 + attempt)
+    if len(study.directions) != len(directions):
+        raise PipelineError(
+            f"study {name} has {len(study.directions)} objective(s), not {len(directions)}; give its --objective, "
+            "or name another --study"
+        )
+    return study
 
 
 def redacted(url: str) -> str:

@@ -3,18 +3,19 @@
 import json
 
 from imgclf.experiments.labs import short_key
+from imgclf.experiments.objectives import cost_text
 from imgclf.experiments.search_space import Space, values_of
 from imgclf.experiments.tune_record import STATES
 
 WIDTH = 120
 
 
-def trial_line(trial, space: Space) -> str:
+def trial_line(trial, space: Space, cost: str | None = None) -> str:
     """`  3  mnist_mlp-tune-0003  complete  val 97.85%   84 s  lr=0.0512 batch_size=100 ...`, within 120 columns."""
     state = STATES.get(trial.state.name, trial.state.name.lower())
     seconds = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete else 0
-    if trial.value is not None and state == "complete":
-        figure = f"val {trial.value:.2%}"
+    if trial.values and state == "complete":
+        figure = f"val {trial.values[0]:.2%}" + (f", {cost_text(cost, trial.values[1])}" if cost else "")
     elif state == "pruned":
         figure = f"at epoch {trial.user_attrs.get('pruned_at_epoch', trial.last_step or '?')}"
     else:
@@ -29,12 +30,18 @@ def trial_line(trial, space: Space) -> str:
     return line
 
 
-def best_line(study) -> str:
+def best_line(study, cost: str | None = None) -> str:
     from optuna.trial import TrialState
 
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
         return "      best so far: none completed"
+    if cost:  # the front's two ends: its most accurate trial and its cheapest
+        front = sorted(study.best_trials, key=lambda t: -t.values[0])
+        ends = [f"{t.user_attrs.get('experiment')} {t.values[0]:.2%} {cost_text(cost, t.values[1])}" for t in front]
+        return f"      Pareto front so far: {len(front)} trials, " + (
+            f"from {ends[0]} to {ends[-1]}" if len(ends) > 1 else ends[0]
+        )
     best = max(done, key=lambda t: t.value)
     return f"      best so far: {best.user_attrs.get('experiment')}, val {best.value:.2%} (trial {best.number})"
 

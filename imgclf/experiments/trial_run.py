@@ -14,12 +14,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Experiment, pinned, set_param_args
 from imgclf.trial_link import TrialLink
 
 TARGET = "evaluate"  # the test figures for the report; plots and export are for the one you keep (dvc exp apply)
+MODEL_OUT = "models/model.keras"  # the train stage's model, as dvc.yaml names it
 EVAL_SERIES = "dvclive/plots/metrics/eval/accuracy.tsv"  # val_accuracy per epoch, as DVCLive logs it
 
 
@@ -34,7 +37,8 @@ class TrialResult:
     test_accuracy: float
     test_loss: float
     epochs_run: int
-    train_seconds: float | None
+    train_seconds: float | None  # None where DVC's run cache restored the training instead of running it
+    model_bytes: int | None  # the saved model's size, as dvc.lock records it
 
 
 def experiment_name(study: str, number: int) -> str:
@@ -156,7 +160,14 @@ def read_result(commit: str, project: Path, keeps_best_epoch: bool) -> TrialResu
         float(evaluation["test_loss"]),
         int(train["epochs_run"]),
         (timing.get("train") or {}).get("train_seconds"),
+        model_bytes(_git(["show", f"{commit}:dvc.lock"], project)),
     )
+
+
+def model_bytes(lock_text: str) -> int | None:
+    """The size of the model file the train stage wrote, from a dvc.lock's text."""
+    outs = ((yaml.safe_load(lock_text) or {}).get("stages", {}).get("train") or {}).get("outs") or []
+    return next((int(o["size"]) for o in outs if o.get("path") == MODEL_OUT and "size" in o), None)
 
 
 def _git(args: list[str], project: Path) -> str:

@@ -4,6 +4,7 @@
     imgclf tune mnist_mlp --tiny --trials 4            # a quick check on a tiny sample
     imgclf tune mnist_mlp --timeout 3600 --jobs 2      # at most an hour, two trials at once
     imgclf tune mnist_mlp --storage postgresql+psycopg2://tune@db.example/studies   # one study, many machines
+    imgclf tune mnist_mlp --objective val_accuracy,train_seconds   # the most accurate model per training second
 
 Each trial is `dvc exp run --temp -n STUDY-NNNN` with a -S for every params key (the committed params.yaml, the
 lab's base, -S, the sampled values): `dvc exp show`, `make compare`, `dvc exp apply` and `dvc exp push` take it as
@@ -24,6 +25,7 @@ from imgclf.cli import exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
+from imgclf.experiments.objectives import ACCURACY, COSTS, parse_objective, pruner_for
 from imgclf.experiments.provenance import is_source
 from imgclf.experiments.search_space import Space
 from imgclf.experiments.study import (
@@ -59,7 +61,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--storage", help="a database URL (default: sqlite .tune/STUDY.db in the repository)")
     parser.add_argument("--seed", type=int, help="the sampler's seed")
     parser.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="default tpe")
-    parser.add_argument("--pruner", default="median", choices=PRUNERS, help="default median")
+    parser.add_argument("--pruner", choices=PRUNERS, help="default median (none with two objectives)")
+    parser.add_argument("--objective", default=ACCURACY, help=f"{ACCURACY} (default), or {ACCURACY},COST with COST "
+                        f"one of {', '.join(COSTS)}: a Pareto front of accuracy against that cost")  # fmt: skip
     parser.add_argument("--tiny", action="store_true", help="add the lab's tiny-sample overrides (quick check)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every trial")
     parser.add_argument("--test-top", type=int, default=1, help="report the test accuracy of the top K (default 1)")
@@ -106,18 +110,21 @@ def main() -> None:
     shared = shared_overrides(lab, args.tiny, extra)
     check_space(committed, shared, space, lab.name)
     train = parse_params(apply(committed, shared), source=f"sweeps.yaml {lab.name}").train
-    name = args.study or f"{lab.name}-tune"
+    goal = parse_objective(args.objective)
+    pruner = pruner_for(goal, args.pruner)
+    name = args.study or f"{lab.name}-tune{goal.study_suffix()}"
     url = storage_url(args.storage, name, project)
-    study = open_study(url, name, make_pruner(args.pruner, train.epochs))
+    study = open_study(url, name, make_pruner(pruner, train.epochs), goal.directions)
     study.sampler = make_sampler(args.sampler, args.seed, len(study.trials))
-    same_setup(study, {"lab": lab.name, "tiny": args.tiny, "-S": {k: v for k, v in extra.items() if not is_source(k)}})
+    setup = {"lab": lab.name, "tiny": args.tiny, "-S": {k: v for k, v in extra.items() if not is_source(k)}}
+    same_setup(study, {**setup, **({"objective": goal.text} if goal.multi else {})})
     prepare(study, name, project)
     print(f"study {name} in {redacted(url)}: {counted(study)} of {args.trials} trials done; {args.sampler} sampler, "
-          f"{args.pruner} pruner")  # fmt: skip
+          f"{pruner} pruner, objective {goal.text}")  # fmt: skip
     processes = TrialProcesses()
     keeps_best = train.early_stopping.enabled and train.early_stopping.restore_best_weights
-    objective = TrialObjective(project, committed, shared, space, url, name, args.pruner, train.epochs, keeps_best,
-                               processes, args.push)  # fmt: skip
+    objective = TrialObjective(project, committed, shared, space, url, name, pruner, train.epochs, keeps_best,
+                               processes, args.push, goal)  # fmt: skip
     started = time.monotonic()
     with interrupts_passed_on(processes):
         optimize(study, objective, args)
@@ -129,8 +136,8 @@ def main() -> None:
         with interrupts_passed_on(processes):
             seeded = rerun_with_seeds(top, seeds, committed, shared, name, project, processes, keeps_best)
         print(verdict(seeded))
-    settings = Settings(lab.name, name, redacted(url), args.sampler, args.pruner, args.seed, args.trials, args.timeout,
-                        args.tiny, extra)  # fmt: skip
+    settings = Settings(lab.name, name, redacted(url), args.sampler, pruner, args.seed, args.trials, args.timeout,
+                        args.tiny, extra, goal.text)  # fmt: skip
     folder = write_tune_report(study, lab, space, settings, args.out, project, args.test_top, seeded)
     if args.apply:
         apply_best(folder / "results.json", project)
@@ -198,8 +205,8 @@ def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None
     failed: list = []  # this run's failures since its last trial that did not fail
 
     def report(study, trial) -> None:
-        print(trial_line(trial, objective.space), flush=True)
-        print(best_line(study), flush=True)
+        print(trial_line(trial, objective.space, objective.objective.cost), flush=True)
+        print(best_line(study, objective.objective.cost), flush=True)
         failed[:] = [*failed, trial] if trial.state.name == "FAIL" else []
 
     deadline = None if args.timeout is None else time.monotonic() + args.timeout

@@ -27,6 +27,7 @@ class Settings:
     timeout_s: float | None
     tiny: bool
     overrides: dict = field(default_factory=dict)  # -S
+    objective: str = "val_accuracy"  # or val_accuracy,COST: two objectives (imgclf/experiments/objectives.py)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class TrialRecord:
     commit: str | None
     params: dict
     val_accuracy: float | None  # what the search maximised
+    cost: float | None  # what a two-objective search kept small beside it
     test_accuracy: float | None
     test_loss: float | None
     epochs_run: int | None  # a pruned trial's: the epochs it trained
@@ -52,10 +54,11 @@ def trial_records(study, space: Space) -> list[TrialRecord]:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
         state = STATES.get(t.state.name, t.state.name.lower())
         epochs = a.get("pruned_at_epoch") if state == "pruned" else a.get("epochs_run")
+        values = (t.values or [None, None]) if state == "complete" else [None, None]
         records.append(
             TrialRecord(
-                t.number, state, a.get("experiment"), a.get("commit"), values_of(t.params, space),
-                t.value if state == "complete" else None, a.get("test_accuracy"), a.get("test_loss"), epochs,
+                t.number, state, a.get("experiment"), a.get("commit"), values_of(t.params, space), values[0],
+                values[1] if len(values) > 1 else None, a.get("test_accuracy"), a.get("test_loss"), epochs,
                 None if seconds is None else round(seconds, 1), a.get("host"), a.get("error"),
             )
         )  # fmt: skip
@@ -65,6 +68,17 @@ def trial_records(study, space: Space) -> list[TrialRecord]:
 def ranked(records: list[TrialRecord]) -> list[TrialRecord]:
     """Completed trials, best validation accuracy first (ties: the earlier trial)."""
     return sorted((r for r in records if r.state == "complete"), key=lambda r: (-r.val_accuracy, r.number))
+
+
+def pareto_front(records: list[TrialRecord]) -> list[TrialRecord]:
+    """The completed trials no other beats on both objectives (higher val accuracy, lower cost), most accurate
+    first; ties in both keep the earlier trial."""
+    front: list[TrialRecord] = []
+    done = [r for r in records if r.state == "complete" and r.cost is not None]
+    for r in sorted(done, key=lambda r: (-r.val_accuracy, r.cost, r.number)):
+        if all(r.cost < f.cost for f in front):
+            front.append(r)
+    return front
 
 
 def partial_reason(settings: Settings, records: list[TrialRecord]) -> str | None:
@@ -103,9 +117,11 @@ def provenance(records: list[TrialRecord], project: Path) -> dict:
 
 def as_json(settings: Settings, records: list[TrialRecord], source: dict, reason: str | None) -> dict:
     best = ranked(records)
+    front = [r.number for r in pareto_front(records)] if "," in settings.objective else None
     return {
         "settings": asdict(settings),
         "best": asdict(best[0]) if best else None,
+        "pareto_front": front,
         "partial": reason,
         "provenance": source,
         "trials": [asdict(r) for r in records],

@@ -11,12 +11,14 @@ from pathlib import Path
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.experiments.exp_show import shown_value
 from imgclf.experiments.labs import Lab, short_key
+from imgclf.experiments.objectives import COSTS, Objective, cost_text, parse_objective
 from imgclf.experiments.report import PARTIAL
 from imgclf.experiments.search_space import Space
 from imgclf.experiments.tune_record import (
     Settings,
     TrialRecord,
     as_json,
+    pareto_front,
     partial_reason,
     provenance,
     ranked,
@@ -29,7 +31,11 @@ IMPORTANCE = "fANOVA (Optuna's FanovaImportanceEvaluator, seed 0)"
 
 
 def report_dir(settings: Settings) -> str:
-    return f"tune-{settings.lab}" if settings.study == f"{settings.lab}-tune" else f"tune-{settings.study}"
+    """tune-LAB for the lab's default study (tune-LAB-time, tune-LAB-size with a cost), else tune-STUDY."""
+    default = f"{settings.lab}-tune"
+    if settings.study.startswith(default):
+        return f"tune-{settings.lab}{settings.study.removeprefix(default)}"
+    return f"tune-{settings.study}"
 
 
 def write_tune_report(
@@ -37,15 +43,16 @@ def write_tune_report(
 ) -> Path:
     """Writes the study's report as a whole; returns its folder."""
     records = trial_records(study, space)
+    goal = parse_objective(settings.objective)
     reason = partial_reason(settings, records)
     folder = out / report_dir(settings) if reason is None else out / PARTIAL / report_dir(settings)
     source = provenance(records, project)
     with atomic_dir(folder) as tmp:
-        pictures = draw(study, tmp)
+        pictures = draw(study, tmp, goal)
         write_json(
             tmp / "results.json", {**as_json(settings, records, source, reason), "seeds": list(map(asdict, seeded))}
         )
-        text = markdown(lab, space, settings, records, source, pictures, test_top)
+        text = markdown(lab, space, settings, records, source, pictures, test_top, goal)
         if seeded:
             text += f"\nThe two best trials trained again, {verdict(seeded)} (validation accuracy; test: "
             text += ", ".join(f"{s.experiment} {statistics.fmean(s.test):.2%}" for s in seeded) + ").\n"
@@ -57,7 +64,7 @@ def write_tune_report(
 
 def markdown(
     lab: Lab, space: Space, settings: Settings, records: list[TrialRecord], source: dict, pictures: list[str],
-    test_top: int,
+    test_top: int, goal: Objective,
 ) -> str:  # fmt: skip
     best = ranked(records)
     states = {s: sum(r.state == s for r in records) for s in ("complete", "pruned", "failed")}
@@ -68,7 +75,12 @@ def markdown(
         "",
         f"Study `{settings.study}` in `{settings.storage}`: {settings.sampler} sampler{seed}, "
         f"{settings.pruner} pruner; {settings.trials} trials asked{budget}: {states['complete']} complete, "
-        f"{states['pruned']} pruned, {states['failed']} failed.",
+        f"{states['pruned']} pruned, {states['failed']} failed."
+        + (
+            f" Two objectives: validation accuracy, the higher the better, and {goal.cost_label}, the lower the better."
+            if goal.multi
+            else ""
+        ),
         "",
         provenance_line(source),
     ]
@@ -79,22 +91,37 @@ def markdown(
         return "\n".join([*lines, "", "No trial completed.", ""])
     top = best[0]
     chosen = ", ".join(f"`{k}={shown_value(v)}`" for k, v in top.params.items())
+    chosen_on = f"validation accuracy and {COSTS[goal.cost][0]}" if goal.multi else "validation accuracy alone"
     lines += [
+        *(front_lines(records, space, test_top, goal) if goal.multi else []),
         "",
-        f"**Best: {top.experiment}** (trial {top.number}): validation accuracy {top.val_accuracy:.2%}; test accuracy "
-        f"{top.test_accuracy:.2%} (test loss {top.test_loss:.4f}). Trials were ranked on validation accuracy alone: "
-        "the test set took no part in the choice.",
+        f"**{'Most accurate' if goal.multi else 'Best'}: {top.experiment}** (trial {top.number}): validation accuracy "
+        f"{top.val_accuracy:.2%}; test accuracy {top.test_accuracy:.2%} (test loss {top.test_loss:.4f}). Trials were "
+        f"ranked on {chosen_on}: the test set took no part in the choice.",
         "",
         f"Its params: {chosen}. Into the workspace: `dvc exp apply {top.experiment}`, then `dvc repro` for its "
         "plots and export (a trial stops at evaluate: until then DVC reports their files missing).",
         "",
-        *table(best[:TOP], space, test_top),
+        *([] if goal.multi else table(best[:TOP], space, test_top, goal)),
         "",
         *[f"![{p}]({p})" for p in pictures],
     ]
     if "importances.png" in pictures:
         lines += ["", f"Importances: {IMPORTANCE}, over the completed trials."]
     return "\n".join(lines) + "\n"
+
+
+def front_lines(records: list[TrialRecord], space: Space, test_top: int, goal: Objective) -> list[str]:
+    front = pareto_front(records)
+    tested = "the most accurate" if test_top == 1 else f"the {test_top} most accurate"
+    return [
+        "",
+        f"**Pareto front: {len(front)} trials.** No trial of the study is both more accurate and cheaper than one of "
+        f"these: each gives up validation accuracy only for a lower {COSTS[goal.cost][0]}. Test accuracy is shown for "
+        f"{tested}.",
+        "",
+        *table(front[:TOP], space, test_top, goal),
+    ]
 
 
 def provenance_line(source: dict) -> str:
@@ -104,24 +131,25 @@ def provenance_line(source: dict) -> str:
     return f"Made at commit {commits} on {where}; data md5: {data or 'unknown'}."
 
 
-def table(rows: list[TrialRecord], space: Space, test_top: int) -> list[str]:
+def table(rows: list[TrialRecord], space: Space, test_top: int, goal: Objective) -> list[str]:
     keys = tuple(r.key for r in space)
     names = [short_key(k, keys) for k in keys]
-    head = ["rank", "experiment", *names, "val accuracy", "epochs run", "seconds"]
-    head += ["test accuracy"] if test_top > 1 else []
+    head = ["rank", "experiment", *names, "val accuracy", *([COSTS[goal.cost][0]] if goal.multi else [])]
+    head += ["epochs run", "seconds", *(["test accuracy"] if test_top > 1 or goal.multi else [])]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rank, r in enumerate(rows, 1):
         cells = [str(rank), r.experiment or "", *[_short(r.params.get(k)) for k in keys]]
-        cells += [f"{r.val_accuracy:.2%}", str(r.epochs_run or ""), f"{r.seconds:.0f}" if r.seconds else ""]
-        if test_top > 1:
+        cells += [f"{r.val_accuracy:.2%}", *([cost_text(goal.cost, r.cost, named=False)] if goal.multi else [])]
+        cells += [str(r.epochs_run or ""), f"{r.seconds:.0f}" if r.seconds else ""]
+        if test_top > 1 or goal.multi:
             cells.append(f"{r.test_accuracy:.2%}" if rank <= test_top else "")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
-def draw(study, folder: Path) -> list[str]:
-    """Optuna's optimization history, parameter importances and slices, as PNGs; a plot the study cannot give yet
-    (too few completed trials) is left out."""
+def draw(study, folder: Path, goal: Objective) -> list[str]:
+    """Optuna's optimization history, parameter importances and slices (of the validation accuracy), and with two
+    objectives its Pareto front, as PNGs; a plot the study cannot give yet (too few completed trials) is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,13 +158,16 @@ def draw(study, folder: Path) -> list[str]:
     from optuna.visualization import matplotlib as plots
 
     drawn = []
+    accuracy = {"target": (lambda t: t.values[0]) if goal.multi else None, "target_name": "validation accuracy"}
     makers = {
-        "history.png": lambda: plots.plot_optimization_history(study, target_name="validation accuracy"),
+        "history.png": lambda: plots.plot_optimization_history(study, **accuracy),
         "importances.png": lambda: plots.plot_param_importances(
-            study, evaluator=FanovaImportanceEvaluator(seed=0), target_name="validation accuracy"
+            study, evaluator=FanovaImportanceEvaluator(seed=0), **accuracy
         ),
-        "slices.png": lambda: plots.plot_slice(study, target_name="validation accuracy"),
+        "slices.png": lambda: plots.plot_slice(study, **accuracy),
     }
+    if goal.multi:
+        makers["pareto.png"] = lambda: named_front(study, goal)
     for name, make in makers.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna's matplotlib plots are marked experimental
@@ -152,6 +183,23 @@ def draw(study, folder: Path) -> list[str]:
         plt.close(figure)
         drawn.append(name)
     return drawn
+
+
+def named_front(study, goal: Objective):
+    """Optuna's Pareto-front plot, each point of the front labelled with its experiment's name."""
+    from optuna.visualization import matplotlib as plots
+
+    axes = plots.plot_pareto_front(study, target_names=["validation accuracy", goal.cost_label])
+    for trial in study.best_trials:
+        axes.annotate(
+            trial.user_attrs.get("experiment", str(trial.number)), trial.values, fontsize=8,
+            xytext=(4, 4), textcoords="offset points",
+        )  # fmt: skip
+    handles, labels = axes.get_legend_handles_labels()
+    names = {"Trial": "beaten on both by another trial", "Best Trial": "Pareto front"}
+    axes.legend(handles, [names.get(label, label) for label in labels])
+    axes.set_title(f"Pareto front: validation accuracy against {COSTS[goal.cost][0]}")
+    return axes
 
 
 def readable_ticks(figure) -> None:

@@ -16,11 +16,12 @@ class TrialPruning(keras.callbacks.Callback):
         study = optuna.load_study(study_name=link.study, storage=open_storage(link.storage), pruner=pruner)
         self.trial = optuna.Trial(study, link.trial_id)
         self.objective = link.objective
+        self.reports = len(study.directions) == 1  # Optuna takes no epoch figures from a two-objective trial
         self.pruned_at = 0  # the epoch after which the pruner stopped training; 0 while it has not
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.objective)
-        if value is None:
+        if value is None or not self.reports:
             return
         self.trial.report(float(value), epoch + 1)
         last = (self.params or {}).get("epochs")  # the fit's last epoch: a run that reached it has nothing to save
