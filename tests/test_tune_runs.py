@@ -82,6 +82,28 @@ def processes_in(folder: Path) -> list[str]:
     return found
 
 
+def test_a_two_objective_study_finds_the_front_of_accuracy_and_training_time(project: Path, tmp_path: Path):
+    two = [*TUNE[:-4], "--trials", "3", "--seed", "1", "--objective", "val_accuracy,train_seconds", "--out", tmp_path]
+    shown = run([str(part) for part in two], project).stdout
+    assert "objective val_accuracy,train_seconds" in shown and "none pruner" in shown
+    assert "  tune_check-tune-time-0000  complete  val " in shown and "Pareto front so far: " in shown
+
+    study = optuna.load_study(
+        study_name="tune_check-tune-time", storage=f"sqlite:///{project}/.tune/tune_check-tune-time.db"
+    )
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3, "no pruning: even the hopeless lr completes"
+    for trial in study.trials:
+        commit = trial.user_attrs["commit"]
+        timing = json.loads(run(["git", "show", f"{commit}:metrics/timing.json"], project).stdout)
+        own = timing.get("train", {}).get("train_seconds")
+        earlier = [t.values[1] for t in study.trials[: trial.number] if t.params == trial.params]
+        assert trial.values[1] == (own if own is not None else earlier[0]), "a run-cached trial: the first's time"
+    report = (tmp_path / "tune-tune_check-time" / "report.md").read_text()
+    assert f"**Pareto front: {len(study.best_trials)} trials.**" in report
+    assert (tmp_path / "tune-tune_check-time" / "pareto.png").stat().st_size > 0
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+
+
 def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
     first = interrupted_during_the_fourth_trial(project)
     assert first.splitlines()[-1] == (
