@@ -101,8 +101,7 @@ def test_two_objective_lines_show_the_cost_and_the_front_within_120_columns():
     assert "complete  val 95.00%, train 100 s" in line and len(line) <= WIDTH
     front = best_line(study, "train_seconds")
     assert front == (
-        "      Pareto front so far: 9 trials, from lab-tune-time-0000 95.00% train 100 s "
-        "to lab-tune-time-0009 83.00% train 2 s"
+        "      Pareto front: 9 trials, val 83.00% to 95.00%, training time 2 s to 100 s; best val: lab-tune-time-0000"
     )
 
 

@@ -86,7 +86,7 @@ def test_a_two_objective_study_finds_the_front_of_accuracy_and_training_time(pro
     two = [*TUNE[:-4], "--trials", "3", "--seed", "1", "--objective", "val_accuracy,train_seconds", "--out", tmp_path]
     shown = run([str(part) for part in two], project).stdout
     assert "objective val_accuracy,train_seconds" in shown and "none pruner" in shown
-    assert "  tune_check-tune-time-0000  complete  val " in shown and "Pareto front so far: " in shown
+    assert "  tune_check-tune-time-0000  complete  val " in shown and "      Pareto front: " in shown
 
     study = optuna.load_study(
         study_name="tune_check-tune-time", storage=f"sqlite:///{project}/.tune/tune_check-tune-time.db"

@@ -65,6 +65,8 @@ def pruner_for(objective: Objective, asked: str | None) -> str:
 
 def cost_text(cost: str, value: float, named: bool = True) -> str:
     """A cost as a line shows it, `train 84 s` or `2.6 MB`; in a table's column of its name, `84 s`."""
-    if cost == "train_seconds":
-        return f"{'train ' if named else ''}{value:.0f} s"
+    if cost == "train_seconds":  # three figures below 100 s: close trials' times stay apart
+        return (
+            f"{'train ' if named else ''}{value:.0f} s" if value >= 100 else f"{'train ' if named else ''}{value:.3g} s"
+        )
     return f"{value / 1e6:.1f} MB"

@@ -102,8 +102,7 @@ def markdown(
         f"Its params: {chosen}. Into the workspace: `dvc exp apply {top.experiment}`, then `dvc repro` for its "
         "plots and export (a trial stops at evaluate: until then DVC reports their files missing).",
         "",
-        *([] if goal.multi else table(best[:TOP], space, test_top, goal)),
-        "",
+        *([] if goal.multi else [*table(best[:TOP], space, test_top, goal), ""]),
         *[f"![{p}]({p})" for p in pictures],
     ]
     if "importances.png" in pictures:
