@@ -15,7 +15,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# params.yaml is checked by our strict loader first: DVC's own parser has no bound on its size or aliases.
 repro: setup
+	python -m imgclf.params_check
 	dvc repro
 
 lint: setup

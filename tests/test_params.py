@@ -172,3 +172,59 @@ def test_every_choice_can_be_set_with_dvc_exp_run_s_as_documented(tmp_path: Path
             apply_overrides(tmp_path / "params.yaml", ["train.lr=0.02"])  # DVC writes the whole file again
             params = parse_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))
             assert value_at(params, key) == choice, f"-S {key}={choice}"
+
+
+def test_a_params_file_no_one_would_write_is_refused_in_one_line_before_it_is_parsed(tmp_path: Path):
+    from imgclf.yaml_file import read_yaml
+
+    huge = tmp_path / "params.yaml"
+    huge.write_text("train:\n  mlp:\n    hidden_units: [" + ", ".join(["800"] * 2_000_000) + "]\n")
+    with pytest.raises(PipelineError) as refused:
+        read_yaml(huge)
+    assert str(refused.value) == (
+        f"{huge}: 10.0 MB; a file of settings is a few KB (at most 256 KB is read): keep the data it lists elsewhere"
+    )
+
+
+def test_lists_and_strings_have_bounded_lengths(raw):
+    raw["train"]["mlp"]["hidden_units"] = [800] * 2_000_000
+    assert error_of(raw) == "params.yaml: train.mlp.hidden_units has 2000000 entries; at most 64 are allowed"
+    raw["train"]["mlp"]["hidden_units"] = [800]
+    raw["data"]["mirrors"]["mnist"] = ["/srv/" + "x" * 5000]
+    assert error_of(raw) == "params.yaml: data.mirrors.mnist[0] has 5005 characters; at most 4096 are allowed"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train:\n  lr: 0.1\n  epochs: 3\n  lr: 0.2\n", "line 4: the key lr is given twice in one mapping; keep one"),
+        (
+            'a: &a ["lol", "lol", "lol"]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n',
+            "line 2: the alias *a is refused (aliases can expand without bound); write its value out",
+        ),
+    ],
+)
+def test_duplicate_keys_and_aliases_are_refused_where_we_read_params(tmp_path: Path, text: str, message: str):
+    from imgclf.yaml_file import read_yaml
+
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(PipelineError) as refused:
+        read_yaml(tmp_path / "params.yaml")
+    assert str(refused.value) == f"{tmp_path / 'params.yaml'} {message}"
+
+
+def test_make_repro_checks_params_with_our_loader_before_dvc_reads_them(tmp_path: Path):
+    import subprocess
+    import sys
+
+    recipe = (REPO / "Makefile").read_text().split("\nrepro: setup\n")[1].split("\n\n")[0].split("\n")
+    assert [line.strip() for line in recipe] == ["python -m imgclf.params_check", "dvc repro"]
+    bomb = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(9))
+    (tmp_path / "params.yaml").write_text(bomb)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "imgclf.params_check"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: params.yaml line 2: the alias *l0 is refused (aliases can expand without bound); write its value out"
+    )

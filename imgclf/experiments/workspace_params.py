@@ -10,13 +10,14 @@ import yaml
 from imgclf.exp_workspace import RESTORE_PARAMS
 from imgclf.experiments.exp_show import shown_value
 from imgclf.experiments.labs import flatten
+from imgclf.yaml_file import load_text
 
 METRIC_STAGES = ("fetch", "preprocess", "split", "train", "evaluate")  # what test accuracy and loss come from
 
 
 def read(path: Path) -> dict:
     try:
-        found = yaml.safe_load(path.read_text())
+        found = load_text(path.read_text()) if path.name == "params.yaml" else yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return {}
     return found if isinstance(found, dict) else {}
