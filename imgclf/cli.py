@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from imgclf.disk_space import disk_full_line, is_disk_full
 from imgclf.errors import PipelineError
 from imgclf.native_log import filter_native_noise
 from imgclf.scratch import use_private_tempdir
@@ -19,6 +20,10 @@ def exit_on_error(main: Callable[[], None]) -> None:
         main()
     except PipelineError as e:
         sys.exit("error: " + " ".join(str(e).split()))
+    except Exception as e:  # a full disk, as the OSError of a write or inside a library's own error (h5py's)
+        if not is_disk_full(e):
+            raise
+        sys.exit("error: " + disk_full_line(e))
     except KeyboardInterrupt:
         sys.exit("interrupted: no output was left half-written; run the stage again to finish it")
     if "tensorflow" in sys.modules:

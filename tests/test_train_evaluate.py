@@ -1,28 +1,24 @@
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-import yaml
 from sklearn.metrics import log_loss
 
 from imgclf.errors import PipelineError
 from imgclf.params import load_params
-from imgclf.stage_deps import stage_argv
 from imgclf.training.callbacks import EpochLog
 from imgclf.training.evaluate import evaluate, predictions_csv, write_evaluation
 from imgclf.training.model_file import load_model, save_model
 from imgclf.training.train import train
 from tests.conftest import REPO, blobs, quick_mlp, sharded
+from tests.train_stage import epochs_backed_up, run_train_stage, twelve_epochs_on_four_shards
 
 
 @pytest.fixture
@@ -170,37 +166,6 @@ def test_missing_or_damaged_model_is_one_clear_error(tmp_path: Path, small_train
     (tmp_path / "cut" / "model.keras").write_bytes(whole[: len(whole) // 2])  # a copy cut short
     with pytest.raises(PipelineError, match="model.keras: damaged, not a whole Keras model file"):
         load_model(tmp_path / "cut")
-
-
-def run_train_stage(workdir: Path, code: Path = REPO) -> subprocess.Popen:
-    """The train stage as `dvc repro` runs it, with the imgclf and stages packages of `code`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", *stage_argv("train", REPO)],
-        cwd=workdir,
-        env={**os.environ, "PYTHONPATH": str(code)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def epochs_backed_up(metadata: Path) -> int:
-    try:
-        return json.loads(metadata.read_text())["epoch"]
-    except (OSError, ValueError, KeyError):  # not written yet, or caught mid-write
-        return 0
-
-
-def twelve_epochs_on_four_shards(workdir: Path):
-    """A train stage's params and split data in `workdir`: 12 epochs, from 4 shards, through a shuffle buffer of a
-    third of the images."""
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["train"].update({"epochs": 12, "batch_size": 16, "backup_every_s": 0, "shuffle_buffer_mb": 60 * 64 / 2**20})
-    raw["train"]["mlp"]["hidden_units"] = [64]
-    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
-    data = sharded(workdir / "data" / "split" / "train", blobs(n_per_class=60, seed=1), per_shard=50)
-    val = sharded(workdir / "data" / "split" / "val", blobs(n_per_class=10, seed=2), per_shard=50)
-    assert len(data.files) == 4
-    return data, val
 
 
 def kill_train_stage_after_epoch_4(workdir: Path, code: Path = REPO) -> None:

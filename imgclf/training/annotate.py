@@ -8,7 +8,7 @@ import cv2
 
 from imgclf.atomic import atomic_path
 from imgclf.data.images import decode
-from imgclf.errors import PipelineError
+from imgclf.errors import PipelineError, printable
 
 
 def annotation_targets(files: list[Path], out_dir: Path, inputs: list[Path]) -> list[Path]:
@@ -45,8 +45,11 @@ def annotate(path: Path, prediction: list[tuple[str, float]], target: Path) -> P
         image = cv2.resize(image, (400, round(image.shape[0] * scale)), interpolation=cv2.INTER_NEAREST)
     label, probability = prediction[0]
     write_label(image, f"{label}: {probability:.2%}")
-    with atomic_path(target) as tmp:
-        cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    encoded, data = cv2.imencode(target.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not encoded:
+        raise PipelineError(f"{printable(target)}: OpenCV cannot write a {target.suffix} image; name a .png or .jpg")
+    with atomic_path(target) as tmp:  # written by Python, not cv2.imwrite: a full disk raises, never a silent stub
+        tmp.write_bytes(data.tobytes())
     return target
 
 

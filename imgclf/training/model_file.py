@@ -7,9 +7,11 @@ import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from imgclf.atomic import atomic_path
 from imgclf.data.dataset import read_class_names, write_class_names
+from imgclf.disk_space import ensure_free
 from imgclf.errors import PipelineError
 
 MODEL_FILE = "model.keras"
@@ -17,7 +19,16 @@ CLASS_NAMES_FILE = "class_names.json"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold; Keras gives its JSON members this one
 
 
+def weights_bytes(model: keras.Model) -> int:
+    """The bytes of the model's variables and its optimizer's: about what a save of them writes."""
+    optimizer = getattr(model, "optimizer", None)
+    variables = [*model.weights, *(optimizer.variables if optimizer is not None else [])]
+    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables)
+
+
 def save_model(model: keras.Model, class_names: tuple[str, ...], model_dir: Path) -> None:
+    """models/model.keras, after a check that the disk has room for it and its temporary copy."""
+    ensure_free(Path(model_dir), 2 * weights_bytes(model), "the trained model")
     with atomic_path(Path(model_dir) / MODEL_FILE) as tmp:
         model.save(tmp)
         tmp.write_bytes(without_save_time(tmp.read_bytes()))

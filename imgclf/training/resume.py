@@ -4,6 +4,7 @@ log, under a fingerprint of the params, data and code the backup belongs to."""
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -12,12 +13,16 @@ import keras
 
 from imgclf.atomic import atomic_dir, write_json
 from imgclf.data.shards import Shards
+from imgclf.disk_space import DiskFull, ensure_free, is_disk_full
 from imgclf.params import TrainParams
+from imgclf.training.model_file import weights_bytes
 
 FINGERPRINT_FILE = "fingerprint.json"
 RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs
 FINE_TUNE_DIR = "fine-tune"  # in RESUME_DIR: the backups of a pretrained model's second phase, with its optimizer
 LOG_SNAPSHOT = "dvclive-after-epoch-{}"  # in RESUME_DIR: the DVCLive log as of a backed-up epoch
+SAVING_FILE = ".saving.weights.h5"  # in RESUME_DIR: a backup being written, not yet one
+AFTER_FULL = "free some space there, then run the stage again: it resumes from the last epoch backed up"
 
 
 def fingerprint(params: TrainParams, train_data: Shards, val_data: Shards) -> str:
@@ -76,6 +81,8 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if time.monotonic() - self.last_save >= self.every_s or epoch + 1 == self.params.get("epochs"):
+            log_bytes = sum(f.stat().st_size for f in self.live_dir.rglob("*") if f.is_file()) if self.live_dir else 0
+            ensure_free(self.backup_dir, weights_bytes(self.model) + log_bytes, "a backup of this epoch", AFTER_FULL)
             if self.live_dir is not None:
                 with atomic_dir(self.backup_dir / LOG_SNAPSHOT.format(epoch + 1)) as snapshot:
                     shutil.copytree(self.live_dir, snapshot, dirs_exist_ok=True)
@@ -85,6 +92,29 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
                 kept = sorted(self.backup_dir.glob(LOG_SNAPSHOT.format("*")), key=lambda p: int(p.name.split("-")[-1]))
                 for old in kept[:-2]:
                     shutil.rmtree(old)
+
+    def _save_model(self) -> None:
+        """Keras' backup (the weights, then the epoch in training_metadata.json), made safe for a full disk: it is
+        written to a temporary file first (on_epoch_end has checked that the disk has room), and only a whole one
+        replaces the latest backup, which becomes the one before. A disk that fills anyway stops training in one line
+        with the last good backup kept, never inside h5py's writer, which can crash on a full disk."""
+        folder = Path(self.backup_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights, metadata = Path(self._weights_path), Path(self._training_metadata_path)
+        saving = folder / SAVING_FILE  # Keras wants a name ending .weights.h5
+        try:
+            self.model.save_weights(str(saving), overwrite=True)
+        except Exception as e:
+            saving.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFull(f"{folder}: the disk filled while backing up an epoch; {AFTER_FULL}") from None
+            raise
+        if self.double_checkpoint and weights.exists():
+            os.replace(weights, self._prev_weights_path)
+            if metadata.exists():
+                os.replace(metadata, self._prev_training_metadata_path)
+        os.replace(saving, weights)
+        write_json(metadata, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
 
 
 def restore_log(backup_dir: Path, live_dir: Path, epochs_done: int) -> None:
