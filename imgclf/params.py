@@ -181,6 +181,7 @@ class TrainParams:
     batch_size: int = bounded(ge=1)
     weight_decay: float = bounded(ge=0)  # decoupled, as Keras applies it: each step takes lr * weight_decay of a weight
     label_smoothing: float = bounded(ge=0, lt=1)
+    class_weight: Literal["none", "balanced"]  # balanced: a small class counts in the loss as much as a large one
     batch_norm_bias_lr: float = bounded(gt=0)  # SGD moves batch norm's biases at this many times lr (airbench94: 64)
     ema: float = bounded(ge=0, lt=1)  # momentum of a moving average of the weights, which the model ends with; 0: none
     ema_every: int = bounded(ge=0)  # with ema: the weights jump to their average every this many steps (Lookahead)
