@@ -46,8 +46,9 @@ def run(command: list[str], cwd: Path) -> float:
     return time.monotonic() - start
 
 
-def head_commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+def head_commit(clone: Path) -> str:
+    """The commit a run's clone was made from (this repository's HEAD may have moved on while it ran)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True)
     return done.stdout.strip()
 
 
@@ -75,7 +76,7 @@ def grid(root: Path, sets: list[str], tiny: bool) -> dict:
     by_test, by_val = max(runs, key=lambda r: r[2]), max(runs, key=lambda r: r[1])
     if not tiny:
         keep_grid_report(clone)
-    return {"commit": head_commit(), "seconds": round(seconds, 1), "experiments": len(runs), "best_by_test": by_test[0],
+    return {"commit": head_commit(clone), "seconds": round(seconds, 1), "experiments": len(runs), "best_by_test": by_test[0],
             "test_accuracy": by_test[2], "best_by_val": by_val[0], "best_by_val_val": by_val[1],
             "best_by_val_test": by_val[2]}  # fmt: skip
 
@@ -98,7 +99,7 @@ def search(root: Path, sampler: str, pruner: str, seed: int, budget: float, sets
                        "test": t.user_attrs.get("test_accuracy")})  # fmt: skip
     complete = [t for t in trials if t["state"] == "complete"]
     best = max(complete, key=lambda t: t["val"]) if complete else None
-    return {"commit": head_commit(), "sampler": sampler, "pruner": pruner, "seed": seed,
+    return {"commit": head_commit(clone), "sampler": sampler, "pruner": pruner, "seed": seed,
             "seconds": round(seconds, 1), "trials": trials,
             "best_val": best and best["val"], "best_test": best and best["test"],
             "pruned": sum(t["state"] == "pruned" for t in trials)}  # fmt: skip
