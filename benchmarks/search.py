@@ -76,9 +76,9 @@ def grid(root: Path, sets: list[str], tiny: bool) -> dict:
     by_test, by_val = max(runs, key=lambda r: r[2]), max(runs, key=lambda r: r[1])
     if not tiny:
         keep_grid_report(clone)
-    return {"commit": head_commit(clone), "seconds": round(seconds, 1), "experiments": len(runs), "best_by_test": by_test[0],
-            "test_accuracy": by_test[2], "best_by_val": by_val[0], "best_by_val_val": by_val[1],
-            "best_by_val_test": by_val[2]}  # fmt: skip
+    return {"commit": head_commit(clone), "seconds": round(seconds, 1), "experiments": len(runs),
+            "best_by_test": by_test[0], "test_accuracy": by_test[2], "best_by_val": by_val[0],
+            "best_by_val_val": by_val[1], "best_by_val_test": by_val[2]}  # fmt: skip
 
 
 def search(root: Path, sampler: str, pruner: str, seed: int, budget: float, sets: list[str], tiny: bool) -> dict:
