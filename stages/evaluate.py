@@ -2,6 +2,7 @@
 METRICS_DIR."""
 
 import argparse
+import sys
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
@@ -19,7 +20,7 @@ def main() -> None:
     params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
 
     from imgclf.data.shards import open_shards
-    from imgclf.training.evaluate import evaluate, write_evaluation
+    from imgclf.training.evaluate import evaluate, neglected_class, write_evaluation
     from imgclf.training.model_file import load_model
 
     model, class_names = load_model(args.model_dir)
@@ -29,9 +30,15 @@ def main() -> None:
     )
     write_evaluation(result, args.metrics_dir)
     m = result.metrics
-    print(f"test accuracy {m['test_accuracy']:.2%}, test loss {m['test_loss']:.4f} on {m['test_images']} images")
+    print(
+        f"test accuracy {m['test_accuracy']:.2%} (balanced {m['balanced_accuracy']:.2%}, "
+        f"macro-F1 {m['f1_macro']:.4f}), test loss {m['test_loss']:.4f} on {m['test_images']} images"
+    )
     if len(class_names) <= REPORT_IN_TERMINAL:
         print(result.report_text)
+    warning = neglected_class(result)
+    if warning:  # below the report, where the eye ends
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"classification report: {args.metrics_dir / 'classification_report.txt'}")
 
 

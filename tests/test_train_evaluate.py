@@ -270,3 +270,37 @@ def test_training_survives_dvclives_signal_file_race_of_parallel_queue_runs(tmp_
     )
     _, metrics = train(small_train, train_data, val, tmp_path / "live", tmp_path / "b")
     assert metrics["epochs_run"] == 3
+
+
+def imbalanced(n_big: int, n_small: int, seed: int):
+    """Two classes of noisy 8x8 images, the small one a faintly brighter corner: hard to tell apart."""
+    from imgclf.data.dataset import LabeledImages
+
+    rng = np.random.default_rng(seed)
+    labels = np.array([0] * n_big + [1] * n_small)
+    images = rng.integers(0, 100, size=(len(labels), 8, 8, 1))
+    images[labels == 1, :4, :4, 0] += 25
+    order = rng.permutation(len(labels))
+    return LabeledImages(images[order].astype(np.uint8), labels[order], ("big", "small"))
+
+
+def test_balanced_class_weight_lifts_the_small_class_and_evaluate_warns_when_it_is_lost(tmp_path: Path, params):
+    from imgclf.training.evaluate import neglected_class
+
+    train_data = sharded(tmp_path / "train", imbalanced(1000, 20, seed=1))
+    val = sharded(tmp_path / "val", imbalanced(200, 40, seed=2))
+    test = sharded(tmp_path / "test", imbalanced(200, 40, seed=3))
+    results = {}
+    for weighting in ("none", "balanced"):
+        train_params = quick_mlp(params.train, epochs=10, class_weight=weighting)
+        model, _ = train(train_params, train_data, val, tmp_path / f"log-{weighting}", tmp_path / f"backup-{weighting}")
+        results[weighting] = evaluate(model, ("big", "small"), test, 64, False, 0)
+    unweighted, weighted = results["none"], results["balanced"]
+    assert weighted.report["small"]["recall"] >= unweighted.report["small"]["recall"] + 0.3
+    assert weighted.metrics["balanced_accuracy"] > unweighted.metrics["balanced_accuracy"]
+    assert unweighted.metrics["balanced_accuracy"] == pytest.approx(
+        (unweighted.report["big"]["recall"] + unweighted.report["small"]["recall"]) / 2
+    )
+    warning = neglected_class(unweighted)
+    assert warning.startswith("class small has recall ") and warning.endswith("try train.class_weight: balanced")
+    assert len(warning) <= 200

@@ -8,7 +8,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.metrics import accuracy_score, classification_report, log_loss, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    classification_report,
+    log_loss,
+    precision_recall_fscore_support,
+)
 
 from imgclf.atomic import write_json, write_text
 from imgclf.data.shards import Shards
@@ -54,6 +60,7 @@ def evaluate(
     )
     metrics = {
         "test_accuracy": float(accuracy_score(labels_of_test, predictions)),
+        "balanced_accuracy": float(balanced_accuracy_score(labels_of_test, predictions)),  # the classes' mean recall
         "test_loss": float(log_loss(labels_of_test, probabilities, labels=labels)),
         "precision_macro": float(precision),
         "recall_macro": float(recall),
@@ -68,6 +75,28 @@ def evaluate(
         actual=labels_of_test,
         predictions=predictions,
         class_names=class_names,
+    )
+
+
+FAR_BELOW = 0.5  # a class whose recall is under this share of the other classes' median recall is called out
+
+
+def neglected_class(result: Evaluation) -> str | None:
+    """One line when accuracy hides a class: its recall is 0, or far below the others'; else None."""
+    recalls = {n: result.report[n]["recall"] for n in result.class_names if result.report[n]["support"] > 0}
+    if len(recalls) < 2:
+        return None
+    worst = min(recalls, key=recalls.get)
+    others = float(np.median([r for n, r in recalls.items() if n != worst]))
+    if recalls[worst] > 0 and recalls[worst] >= FAR_BELOW * others:
+        return None
+    support = int(result.report[worst]["support"])
+    found = round(recalls[worst] * support)
+    m = result.metrics
+    return (
+        f"class {worst} has recall {recalls[worst]:.2%} ({found} of {support} test images), against a median of "
+        f"{others:.2%} for the others: accuracy {m['test_accuracy']:.2%} hides it (balanced accuracy "
+        f"{m['balanced_accuracy']:.2%}); try train.class_weight: balanced"
     )
 
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
 from imgclf.data.backbones import BACKBONES, fetched_weights
 from imgclf.data.shards import Shards
@@ -191,6 +193,8 @@ def fit_phase(
 ) -> dict[str, list[float]]:
     """Train the compiled model for `epochs` (absolute numbers); returns the Keras history of those epochs."""
     if is_multi_worker(strategy):
+        if params.class_weight != "none":
+            raise PipelineError("train.class_weight: balanced is not supported on a TF_CONFIG cluster; set it to none")
 
         def this_workers_batches(context: tf.distribute.InputContext) -> tf.data.Dataset:
             local_replicas = strategy.num_replicas_in_sync // context.num_input_pipelines
@@ -221,6 +225,7 @@ def fit_phase(
     )
     return model.fit(
         train_batches,
+        class_weight=class_weights(params, data.train),
         validation_data=data.val_batches,
         initial_epoch=epochs.start,
         epochs=epochs.stop,
@@ -229,6 +234,17 @@ def fit_phase(
         verbose=0,  # EpochLog prints
         callbacks=callbacks,
     ).history
+
+
+def class_weights(params: TrainParams, train: Shards) -> dict[int, float] | None:
+    """Keras' class_weight for train.class_weight: balanced, as scikit-learn's "balanced" heuristic computes it:
+    images / (classes x the class's images), over the classes the training set holds."""
+    if params.class_weight == "none":
+        return None
+    labels = train.labels()
+    present = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=present, y=labels)
+    return {int(c): float(w) for c, w in zip(present, weights, strict=True)}
 
 
 def backbone_weights(params: TrainParams, weights_dir: Path) -> Path | None:
