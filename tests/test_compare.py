@@ -16,7 +16,14 @@ def entry(name: str, accuracy: float, **train: object) -> dict:
         "data": {
             "params": {"params.yaml": {"data": params}},
             "metrics": {
-                "metrics/eval.json": {"data": {"test_accuracy": accuracy, "test_loss": 1 - accuracy}},
+                "metrics/eval.json": {
+                    "data": {
+                        "test_accuracy": accuracy,
+                        "test_loss": 1 - accuracy,
+                        "balanced_accuracy": accuracy - 0.01,
+                        "f1_macro": accuracy - 0.02,
+                    }
+                },
                 "metrics/train.json": {"data": {"train_seconds": 12.345, "images_per_second": 1.0}},
             },
         },
@@ -34,11 +41,12 @@ def shown(workspace: dict) -> list[dict]:
 
 def test_only_the_params_that_differ_under_short_names():
     header, body = table(rows(shown(entry("workspace", 0.897))))
-    assert header == ["experiment", "test accuracy", "test loss", "train time (s)", "lr", "hidden_units"]
-    assert body[0] == ["main", "89.70%", "0.1030", "12.3", "0.01", "[800]"], "the workspace equals main: no row"
-    assert body[1] == ["lr-up", "93.00%", "0.0700", "12.3", "0.05", "[800]"]
-    assert body[2] == ["wide", "94.00%", "0.0600", "12.3", "0.01", "[800, 500]"]
-    assert body[3] == ["broken", "failed", "", "", "", ""], "a failed run never shows the baseline's metrics"
+    figures = ["experiment", "test accuracy", "balanced", "macro-F1", "test loss", "train time (s)"]
+    assert header == [*figures, "lr", "hidden_units"]
+    assert body[0] == ["main", "89.70%", "88.70%", "0.8770", "0.1030", "12.3", "0.01", "[800]"], "no workspace row"
+    assert body[1] == ["lr-up", "93.00%", "92.00%", "0.9100", "0.0700", "12.3", "0.05", "[800]"]
+    assert body[2] == ["wide", "94.00%", "93.00%", "0.9200", "0.0600", "12.3", "0.01", "[800, 500]"]
+    assert body[3] == ["broken", "failed", "", "", "", "", "", ""], "a failed run never shows the baseline's metrics"
 
 
 def test_a_workspace_that_differs_from_its_commit_has_a_row():
@@ -49,12 +57,12 @@ def test_a_workspace_that_differs_from_its_commit_has_a_row():
 def test_the_table_fits_a_terminal_and_a_pull_request():
     header, body = table(rows(shown(entry("workspace", 0.897))))
     text = render(header, body, markdown=False).splitlines()
-    assert text[0] == "experiment  test accuracy  test loss  train time (s)  lr    hidden_units"
-    assert text[1] == "main               89.70%     0.1030            12.3  0.01  [800]"
+    assert text[0] == "experiment  test accuracy  balanced  macro-F1  test loss  train time (s)  lr    hidden_units"
+    assert text[1] == "main               89.70%    88.70%    0.8770     0.1030            12.3  0.01  [800]"
     markdown = render(header, body, markdown=True).splitlines()
     assert markdown[:2] == [
-        "| experiment | test accuracy | test loss | train time (s) | lr | hidden_units |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| experiment | test accuracy | balanced | macro-F1 | test loss | train time (s) | lr | hidden_units |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
 

@@ -180,12 +180,19 @@ def compare(project: Path) -> None:
     the params that differ; its markdown form too."""
     make = ["make", "-s", "-o", ".venv/.installed", "compare"]  # the test's environment has the tools
     table = run(make, project).stdout.splitlines()
-    assert table[0].split("  ")[:4] == ["experiment", "test accuracy", "test loss", "train time (s)"]
+    assert table[0].split("  ")[:6] == [
+        "experiment",
+        "test accuracy",
+        "balanced",
+        "macro-F1",
+        "test loss",
+        "train time (s)",
+    ]
     assert table[0].endswith("  epochs")
     assert table[1].startswith("workspace ") and len(table) == 1 + 2 + 3, "the workspace, the commit, 3 experiments"
     assert max(map(len, table)) <= 120
     markdown = run([*make, "ARGS=--md"], project).stdout.splitlines()
-    assert markdown[0] == "| experiment | test accuracy | test loss | train time (s) | epochs |"
+    assert markdown[0] == "| experiment | test accuracy | balanced | macro-F1 | test loss | train time (s) | epochs |"
     assert max(map(len, markdown)) <= 120
 
 

@@ -61,6 +61,10 @@ def seconds(value: float | None) -> str:
     return "cached" if value is None else f"{value:.1f}"
 
 
+# balanced: the classes' mean recall, which a class the model neglects pulls down where accuracy hides it
+FIGURES = ["experiment", "test accuracy", "balanced", "macro-F1", "test loss", "train time (s)"]
+
+
 def table(found: list[Row]) -> tuple[list[str], list[list[str]]]:
     results = [row.result for row in found if row.result]
     keys = [k for k in differing_keys(results) if not is_source(k) and k != "data.dataset"]
@@ -68,15 +72,17 @@ def table(found: list[Row]) -> tuple[list[str], list[list[str]]]:
     keys.sort(key=lambda k: -len({shown_value(r.params.get(k)) for r in results}))
     datasets = len({dataset_name(r.params) for r in results}) > 1
     every = tuple(dict.fromkeys(k for r in results for k in r.params))  # a short name is unambiguous among these
-    header = ["experiment", "test accuracy", "test loss", "train time (s)", *(["data"] if datasets else [])]
+    header = [*FIGURES, *(["data"] if datasets else [])]
     header += [short_key(k, every) for k in keys]
     body = []
     for row in found:
         r = row.result
         if r is None:
-            body.append([row.name, row.state, "", "", *([""] * (len(header) - 4))])
+            body.append([row.name, row.state, *([""] * (len(header) - 2))])
             continue
-        figures = [f"{r.accuracy:.2%}", f"{r.loss:.4f}", seconds(r.train_seconds)]
+        balanced = "" if r.balanced_accuracy is None else f"{r.balanced_accuracy:.2%}"
+        f1 = "" if r.f1_macro is None else f"{r.f1_macro:.4f}"
+        figures = [f"{r.accuracy:.2%}", balanced, f1, f"{r.loss:.4f}", seconds(r.train_seconds)]
         data = [dataset_name(r.params)] if datasets else []
         settings = ("" if k not in r.params else setting(r.params[k]) for k in keys)  # a key of later commits
         body.append([row.name, *figures, *data, *settings])
@@ -94,9 +100,9 @@ def render(header: list[str], body: list[list[str]], markdown: bool, width: int 
         return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
     widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
     shown = len(header)
-    while shown > 4 and sum(widths[:shown]) + 2 * (shown - 1) > width:
+    while shown > len(FIGURES) and sum(widths[:shown]) + 2 * (shown - 1) > width:
         shown -= 1  # the params that do not fit are listed below the table
-    numeric = range(1, 4)  # right-aligned: accuracy, loss, time
+    numeric = range(1, len(FIGURES))  # right-aligned: the figures
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(cells))

@@ -31,6 +31,8 @@ class Result:
     best_val_accuracy: float | None = None
     commit: str | None = None  # the baseline commit the experiment ran on
     data_md5: dict[str, str] | None = None  # DATA_DEPS -> DVC's md5 of each, from its run's dvc.lock
+    balanced_accuracy: float | None = None  # test: the classes' mean recall (None before eval.json had it)
+    f1_macro: float | None = None  # test
 
 
 @dataclass
@@ -90,6 +92,8 @@ def result_of(name: str, data: dict, commit: str | None = None, lock: dict | Non
         best_val_accuracy=training.get("best_val_accuracy"),
         commit=commit,
         data_md5=data_md5_of(lock or {}),
+        balanced_accuracy=evaluation.get("balanced_accuracy"),
+        f1_macro=evaluation.get("f1_macro"),
     )
 
 
