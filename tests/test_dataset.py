@@ -56,3 +56,10 @@ def test_class_names_are_json(tmp_path: Path):
     (tmp_path / "class_names.json").write_text('{"a": 1}')
     with pytest.raises(PipelineError, match="must be a JSON list of class names"):
         read_class_names(tmp_path / "class_names.json")
+
+
+def test_a_class_named_twice_is_refused(tmp_path: Path):
+    (tmp_path / "class_names.json").write_text('["cat", "cat", "cat"]')
+    with pytest.raises(PipelineError) as refused:
+        read_class_names(tmp_path / "class_names.json")
+    assert str(refused.value).endswith("names the class 'cat' more than once; each output needs its own name")

@@ -208,3 +208,11 @@ def test_every_subcommand_shows_its_options_under_its_own_name(name: str, monkey
         command_main()
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: imgclf {name} ")
+
+
+def test_a_url_is_told_it_is_not_read():
+    with pytest.raises(PipelineError) as refused:
+        image_files([Path("https://upload.example.org/cat.jpg")])  # as argparse's Path makes it: one slash
+    assert str(refused.value) == (
+        "https://upload.example.org/cat.jpg: URLs are not read; download the image first, then give its file"
+    )

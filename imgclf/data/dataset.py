@@ -80,4 +80,7 @@ def read_class_names(path: Path) -> tuple[str, ...]:
         raise PipelineError(f"{path}: not valid JSON ({e}); retrain the model") from None
     if not isinstance(names, list) or not names or not all(isinstance(c, str) for c in names):
         raise PipelineError(f'{path}: must be a JSON list of class names, e.g. ["cat", "dog"]')
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        raise PipelineError(f"{path}: names the class {twice[0]!r} more than once; each output needs its own name")
     return tuple(names)

@@ -14,6 +14,7 @@ import argparse
 import csv
 import io
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -41,8 +42,11 @@ def image_files(inputs: list[Path]) -> list[Path]:
             files += found
         elif path.is_file():
             files.append(path)
+        elif re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:/", str(path)):  # a URL (a Path keeps one of its two slashes)
+            url = re.sub(r":/+", "://", str(path), count=1)
+            raise PipelineError(f"{url}: URLs are not read; download the image first, then give its file")
         else:
-            raise PipelineError(f"{path}: no such file or folder")
+            raise PipelineError(f"{printable(path)}: no such file or folder")
     return files
 
 
