@@ -19,7 +19,7 @@ def exit_on_error(main: Callable[[], None]) -> None:
     try:
         main()
     except PipelineError as e:
-        sys.exit("error: " + " ".join(str(e).split()))
+        sys.exit(error_lines(" ".join(str(e).split())))
     except Exception as e:  # a full disk, as the OSError of a write or inside a library's own error (h5py's)
         if not is_disk_full(e):
             raise
@@ -28,6 +28,26 @@ def exit_on_error(main: Callable[[], None]) -> None:
         sys.exit("interrupted: no output was left half-written; run the stage again to finish it")
     if "tensorflow" in sys.modules:
         exit_without_teardown()
+
+
+LINE = 200  # an error's first line at most; what does not fit follows as details
+
+
+def error_lines(message: str) -> str:
+    """`error: MESSAGE` within LINE characters: a longer message is cut after its last `; ` or `: ` that fits and is
+    outside brackets and double quotes (else at a space), and the rest follows on a line of details."""
+    line = "error: " + message
+    if len(line) <= LINE:
+        return line
+    breaks, depth, quoted = [], 0, False
+    for i, char in enumerate(line[:LINE]):
+        quoted = not quoted if char == '"' else quoted  # JSON's quotes; an apostrophe is English
+        depth += (char in "[{(") - (char in "]})")
+        if i > 7 and not quoted and depth == 0 and line[i : i + 2] in ("; ", ": "):
+            breaks.append(i + 1)
+    space = line.rfind(" ", 8, LINE)
+    cut = breaks[-1] if breaks else (space if space > 0 else LINE)
+    return f"{line[:cut].rstrip()}\n  details: {line[cut:].strip()}"
 
 
 def exit_without_teardown() -> None:

@@ -128,3 +128,18 @@ def test_an_annotated_image_on_a_full_disk_is_an_error_not_a_silent_stub(tmp_pat
         annotate(photo, [("cat", 0.9)], small_disk / "photo.png")
     assert full.value.errno == errno.ENOSPC
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"], "no stub, no temporary"
+
+
+def test_a_long_error_is_a_short_line_with_details_after():
+    from imgclf.errors import PipelineError
+
+    config = '{"class_name": "Lambda", "config": {"function": "os.system"' + ", 0" * 400 + "}}"
+
+    def refuses() -> None:
+        raise PipelineError(f"models/model.keras: refused: its config names code that would run: {config}")
+
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_error(refuses)
+    first, details = str(stopped.value.code).split("\n")
+    assert first == "error: models/model.keras: refused: its config names code that would run:"
+    assert details.startswith('  details: {"class_name": "Lambda"') and details.endswith("}}")

@@ -22,7 +22,7 @@ RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it a
 FINE_TUNE_DIR = "fine-tune"  # in RESUME_DIR: the backups of a pretrained model's second phase, with its optimizer
 LOG_SNAPSHOT = "dvclive-after-epoch-{}"  # in RESUME_DIR: the DVCLive log as of a backed-up epoch
 SAVING_FILE = ".saving.weights.h5"  # in RESUME_DIR: a backup being written, not yet one
-AFTER_FULL = "free some space there, then run the stage again: it resumes from the last epoch backed up"
+AFTER_FULL = "then run the stage again: it resumes from the last epoch backed up"
 
 
 def fingerprint(params: TrainParams, train_data: Shards, val_data: Shards) -> str:
@@ -107,7 +107,9 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         except Exception as e:
             saving.unlink(missing_ok=True)
             if is_disk_full(e):
-                raise DiskFull(f"{folder}: the disk filled while backing up an epoch; {AFTER_FULL}") from None
+                raise DiskFull(
+                    f"{folder}: the disk filled while backing up an epoch; free some space, {AFTER_FULL}"
+                ) from None
             raise
         if self.double_checkpoint and weights.exists():
             os.replace(weights, self._prev_weights_path)
