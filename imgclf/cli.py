@@ -34,19 +34,21 @@ LINE = 200  # an error's first line at most; what does not fit follows as detail
 
 
 def error_lines(message: str) -> str:
-    """`error: MESSAGE` within LINE characters: a longer message is cut after its last `; ` or `: ` that fits and is
+    """`error: MESSAGE` within LINE characters: a longer message is cut after its last `; ` (else `: `) that fits
     outside brackets and double quotes (else at a space), and the rest follows on a line of details."""
     line = "error: " + message
     if len(line) <= LINE:
         return line
-    breaks, depth, quoted = [], 0, False
+    breaks: dict[str, list[int]] = {"; ": [], ": ": []}
+    depth, quoted = 0, False
     for i, char in enumerate(line[:LINE]):
         quoted = not quoted if char == '"' else quoted  # JSON's quotes; an apostrophe is English
         depth += (char in "[{(") - (char in "]})")
-        if i > 7 and not quoted and depth == 0 and line[i : i + 2] in ("; ", ": "):
-            breaks.append(i + 1)
+        if i > 7 and not quoted and depth == 0 and line[i : i + 2] in breaks:
+            breaks[line[i : i + 2]].append(i + 1)
     space = line.rfind(" ", 8, LINE)
-    cut = breaks[-1] if breaks else (space if space > 0 else LINE)
+    found = breaks["; "] or breaks[": "]  # between clauses first, then after a heading
+    cut = found[-1] if found else (space if space > 0 else LINE)
     return f"{line[:cut].rstrip()}\n  details: {line[cut:].strip()}"
 
 

@@ -102,7 +102,10 @@ def test_repro_then_experiment(project: Path):
 
     misspelled = run(["dvc", "exp", "run", "-S", "+trian.lr=0.1"], project, check=False)
     assert misspelled.returncode != 0, "a section no stage reads must not pass as an experiment that changed nothing"
-    refusal = next(line for line in misspelled.stderr.splitlines() if line.startswith("error: params.yaml"))
+    said = misspelled.stderr.splitlines()
+    at = next(i for i, line in enumerate(said) if line.startswith("error: params.yaml"))
+    assert len(said[at]) <= 200 and said[at + 1].startswith("  details: "), "a line, then its details"
+    refusal = said[at] + " " + said[at + 1].removeprefix("  details: ")
     assert refusal.startswith("error: params.yaml: unknown key trian; allowed keys here: data, preprocess")
     assert "params.yaml keeps the values `dvc exp run -S` wrote into it" in refusal
     assert refusal.endswith("`git restore params.yaml` returns to the committed ones")
