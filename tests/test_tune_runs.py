@@ -39,6 +39,16 @@ TUNE = [sys.executable, "-m", "imgclf.experiments.tune", "tune_check", "--trials
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
+    return new_project(tmp_path_factory)
+
+
+@pytest.fixture
+def other_project(tmp_path_factory) -> Path:
+    """A project of its own: trials of another study would fill the run-cache that `project`'s study relies on."""
+    return new_project(tmp_path_factory)
+
+
+def new_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("tune")
     copy_repo(project)
     with open(project / "sweeps.yaml", "a") as f:
@@ -82,7 +92,8 @@ def processes_in(folder: Path) -> list[str]:
     return found
 
 
-def test_a_two_objective_study_finds_the_front_of_accuracy_and_training_time(project: Path, tmp_path: Path):
+def test_a_two_objective_study_finds_the_front_of_accuracy_and_training_time(other_project: Path, tmp_path: Path):
+    project = other_project
     two = [*TUNE[:-4], "--trials", "3", "--seed", "1", "--objective", "val_accuracy,train_seconds", "--out", tmp_path]
     shown = run([str(part) for part in two], project).stdout
     assert "objective val_accuracy,train_seconds" in shown and "none pruner" in shown
