@@ -12,8 +12,13 @@ from imgclf.errors import PipelineError
 from imgclf.native_log import filter_native_noise
 from imgclf.scratch import use_private_tempdir
 
+STAGE = "run the stage again"  # what fixes an interrupted or disk-full stage: `dvc repro` runs it again
+COMMAND = "run the command again"  # the same for a command a user typed (predict, compare, ...)
 
-def exit_on_error(main: Callable[[], None]) -> None:
+
+def exit_on_error(main: Callable[[], None], rerun: str = STAGE) -> None:
+    """Runs a stage's or command's main: a PipelineError, a full disk or Ctrl-C ends it with one line that says
+    what to do (`rerun`), never a traceback."""
     filter_native_noise()
     use_private_tempdir()
     try:
@@ -23,9 +28,9 @@ def exit_on_error(main: Callable[[], None]) -> None:
     except Exception as e:  # a full disk, as the OSError of a write or inside a library's own error (h5py's)
         if not is_disk_full(e):
             raise
-        sys.exit("error: " + disk_full_line(e))
+        sys.exit("error: " + disk_full_line(e, rerun))
     except KeyboardInterrupt:
-        sys.exit("interrupted: no output was left half-written; run the stage again to finish it")
+        sys.exit(f"interrupted: no output was left half-written; {rerun} to finish it")
     if "tensorflow" in sys.modules:
         exit_without_teardown()
 

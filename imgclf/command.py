@@ -9,7 +9,7 @@ imgclf tune mnist_mlp --trials 30          # = python -m imgclf.experiments.tune
 import importlib
 import sys
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 
 SUBCOMMANDS = {  # name -> (module, what it does)
     "predict": ("imgclf.training.predict", "classify images with a trained or exported model"),
@@ -40,7 +40,7 @@ def main() -> None:
         sys.exit(f"error: imgclf {name}: no such subcommand; choose one of: {', '.join(SUBCOMMANDS)}")
     module = importlib.import_module(SUBCOMMANDS[name][0])
     sys.argv = [f"imgclf {name}", *sys.argv[2:]]  # argparse names the command by argv[0]: "usage: imgclf predict"
-    exit_on_error(module.main)
+    exit_on_error(module.main, rerun=COMMAND)
 
 
 if __name__ == "__main__":

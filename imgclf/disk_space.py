@@ -41,11 +41,10 @@ def is_disk_full(error: BaseException) -> bool:
     return "No space left on device" in text or "Disk quota exceeded" in text
 
 
-def disk_full_line(error: BaseException) -> str:
-    """One line for a write that found the disk full."""
+def disk_full_line(error: BaseException, rerun: str = "run the stage again") -> str:
+    """One line for a write that found the disk full; `rerun` says how to try again."""
     path = getattr(error, "filename", None)
     where = f"writing {printable(path)}" if path else "writing an output"
     return (
-        f"the disk is full ({where}); nothing half-written is kept: free some space (df -h shows where), "
-        "then run the stage again"
+        f"the disk is full ({where}); nothing half-written is kept: free some space (df -h shows where), then {rerun}"
     )

@@ -4,7 +4,7 @@ can take a machine's memory before any stage runs; `make repro` runs this check 
 
 from pathlib import Path
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.params import load_params
 from imgclf.yaml_file import read_yaml
 
@@ -16,4 +16,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

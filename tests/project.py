@@ -45,3 +45,15 @@ def copy_repo(target: Path) -> None:
         if (REPO / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, target / name)
+
+
+def processes_in(folder: Path) -> list[str]:
+    """The command lines of the processes working in `folder` or below (DVC's copies of the repository)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(proc / "cwd").readlink().is_relative_to(folder):
+                found.append((proc / "cmdline").read_text().replace("\0", " "))
+        except OSError:
+            continue
+    return found

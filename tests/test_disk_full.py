@@ -2,16 +2,21 @@
 and a real small file system where this machine lets a test mount one."""
 
 import errno
+import importlib
+import inspect
 import json
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
+from imgclf.command import SUBCOMMANDS
+from imgclf.command import main as command_main
 from imgclf.disk_space import DiskFull
 from imgclf.training.model_file import save_model
 from imgclf.training.resume import SAVING_FILE, EpochBackup
@@ -35,6 +40,40 @@ def test_a_write_that_finds_the_disk_full_is_one_line(capsys):
     with pytest.raises(SystemExit) as stopped:
         exit_on_error(h5py_on_a_full_disk)
     assert str(stopped.value.code).startswith("error: the disk is full (writing an output)")
+
+
+def test_an_interrupted_or_disk_full_command_says_to_run_the_command_not_a_stage(monkeypatch):
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    def disk_full() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "predictions.csv")
+
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_error(interrupted)  # a stage: `dvc repro` runs it again and it finishes (train resumes)
+    assert stopped.value.code == "interrupted: no output was left half-written; run the stage again to finish it"
+    for main in (interrupted, disk_full):
+        with pytest.raises(SystemExit) as stopped:
+            exit_on_error(main, rerun=COMMAND)
+        assert "run the command again" in stopped.value.code and "stage" not in stopped.value.code
+
+
+@pytest.mark.parametrize("subcommand", sorted(SUBCOMMANDS))
+def test_every_command_a_user_types_ends_as_a_command_not_a_stage(subcommand: str):
+    """`imgclf NAME` and `python -m MODULE` alike: neither may tell a user of predict to run a stage again."""
+    source = inspect.getsource(importlib.import_module(SUBCOMMANDS[subcommand][0]))
+    assert source.rstrip().endswith("exit_on_error(main, rerun=COMMAND)"), subcommand
+
+
+def test_the_imgclf_command_ends_an_interrupted_subcommand_as_a_command(monkeypatch):
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sys.argv", ["imgclf", "predict", "photos/"])
+    monkeypatch.setattr("imgclf.command.importlib.import_module", lambda name: SimpleNamespace(main=interrupted))
+    with pytest.raises(SystemExit) as stopped:
+        command_main()
+    assert stopped.value.code == "interrupted: no output was left half-written; run the command again to finish it"
 
 
 def small_model() -> keras.Model:

@@ -4,7 +4,10 @@ the whole photo-folder study, and one sweep of each other lab (all 34 tiny exper
 
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -14,7 +17,7 @@ import yaml
 from imgclf.experiments.exp_show import data_md5_of
 from imgclf.experiments.vega import experiments_only, plots_diff_json
 from tests.conftest import blobs
-from tests.project import copy_repo, run
+from tests.project import copy_repo, processes_in, project_env, run
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
@@ -210,3 +213,28 @@ def test_check_says_whether_head_reproduces_a_reports_figures_exactly(project: P
     assert stale.returncode == 1 and "the report is stale; re-run its lab" in stale.stdout.splitlines()[-1]
     refused = run([*check, "-S", "train.lr=0.5"], project, check=False)
     assert refused.returncode == 1 and "only data sources" in refused.stderr
+
+
+def test_ctrl_c_stops_the_experiments_the_sweep_started_and_says_so(project: Path):
+    """Ctrl-C in the sweep's terminal (SIGINT to its process group) once its first experiment trains: the running
+    experiments are interrupted, the queued ones leave DVC's queue, and no queue worker or stage is left running."""
+    command = [sys.executable, "-m", "imgclf.experiments.sweep", "mnist_mlp", "--sweep", "2", "--tiny", "--jobs", "2"]
+    command += ["-S", "preprocess.max_per_class=500"]  # the whole bundled sample: long enough to be caught training
+    out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    sweeper = subprocess.Popen(command, cwd=project, env=project_env(), start_new_session=True, **out)
+    deadline = time.monotonic() + 240
+    while not any("-m stages.train" in line for line in processes_in(project)):
+        assert sweeper.poll() is None and time.monotonic() < deadline, sweeper.communicate()[0]
+        time.sleep(0.2)
+    os.killpg(sweeper.pid, signal.SIGINT)
+    shown = sweeper.communicate(timeout=120)[0]
+    assert sweeper.returncode == 1
+    assert "interrupted: stopped the sweep's experiments; finished ones stay in dvc exp show" in shown
+    assert "stopped: interrupted mnist_mlp-batch_size-" in shown and "queued experiments off DVC's queue" in shown
+    assert "run the stage again" not in shown and "experiment execution will continue" not in shown
+    deadline = time.monotonic() + 90  # a queue worker exits once it sees the queue empty (DVC looks every 10 s)
+    while processes_in(project):
+        assert time.monotonic() < deadline, f"still running after the sweep stopped: {processes_in(project)}"
+        time.sleep(1)
+    status = run(["dvc", "queue", "status"], project).stdout
+    assert "Queued" not in status and "Running" not in status, status

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tests.project import copy_repo, project_env, run
+from tests.project import copy_repo, processes_in, project_env, run
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
@@ -78,18 +78,6 @@ def interrupted_during_the_fourth_trial(project: Path) -> str:
     tuner.wait(timeout=180)
     assert tuner.returncode == 1
     return "".join(lines)
-
-
-def processes_in(folder: Path) -> list[str]:
-    """The command lines of the processes working in `folder` or below (DVC's copies of the repository)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and Path(proc / "cwd").readlink().is_relative_to(folder):
-                found.append((proc / "cmdline").read_text().replace("\0", " "))
-        except OSError:
-            continue
-    return found
 
 
 def test_a_two_objective_study_finds_the_front_of_accuracy_and_training_time(other_project: Path, tmp_path: Path):

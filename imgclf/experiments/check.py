@@ -15,7 +15,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import lock_at, read_experiments
@@ -83,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

@@ -16,7 +16,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.experiments.exp_show import Result, differing_keys, experiment_runs, result_of, shown_value
 from imgclf.experiments.labs import short_key
@@ -129,4 +129,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

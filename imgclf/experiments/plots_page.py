@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from imgclf.atomic import write_text
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.experiments.vega import LIVE_SERIES, SERIES_TITLES, readable
 from imgclf.experiments.workspace_params import mismatch_warning
@@ -101,4 +101,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

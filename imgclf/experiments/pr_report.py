@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from imgclf.atomic import atomic_dir
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.experiments.vega import draw_curves, plots_diff_json
 from imgclf.experiments.workspace_params import mismatch_warning
@@ -110,4 +110,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

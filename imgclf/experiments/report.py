@@ -16,7 +16,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from imgclf.atomic import atomic_dir, write_json, write_text
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.experiments.exp_show import lock_at, read_experiments, shown_value
 from imgclf.experiments.labs import (
@@ -170,4 +170,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

@@ -13,7 +13,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, load_labs
 
@@ -85,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

@@ -15,17 +15,20 @@ experiments of the same name. With --seeds N, each experiment runs N times as NA
 committed train.seed on, the split fixed; the report shows mean ± std. Only a complete run of the lab (every
 experiment, its own settings, at least the committed report's seeds) replaces reports/LAB/; any other run's report
 goes to reports/partial/LAB/. With --jobs N, an experiment that fails beside others runs once more, alone.
+Ctrl-C stops the sweep's experiments: the running ones are interrupted, the queued ones taken off DVC's queue.
 """
 
 import argparse
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import read_experiments
@@ -86,8 +89,67 @@ def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
 
 
 def run_queue(jobs: int, project: Path) -> None:
-    """`dvc exp run --run-all`: starts DVC's queue workers and follows their logs until the queue is empty."""
-    subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "--run-all", "--jobs", str(jobs)], cwd=project)
+    """`dvc exp run --run-all`: starts DVC's queue workers and follows their logs until the queue is empty. Ctrl-C
+    reaches this process alone, and run_or_stop stops the experiments; so DVC's line saying they would go on is
+    left out of the log."""
+    command = [sys.executable, "-m", "dvc", "exp", "run", "--run-all", "--jobs", str(jobs)]
+    print(f"running the queue, {jobs} at once (Ctrl-C stops the sweep's experiments)", flush=True)
+    with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, text=True, start_new_session=True) as follow:
+        try:
+            for line in follow.stdout or []:
+                if not line.startswith("Following logs for all queued experiments"):
+                    print(line, end="", flush=True)
+        finally:
+            follow.kill()
+
+
+def stop_experiments(names: set[str], project: Path) -> tuple[list[str], list[str]]:
+    """Stops what a sweep started, as `dvc queue remove` and `dvc queue kill` would: its queued experiments leave
+    DVC's queue and its running ones get Ctrl-C (their train stage cleans up); the queue workers then find the queue
+    empty and exit on their own. Returns the names interrupted and removed."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    interrupted: list[str] = []
+    removed: list[str] = []
+    with Repo(str(project)) as repo:
+        tasks = repo.experiments.celery_queue
+        for _ in range(3):  # a worker may start a queued experiment between the two looks
+            queued = [e.name for e in tasks.iter_queued() if e.name in names and e.name not in removed]
+            for name in queued:
+                with contextlib.suppress(DvcException):
+                    removed += tasks.remove([name])
+            running = [e.name for e in tasks.iter_active() if e.name in names and e.name not in interrupted]
+            for name in running:
+                with contextlib.suppress(DvcException):
+                    tasks.kill([name])
+                    interrupted.append(name)
+            if not queued and not running:
+                break
+    return interrupted, removed
+
+
+def interrupted_lines(interrupted: list[str], removed: list[str]) -> str:
+    stopped = [f"interrupted {', '.join(interrupted)}"] if interrupted else []
+    stopped += [f"took {len(removed)} queued experiments off DVC's queue"] if removed else []
+    return (
+        "interrupted: stopped the sweep's experiments; finished ones stay in dvc exp show; "
+        "run the same command to run the study\n"
+        f"  stopped: {'; '.join(stopped) if stopped else 'none was still running'}"
+    )
+
+
+def run_or_stop(runs: list[Experiment], committed: dict, jobs: int, project: Path) -> None:
+    """Queues and runs the sweep's experiments; Ctrl-C stops them all (not only DVC's log-following) and says so."""
+    try:
+        queue(runs, committed, project)
+        run_queue(jobs, project)
+        if jobs > 1:
+            rerun_failed_alone(runs, committed, project)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would leave workers running
+        interrupted, removed = stop_experiments({run.name for run in runs}, project)
+        sys.exit(interrupted_lines(interrupted, removed))
 
 
 def rerun_failed_alone(runs: list[Experiment], committed: dict, project: Path) -> None:
@@ -137,13 +199,11 @@ def main() -> None:
         first = int(committed["train"]["seed"])
         runs = with_seeds(runs, list(range(first, first + args.seeds)))
     check(committed, runs)
-    queue(runs, committed, project)
     if args.queue_only:
+        queue(runs, committed, project)
         print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
         return
-    run_queue(args.jobs, project)
-    if args.jobs > 1:
-        rerun_failed_alone(runs, committed, project)
+    run_or_stop(runs, committed, args.jobs, project)
     groups, _ = write_report(lab, args.out, project, only_sweep=args.sweep)
     finished = {run.name for g in groups for run in g.runs}
     failed = [run.name for run in runs if run.name not in finished]
@@ -152,4 +212,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

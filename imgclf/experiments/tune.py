@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
@@ -233,4 +233,4 @@ def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

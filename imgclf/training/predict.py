@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from imgclf.atomic import write_text
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.data.folder import is_image_file
 from imgclf.data.images import BadImage, Resize, decode, fit
 from imgclf.data.source import visible_files
@@ -224,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)

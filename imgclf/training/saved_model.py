@@ -8,7 +8,7 @@ the same raw uint8 images as the Keras model. Not a pipeline output: its bytes d
 import argparse
 from pathlib import Path
 
-from imgclf.cli import exit_on_error
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.errors import PipelineError
 
 
@@ -32,4 +32,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_error(main)
+    exit_on_error(main, rerun=COMMAND)
