@@ -1,6 +1,7 @@
 """The labs' sweeps (sweeps.yaml) and the report, without running DVC: expansion, validation, DVC's reading of
 the -S values, and the report's table and plots from `dvc exp show --json` data."""
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -275,6 +276,16 @@ def test_report_table_shows_what_changed_published_numbers_and_the_best(labs):
     assert "Not run: mnist_mlp-epochs-125" in text
     assert "![p.png](p.png)" in text
     assert "Every experiment ran with" not in text, "nothing beyond the committed params.yaml"
+
+
+def test_report_shows_balanced_accuracy_and_macro_f1_where_accuracy_hides_a_neglected_class(labs):
+    lab = labs["mnist_mlp"]
+    neglects = dataclasses.replace(result("mnist_mlp-base", 0.98, 100), balanced_accuracy=0.5, f1_macro=0.4949)
+    fair = dataclasses.replace(result("mnist_mlp-epochs-50", 0.95, 50), balanced_accuracy=0.95, f1_macro=0.95)
+    text = markdown(lab, [fair, neglects], {}, [], {"train.lr": 0.01, "train.epochs": 100}, [])
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert rows[0].startswith("|  | experiment | epochs | test accuracy | balanced | macro-F1 | test loss |")
+    assert rows[3].startswith("| **best** | mnist_mlp-base | 100 | 98.00% | 50.00% | 0.4949 | 0.0200 |")
 
 
 def test_report_states_the_settings_that_actually_ran(labs):

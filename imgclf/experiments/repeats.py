@@ -45,10 +45,23 @@ class Group:
         return _stdev([r.loss for r in self.runs])
 
     @property
+    def balanced_accuracy(self) -> float | None:
+        """Test: the mean over the runs of the classes' mean recall (None where a run predates eval.json's)."""
+        return _mean_of_all([r.balanced_accuracy for r in self.runs])
+
+    @property
+    def f1_macro(self) -> float | None:
+        return _mean_of_all([r.f1_macro for r in self.runs])
+
+    @property
     def train_seconds(self) -> float | None:
         """The mean over the runs that trained (None where DVC restored every run from its run-cache)."""
         timed = [r.train_seconds for r in self.runs if r.train_seconds is not None]
         return statistics.fmean(timed) if timed else None
+
+
+def _mean_of_all(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else statistics.fmean(values)
 
 
 def _stdev(values: list[float]) -> float:

@@ -96,6 +96,7 @@ def sweep_figure(
 def group_json(g: Group) -> dict:
     low, high = g.accuracy_range
     figures = {"accuracy_mean": g.accuracy, "accuracy_std": g.accuracy_std, "accuracy_min": low, "accuracy_max": high}
+    figures |= {"balanced_accuracy_mean": g.balanced_accuracy, "f1_macro_mean": g.f1_macro}
     figures |= {"loss_mean": g.loss, "loss_std": g.loss_std, "train_seconds_mean": g.train_seconds}
     return {"name": g.name, "seeds": g.seeds if len(g.runs) > 1 else [], **figures, "runs": [asdict(r) for r in g.runs]}
 

@@ -1,6 +1,6 @@
 """A lab report's markdown: where the numbers came from, then one row per experiment (the params that differ, test
-accuracy and loss, over the seeds where there are several, epochs, training time, the lab's published number, the
-best row marked and which differences from it are within noise)."""
+accuracy, balanced accuracy, macro-F1 and loss, over the seeds where there are several, epochs, training time, the
+lab's published number, the best row marked and which differences from it are within noise)."""
 
 from imgclf.experiments.exp_show import differing_keys, shown_value
 from imgclf.experiments.labs import Lab, best_name, short_key
@@ -24,6 +24,14 @@ def best(groups: list[Group]) -> Group:
 
 def _accuracy(g: Group) -> str:
     return f"{g.accuracy:.2%} ± {g.accuracy_std:.2%}" if len(g.runs) > 1 else f"{g.accuracy:.2%}"
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.2%}"
+
+
+def _figure(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def _epochs(g: Group) -> str:
@@ -62,8 +70,10 @@ def table(lab: Lab, groups: list[Group]) -> list[str]:
     columns = [short_key(k, tuple(groups[0].params)) for k in keys]  # unambiguous among all params
     published = any(g.name in lab.published for g in groups)
     repeated = any(len(g.runs) > 1 for g in groups)
+    balanced = any(g.balanced_accuracy is not None for g in groups)  # not in reports made before eval.json had it
     top = best(groups)
-    header = ["", "experiment", *columns, "test accuracy", *(["min-max"] if repeated else []), "test loss"]
+    header = ["", "experiment", *columns, "test accuracy", *(["min-max"] if repeated else [])]
+    header += [*(["balanced", "macro-F1"] if balanced else []), "test loss"]
     header += [
         "epochs run",
         "train time (s)",
@@ -75,7 +85,9 @@ def table(lab: Lab, groups: list[Group]) -> list[str]:
         low, high = g.accuracy_range
         loss = f"{g.loss:.4f} ± {g.loss_std:.4f}" if len(g.runs) > 1 else f"{g.loss:.4f}"
         cells = ["**best**" if g is top else "", g.name, *(shown_value(g.params.get(k)) for k in keys)]
-        cells += [_accuracy(g), *([f"{low:.2%}-{high:.2%}"] if repeated else []), loss, _epochs(g)]
+        cells += [_accuracy(g), *([f"{low:.2%}-{high:.2%}"] if repeated else [])]
+        cells += [_percent(g.balanced_accuracy), _figure(g.f1_macro)] if balanced else []
+        cells += [loss, _epochs(g)]
         cells.append("cached" if g.train_seconds is None else f"{g.train_seconds:.1f}")
         if repeated:
             cells.append("" if g is top else "within noise" if within_noise(g, top) else "worse")
