@@ -189,6 +189,30 @@ def test_class_folders_that_look_hidden_are_listed_not_silently_dropped(tmp_path
     assert reasons["..."] == reasons["..a"] == "a folder whose name starts with '.', hidden: not read as a class"
 
 
+def test_every_entry_the_reader_leaves_out_is_listed_with_why(tmp_path: Path, folder_params):
+    root = photos(tmp_path / "photos")
+    cats = root / "cats"
+    (cats / "loop1.jpg").symlink_to("loop2.jpg")
+    (cats / "loop2.jpg").symlink_to("loop1.jpg")
+    (cats / "gone.jpg").symlink_to("nowhere.jpg")
+    os.mkfifo(cats / "pipe.jpg")
+    (cats / "x.jpg").mkdir()
+    photo(tmp_path / "elsewhere" / "a.jpg")
+    (cats / "more").symlink_to(tmp_path / "elsewhere")
+    (cats / "anim.gif").write_bytes(b"GIF89a")
+    (root / "README.txt").write_text("three classes")
+    run_folder(root, folder_params, tmp_path)
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert reasons["loop1.jpg"] == reasons["loop2.jpg"] == "a link in a loop: it never reaches a file"
+    assert reasons["gone.jpg"] == "a link to nothing (nowhere.jpg does not exist)"
+    assert reasons["pipe.jpg"] == "not a regular file: a FIFO (named pipe)"
+    assert reasons["x.jpg"] == "a folder named like an image: read as a folder, its images (if any) kept"
+    assert reasons["more"] == "a link to a folder: not followed"
+    assert reasons["anim.gif"] == "not an image type (.gif)"
+    assert reasons["README.txt"] == "beside the class folders, in none: not read"
+
+
 def test_a_url_whose_archive_changed_is_downloaded_again_and_an_unreachable_one_keeps_its_copy(
     tmp_path: Path, folder_params, capsys
 ):

@@ -89,9 +89,28 @@ def test_folders_are_expanded_and_bad_inputs_named(tmp_path: Path):
     quadrant_image(tmp_path / "in" / "a.JPG", 0)
     (tmp_path / "in" / ".hidden.png").write_bytes(b"")
     (tmp_path / "in" / "notes.txt").write_text("x")
-    assert [p.name for p in image_files([tmp_path / "in"])] == ["a.JPG"]
+    files, unused = image_files([tmp_path / "in"])
+    assert [p.name for p in files] == ["a.JPG"] and unused == [
+        f"{tmp_path / 'in' / 'notes.txt'}: not an image type (.txt)"
+    ]
     with pytest.raises(PipelineError, match="missing.jpg: no such file or folder"):
         image_files([tmp_path / "missing.jpg"])
+
+
+def test_the_files_of_a_folder_predict_does_not_read_are_listed_with_why(tmp_path: Path):
+    quadrant_image(tmp_path / "in" / "a.png", 0)
+    for name in ("b.gif", "c.heic", "d.avif", "e.tif"):
+        (tmp_path / "in" / name).write_bytes(b"\0" * 16)
+    os.mkfifo(tmp_path / "in" / "f.jpg")
+    files, unused = image_files([tmp_path / "in"])
+    assert [p.name for p in files] == ["a.png"]
+    assert unused == [
+        *(
+            f"{tmp_path / 'in' / name}: not an image type ({name[1:]})"
+            for name in ("b.gif", "c.heic", "d.avif", "e.tif")
+        ),
+        f"{tmp_path / 'in' / 'f.jpg'}: not a regular file: a FIFO (named pipe)",
+    ]
 
 
 def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):
@@ -130,13 +149,15 @@ def test_good_images_are_predicted_and_bad_ones_listed_or_strict(tmp_path: Path,
         quadrant_image(tmp_path / "in" / f"{i}.png", i)
     (tmp_path / "in" / "empty.jpg").write_bytes(b"")
     quadrant_image(tmp_path / "in" / os.fsdecode(b"z\xff.png"), 0)  # not UTF-8: OpenCV's imread crashed on it
+    (tmp_path / "in" / "anim.gif").write_bytes(b"GIF89a")
     result = run_predict("--model", model_dir, tmp_path / "in", "--csv", tmp_path / "out.csv")
     assert result.returncode == 0, result.stderr
     rows = (tmp_path / "out.csv").read_text().splitlines()[1:]
     names = [*(str(tmp_path / "in" / f"{i}.png") for i in range(3)), f"{tmp_path / 'in'}/z\\xff.png"]
     assert sorted({row.split(",")[0] for row in rows}) == names
     assert f"skipped {tmp_path / 'in' / 'empty.jpg'}: cannot read it as an image (empty file)" in result.stderr
-    assert "read 5/5 files" in result.stderr and "1 of 5 files skipped" in result.stderr, "never 'predicted 5/5'"
+    assert f"skipped {tmp_path / 'in' / 'anim.gif'}: not an image type (.gif)" in result.stderr
+    assert "read 5/5 files" in result.stderr and "2 of 6 files skipped" in result.stderr, "never 'predicted 5/5'"
     strict = run_predict("--model", model_dir, tmp_path / "in", "--strict")
     assert strict.returncode == 1
     assert (

@@ -23,12 +23,11 @@ import numpy as np
 
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.images import BadImage, Color, Resize, decode, fit
-from imgclf.data.source import visible_files
+from imgclf.data.source import is_image_file, unused_entries, visible_files
 from imgclf.errors import PipelineError, printable
 from imgclf.progress import Progress
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}  # any case
 
 
@@ -104,24 +103,18 @@ def list_images(root: Path, class_names: tuple[str, ...] | None = None) -> tuple
     skipped = [
         Skipped(printable(p), "a folder whose name starts with '.', hidden: not read as a class") for p in hidden
     ]
+    loose = [p for p in _visible(root.iterdir()) if not p.is_dir()]
+    skipped += [Skipped(printable(p), "beside the class folders, in none: not read") for p in loose]
     with Progress(f"{root}: listed", "files") as progress:
         for label, class_dir in enumerate(class_dirs):
-            images = []
-            for p in visible_files(class_dir):
-                if is_image_file(p):
-                    images.append(p)
-                else:
-                    skipped.append(Skipped(printable(p), f"not an image type ({p.suffix or 'no suffix'})"))
+            images = [p for p in visible_files(class_dir) if is_image_file(p)]
+            skipped += [Skipped(printable(p), reason) for p, reason in unused_entries(class_dir)]
             if not images:
                 raise PipelineError(f"{class_dir}: no images (.jpg, .jpeg, .png, .bmp, .webp); add some or remove it")
             paths += images
             labels += [label] * len(images)
             progress.add(len(images))
     return ImageFiles(paths, np.array(labels, dtype=np.int64), found), skipped
-
-
-def is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def decode_blocks(

@@ -5,8 +5,11 @@ change to the folder as a change of fetch's output and re-runs what depends on i
 into data/raw/folder/, and the record names the source it came from.
 """
 
+import errno
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 
 from imgclf.atomic import write_json
@@ -14,6 +17,7 @@ from imgclf.errors import PipelineError
 
 RECORD = "folder.json"
 UNPACKED = "folder"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def visible_files(folder: Path) -> list[Path]:
@@ -24,6 +28,45 @@ def visible_files(folder: Path) -> list[Path]:
         for p in folder.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def unused_entries(folder: Path) -> list[tuple[Path, str]]:
+    """What below `folder` the photo reader leaves out, each with why, hidden entries aside: files not of an image
+    type, and entries that are no file at all (links to nothing or in a loop, FIFOs, sockets, devices), links to
+    folders (not followed) and folders named like images (read as folders)."""
+    found = []
+    for top, folders, files in os.walk(folder):  # as visible_files: links to folders are not entered
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in folders:
+            path = Path(top, name)
+            if path.is_symlink():
+                found.append((path, "a link to a folder: not followed"))
+            elif is_image_file(path):
+                found.append((path, "a folder named like an image: read as a folder, its images (if any) kept"))
+        for path in (Path(top, name) for name in files if not name.startswith(".")):
+            if not path.is_file():
+                found.append((path, why_not_a_file(path)))
+            elif not is_image_file(path):
+                found.append((path, f"not an image type ({path.suffix or 'no suffix'})"))
+    return sorted(found)
+
+
+def why_not_a_file(path: Path) -> str:
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a link in a loop: it never reaches a file"
+        if path.is_symlink() and e.errno == errno.ENOENT:
+            return f"a link to nothing ({os.readlink(path)} does not exist)"
+        return f"cannot be read ({e.strerror})"
+    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "a device" if stat.S_ISBLK(mode) else "")
+    return f"not a regular file: {kind or 'of an unknown kind'}"
 
 
 def folder_files(root: Path, with_md5: bool = True) -> list[list]:

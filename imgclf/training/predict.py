@@ -22,9 +22,8 @@ import numpy as np
 
 from imgclf.atomic import write_text
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.data.folder import is_image_file
 from imgclf.data.images import BadImage, Resize, decode, fit
-from imgclf.data.source import visible_files
+from imgclf.data.source import is_image_file, unused_entries, visible_files
 from imgclf.errors import PipelineError, printable
 from imgclf.progress import Progress
 from imgclf.training.annotate import annotate, annotation_targets
@@ -32,11 +31,14 @@ from imgclf.training.annotate import annotate, annotation_targets
 Prediction = list[tuple[str, float]]  # (label, probability), most likely first
 
 
-def image_files(inputs: list[Path]) -> list[Path]:
-    files = []
+def image_files(inputs: list[Path]) -> tuple[list[Path], list[str]]:
+    """The image files to read: the files given, and the images of the folders given; and what of those folders
+    is left out, as `PATH: why` (as preprocess lists them)."""
+    files, unused = [], []
     for path in inputs:
         if path.is_dir():
             found = [p for p in visible_files(path) if is_image_file(p)]
+            unused += [f"{printable(p)}: {reason}" for p, reason in unused_entries(path)]
             if not found:
                 raise PipelineError(f"{path}: no images (.jpg, .jpeg, .png, .bmp, .webp) in this folder")
             files += found
@@ -47,7 +49,7 @@ def image_files(inputs: list[Path]) -> list[Path]:
             raise PipelineError(f"{url}: URLs are not read; download the image first, then give its file")
         else:
             raise PipelineError(f"{printable(path)}: no such file or folder")
-    return files
+    return files, unused
 
 
 def load_for_model(path: Path, input_shape: tuple[int, ...], resize: Resize, max_pixels: int) -> np.ndarray:
@@ -200,7 +202,7 @@ def main() -> None:
         raise PipelineError(f"--max-megapixels {args.max_megapixels:g}: must be more than 0")
     if args.top_k < 1:
         raise PipelineError(f"--top-k {args.top_k}: must be at least 1")
-    files = image_files(args.inputs)
+    files, unused = image_files(args.inputs)
     if args.csv:
         check_csv_target(args.csv, files)
     targets = annotation_targets(files, args.annotate, args.inputs) if args.annotate else []
@@ -213,10 +215,12 @@ def main() -> None:
         write_text(args.csv, as_csv(kept, predictions))
     else:
         sys.stdout.write(as_table(kept, predictions))
-    for reason in skipped:
+    for reason in unused + skipped:
         print(f"skipped {reason}", file=sys.stderr)
-    if skipped:
-        print(f"{len(skipped)} of {len(files)} files skipped; --strict stops at the first", file=sys.stderr)
+    if unused or skipped:
+        total = len(files) + len(unused)
+        strict = "; --strict stops at the first unreadable image" if skipped else ""
+        print(f"{len(unused) + len(skipped)} of {total} files skipped{strict}", file=sys.stderr)
     if args.annotate:
         target_of = dict(zip(files, targets, strict=True))
         for path, prediction in zip(kept, predictions, strict=True):
