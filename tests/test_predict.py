@@ -1,3 +1,6 @@
+import codecs
+import csv
+import io
 import os
 import shutil
 import subprocess
@@ -111,6 +114,27 @@ def test_the_files_of_a_folder_predict_does_not_read_are_listed_with_why(tmp_pat
         ),
         f"{tmp_path / 'in' / 'f.jpg'}: not a regular file: a FIFO (named pipe)",
     ]
+
+
+def test_every_file_name_in_the_csv_and_table_is_one_line_that_leads_back_to_the_file(tmp_path: Path):
+    names = [
+        b"two\nlines.jpg",
+        b"tab\tand\rreturn.png",
+        b"not utf8 \xff.png",
+        b"back\\xff slash.png",
+        "猫.jpg".encode(),
+    ]
+    files = [tmp_path / os.fsdecode(name) for name in names]
+    for path in files:
+        path.write_bytes(b"")
+    predictions = [[("cat", 0.75), ("dog", 0.25)]] * len(files)
+    rows = list(csv.reader(io.StringIO(as_csv(files, predictions))))[1:]
+    shown = [row[0] for row in rows[::2]]
+    assert len(rows) == 2 * len(files) and all("\n" not in name and "\r" not in name for name in shown)
+    assert [Path(os.fsdecode(codecs.escape_decode(name.encode())[0])) for name in shown] == files, "the stated escape"
+    table = as_table(files, predictions).splitlines()
+    assert len(table) == 1 + len(files) and table[1].split("  ")[0] == f"{tmp_path}/two\\nlines.jpg"
+    assert table[4].split("  ")[0] == f"{tmp_path}/back\\\\xff slash.png", "a backslash of the name is escaped too"
 
 
 def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):
