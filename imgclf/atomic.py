@@ -1,5 +1,6 @@
 """Write outputs so that an interrupted stage never leaves a half-written file that looks complete."""
 
+import errno
 import glob
 import json
 import os
@@ -8,6 +9,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from imgclf.disk_space import FULL, is_disk_full
 
 
 def _umask() -> int:
@@ -30,6 +33,13 @@ def _remove(leftovers: Iterable[Path]) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _disk_full_writing(path: Path, error: Exception) -> OSError:
+    """A full disk met while writing `path`, as an OSError naming `path`: a write's own error names no file, a
+    temporary's name is not the output's, and h5py's or a converter's error is no OSError at all."""
+    code = error.errno if isinstance(error, OSError) and error.errno in FULL else errno.ENOSPC
+    return OSError(code, os.strerror(code), str(path))
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path` (same suffix); move it into place only if the block succeeds."""
@@ -42,6 +52,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except Exception as e:
+        if is_disk_full(e):
+            raise _disk_full_writing(path, e) from e
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -60,6 +74,10 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         tmp.rename(path)
+    except Exception as e:
+        if is_disk_full(e):
+            raise _disk_full_writing(path, e) from e
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

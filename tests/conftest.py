@@ -1,5 +1,6 @@
 import dataclasses
 import os
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -67,3 +68,19 @@ def png_bomb(path: Path, side: int = 50_000) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
     return path
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 2 MB tmpfs, left with 16 KB free (less than a backup of the test's model); skipped where this user may not
+    mount one."""
+    where = tmp_path / "small"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        subprocess.run(["fallocate", "-l", str(2 * 2**20 - 16 * 1024), str(where / "filler")], check=True)
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -1,12 +1,12 @@
 """A full disk is one line, never a crash, and the last good training backup is kept: ENOSPC injected at the write,
 and a real small file system where this machine lets a test mount one."""
 
+import dataclasses
 import errno
 import importlib
 import inspect
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -126,22 +126,6 @@ def test_the_final_save_checks_for_room_first(tmp_path: Path, monkeypatch):
     assert not (tmp_path / "models" / "model.keras").exists()
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 2 MB tmpfs, left with 16 KB free (less than a backup of the test's model); skipped where this user may not
-    mount one."""
-    where = tmp_path / "small"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a small file system here (needs root)")
-    try:
-        subprocess.run(["fallocate", "-l", str(2 * 2**20 - 16 * 1024), str(where / "filler")], check=True)
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
 def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_partial_backup(tmp_path: Path, small_disk: Path):
     twelve_epochs_on_four_shards(tmp_path)
     (tmp_path / "models").symlink_to(small_disk)
@@ -167,6 +151,31 @@ def test_an_annotated_image_on_a_full_disk_is_an_error_not_a_silent_stub(tmp_pat
         annotate(photo, [("cat", 0.9)], small_disk / "photo.png")
     assert full.value.errno == errno.ENOSPC
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"], "no stub, no temporary"
+
+
+def test_preprocess_on_a_full_disk_is_one_line_naming_its_output_and_leaves_nothing(
+    tmp_path: Path, small_disk: Path, params
+):
+    import cv2
+
+    from imgclf.data.fetch import fetch
+    from imgclf.data.preprocess import preprocess
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        folder = tmp_path / "photos" / ("cats", "dogs", "panda")[i % 3]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    data = dataclasses.replace(params.data, dataset="folder", folder=str(tmp_path / "photos"))
+    prep = dataclasses.replace(params.preprocess, image_size=64)  # 12 x 12 KB of shards: more than is free
+    fetch(data, tmp_path / "raw")
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_error(lambda: preprocess(data, prep, tmp_path / "raw", small_disk / "prepared"))
+    assert stopped.value.code == (
+        f"error: the disk is full (writing {small_disk / 'prepared'}); nothing half-written is kept: free some "
+        "space (df -h shows where), then run the stage again"
+    )
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"], "no partial output, no temporary"
 
 
 def test_a_long_error_is_a_short_line_with_details_after():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from imgclf.cli import exit_on_error
 from imgclf.errors import PipelineError
 from imgclf.params import TrainParams, load_params
 from imgclf.training.export import FILES, export, spread
@@ -67,6 +68,26 @@ def test_predict_runs_from_the_tflite_and_onnx_files_with_the_same_labels(export
         assert labels == keras_labels, name
     with np.testing.assert_raises(Exception):
         load_classifier(folder / "exported" / "missing.onnx")
+
+
+def test_an_export_onto_a_full_disk_is_one_line_naming_its_output_and_leaves_nothing(
+    exported, tmp_path: Path, small_disk: Path
+):
+    from imgclf.training.model_file import load_model
+
+    folder, _ = exported
+    model, class_names = load_model(folder / "models")
+    train_data, _ = train_val(tmp_path)
+    test = sharded(tmp_path / "test", blobs(n_per_class=5, seed=7))
+    small = dataclasses.replace(load_params(REPO / "params.yaml").export, calibration_images=10, latency_images=2)
+    subprocess.run(["fallocate", "-l", str(12 * 1024), str(small_disk / "more")], check=True)  # 4 KB left
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_error(lambda: export(model, class_names, train_data, test, small_disk / "exported", small))
+    assert stopped.value.code == (
+        f"error: the disk is full (writing {small_disk / 'exported'}); nothing half-written is kept: free some "
+        "space (df -h shows where), then run the stage again"
+    ), "not 'cannot be converted': the model is fine, the disk is full"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "more"], "no partial export, no temporary"
 
 
 def test_int8_calibration_and_latency_images_are_spread_over_every_class():

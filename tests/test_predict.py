@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from imgclf.cli import COMMAND, exit_on_error
 from imgclf.command import SUBCOMMANDS
 from imgclf.command import main as command_main
 from imgclf.errors import PipelineError
@@ -18,6 +19,7 @@ from imgclf.params import load_params
 from imgclf.training.annotate import annotate
 from imgclf.training.model_file import save_model
 from imgclf.training.predict import as_csv, as_table, image_files, load_for_model, predict, predict_files
+from imgclf.training.predict import main as predict_main
 from imgclf.training.train import train
 from tests.conftest import REPO, png_bomb, quick_mlp, train_val
 
@@ -135,6 +137,23 @@ def test_every_file_name_in_the_csv_and_table_is_one_line_that_leads_back_to_the
     table = as_table(files, predictions).splitlines()
     assert len(table) == 1 + len(files) and table[1].split("  ")[0] == f"{tmp_path}/two\\nlines.jpg"
     assert table[4].split("  ")[0] == f"{tmp_path}/back\\\\xff slash.png", "a backslash of the name is escaped too"
+
+
+def test_a_csv_on_a_full_disk_is_one_line_naming_it_and_leaves_nothing(
+    tmp_path: Path, model_dir, small_disk: Path, monkeypatch
+):
+    for i in range(150):  # 450 rows: more than the 16 KB free
+        quadrant_image(tmp_path / "in" / f"{i:03d}.png", i % 3)
+    csv_path = small_disk / "predictions.csv"
+    argv = ["predict", "--model", str(model_dir), str(tmp_path / "in"), "--csv", str(csv_path)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_error(predict_main, rerun=COMMAND)
+    assert stopped.value.code == (
+        f"error: the disk is full (writing {csv_path}); nothing half-written is kept: free some space (df -h shows "
+        "where), then run the command again"
+    )
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"], "no partial CSV, no temporary"
 
 
 def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):

@@ -26,6 +26,7 @@ import tensorflow as tf
 from imgclf.atomic import atomic_dir
 from imgclf.data.dataset import write_class_names
 from imgclf.data.shards import Shards
+from imgclf.disk_space import is_disk_full
 from imgclf.errors import PipelineError
 from imgclf.params import ExportParams
 from imgclf.training.input_pipeline import in_order
@@ -141,10 +142,13 @@ def write_formats(model: keras.Model, calibration: np.ndarray, out: Path, saved_
 
 @contextmanager
 def converting(model: keras.Model, name: str) -> Iterator[None]:
-    """A converter's failure as one line naming the format and the model: re-running the stage cannot help."""
+    """A converter's failure as one line naming the format and the model: re-running the stage cannot help (a full
+    disk aside)."""
     try:
         yield
     except Exception as e:  # the converters and runtimes raise many types
+        if is_disk_full(e):
+            raise  # not the model's fault: exit_on_error says what to free
         reason = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
         raise PipelineError(
             f"export: the {model.name} model cannot be converted to {name} ({type(e).__name__}: {reason[:300]}); "
