@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # params.yaml is checked by our strict loader first: DVC's own parser has no bound on its size or aliases.
 repro: setup
-	python -m imgclf.params_check
+	python -m imgclf.config.params_check
 	dvc repro
 
 lint: setup

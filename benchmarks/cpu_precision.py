@@ -31,17 +31,17 @@ import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up li
 # isort: split
 import keras
 
+from imgclf.config.params import TrainParams
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.shards import Shards, open_shards, write_shards
+from imgclf.distribution.devices import jit_compile, set_precision
 from imgclf.experiments.labs import lab_base_params
 from imgclf.experiments.provenance import machine
-from imgclf.params import TrainParams
-from imgclf.training.augmentation import augmentation, flips_alternate
-from imgclf.training.devices import jit_compile, set_precision
-from imgclf.training.input_pipeline import training_batches
-from imgclf.training.models import build_model
-from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
-from imgclf.training.whitening import whiten_stem
+from imgclf.fitting.augmentation import augmentation, flips_alternate
+from imgclf.fitting.optimization import build_loss, build_optimizer, learning_rate
+from imgclf.modeling.input_pipeline import training_batches
+from imgclf.modeling.models import build_model
+from imgclf.modeling.whitening import whiten_stem
 
 SETTINGS = {  # name -> (train.mixed_precision, train.xla)
     "float32": ("off", "off"),

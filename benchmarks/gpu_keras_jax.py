@@ -32,16 +32,16 @@ import numpy as np
 import yaml
 
 from benchmarks.flip_batches import AlternatingFlipBatches
+from imgclf.config.params import EvaluateParams, Params
 from imgclf.data.folder import find_root, list_images, load_images, split_dirs
 from imgclf.data.preprocess import first_per_class, interleave_classes
 from imgclf.data.split import stratified_split
 from imgclf.experiments.labs import lab_base_params
-from imgclf.params import EvaluateParams, Params
-from imgclf.training.augmentation import augmentation, flips_alternate
-from imgclf.training.lookahead import Lookahead
-from imgclf.training.models import build_model
-from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
-from imgclf.training.whitening import WHITENING_IMAGES, whiten_stem
+from imgclf.fitting.augmentation import augmentation, flips_alternate
+from imgclf.fitting.lookahead import Lookahead
+from imgclf.fitting.optimization import build_loss, build_optimizer, learning_rate
+from imgclf.modeling.models import build_model
+from imgclf.modeling.whitening import WHITENING_IMAGES, whiten_stem
 
 
 def load_split(folder: Path, params: Params) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -74,7 +74,7 @@ class EpochClock(keras.callbacks.Callback):
 
 
 def test_views(model: keras.Model, images: np.ndarray, params: EvaluateParams) -> np.ndarray:
-    """The probabilities of evaluate's test-time views (imgclf.training.evaluate.predict_views), with numpy."""
+    """The probabilities of evaluate's test-time views (imgclf.evaluation.evaluate.predict_views), with numpy."""
 
     def mirror_averaged(views: np.ndarray) -> np.ndarray:
         probabilities = model.predict(views, batch_size=1024, verbose=0)

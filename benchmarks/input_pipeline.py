@@ -26,12 +26,12 @@ import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up li
 import keras
 import tensorflow as tf
 
+from imgclf.config.params import load_params
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.shards import open_shards
-from imgclf.params import load_params
-from imgclf.training.input_pipeline import shuffle_buffer_images, training_batches
-from imgclf.training.memory import keep_large_blocks_returnable
-from imgclf.training.models import build_model
+from imgclf.fitting.memory import keep_large_blocks_returnable
+from imgclf.modeling.input_pipeline import shuffle_buffer_images, training_batches
+from imgclf.modeling.models import build_model
 
 
 def in_memory_batches(data: LabeledImages, batch_size: int, seed: int, epochs: range) -> tf.data.Dataset:

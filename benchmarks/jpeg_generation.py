@@ -29,7 +29,7 @@ import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up li
 
 # isort: split
 from imgclf.experiments.provenance import machine
-from imgclf.training.model_file import load_model
+from imgclf.modeling.model_file import load_model
 
 
 def read(paths: list[Path]) -> tuple[np.ndarray, float]:

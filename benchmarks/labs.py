@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
+from imgclf.config.yaml_file import read_yaml
 from imgclf.experiments.labs import apply, load_labs
-from imgclf.yaml_file import read_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -25,10 +25,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from imgclf.config.yaml_file import read_yaml  # noqa: E402
 from imgclf.experiments.exp_show import Result  # noqa: E402
 from imgclf.experiments.labs import SEED_KEY, flatten  # noqa: E402
 from imgclf.experiments.repeats import Group, within_noise  # noqa: E402
-from imgclf.yaml_file import read_yaml  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 

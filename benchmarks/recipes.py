@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml
 
 from benchmarks.labs import run
+from imgclf.config.yaml_file import read_yaml
 from imgclf.experiments.labs import apply, load_labs
 from imgclf.experiments.provenance import machine
-from imgclf.yaml_file import read_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_OF = {"recipe_mnist": "mnist_mlp", "recipe_fashion_mnist": None, "recipe_cifar10_fast": "cifar10_cnn",
@@ -64,8 +64,8 @@ def forward_flops(overrides: dict, shape: tuple[int, int, int]) -> int:
     """Multiply-adds of the convolutions and dense layers for one image, times 2: the model's forward FLOPs."""
     import keras
 
-    from imgclf.params import parse_params
-    from imgclf.training.models import build_model
+    from imgclf.config.params import parse_params
+    from imgclf.modeling.models import build_model
 
     params = parse_params(apply(read_yaml(REPO / "params.yaml"), overrides))
     model = build_model(params.train, shape, 10)

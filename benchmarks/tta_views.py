@@ -21,9 +21,9 @@ import benchmarks.quiet  # noqa: F401  (before TensorFlow: no native start-up li
 
 # isort: split
 from imgclf.data.shards import open_shards
+from imgclf.evaluation.evaluate import evaluate
 from imgclf.experiments.provenance import machine
-from imgclf.training.evaluate import evaluate
-from imgclf.training.model_file import load_model
+from imgclf.modeling.model_file import load_model
 
 VIEWS = {"none": (False, 0), "mirror": (True, 0), "shift 1 px": (False, 1), "mirror and shift 1 px": (True, 1)}
 

@@ -1,6 +1,6 @@
 """The `imgclf` command (`pip install .`): the project's tools as subcommands, each the module's own command line.
 
-imgclf predict --model models photos/      # = python -m imgclf.training.predict ...
+imgclf predict --model models photos/      # = python -m imgclf.serving.predict ...
 imgclf compare                             # = python -m imgclf.experiments.compare
 imgclf sweep mnist_mlp --tiny              # = python -m imgclf.experiments.sweep ...
 imgclf tune mnist_mlp --trials 30          # = python -m imgclf.experiments.tune ...
@@ -12,8 +12,8 @@ import sys
 from imgclf.cli import COMMAND, exit_on_error
 
 SUBCOMMANDS = {  # name -> (module, what it does)
-    "predict": ("imgclf.training.predict", "classify images with a trained or exported model"),
-    "saved-model": ("imgclf.training.saved_model", "write a trained model as a SavedModel, for TF Serving"),
+    "predict": ("imgclf.serving.predict", "classify images with a trained or exported model"),
+    "saved-model": ("imgclf.serving.saved_model", "write a trained model as a SavedModel, for TF Serving"),
     "compare": ("imgclf.experiments.compare", "the experiments of HEAD side by side"),
     "sweep": ("imgclf.experiments.sweep", "run a lab's study (sweeps.yaml) as DVC experiments, then its report"),
     "tune": ("imgclf.experiments.tune", "search a lab's space (sweeps.yaml search:), each trial an experiment"),

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.params import load_params
+from imgclf.config.params import load_params
 
 REPORT_IN_TERMINAL = 20  # classes; a longer classification report is read in its file
 
@@ -20,8 +20,8 @@ def main() -> None:
     params = load_params()  # a bad param stops here, before TensorFlow's seconds of import
 
     from imgclf.data.shards import open_shards
-    from imgclf.training.evaluate import evaluate, neglected_class, write_evaluation
-    from imgclf.training.model_file import load_model
+    from imgclf.evaluation.evaluate import evaluate, neglected_class, write_evaluation
+    from imgclf.modeling.model_file import load_model
 
     model, class_names = load_model(args.model_dir)
     test = open_shards(args.test_dir)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.params import load_params
+from imgclf.config.params import load_params
 
 
 def main() -> None:
@@ -22,9 +22,9 @@ def main() -> None:
 
     from imgclf.atomic import write_json
     from imgclf.data.shards import open_shards
+    from imgclf.modeling.model_file import MODEL_FILE, load_model
+    from imgclf.serving.export import export
     from imgclf.timing import record
-    from imgclf.training.export import export
-    from imgclf.training.model_file import MODEL_FILE, load_model
 
     model, class_names = load_model(args.model_dir)
     report = export(

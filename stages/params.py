@@ -11,9 +11,9 @@ from pathlib import Path
 
 from imgclf.atomic import write_json
 from imgclf.cli import exit_on_error
+from imgclf.config.params import load_params
 from imgclf.errors import PipelineError
 from imgclf.exp_workspace import refused_value_hint
-from imgclf.params import load_params
 
 
 def main() -> None:

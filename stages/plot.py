@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
-from imgclf.params import load_params
+from imgclf.config.params import load_params
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
 
     from imgclf.data.dataset import read_class_names
     from imgclf.data.shards import open_shards
-    from imgclf.training.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
+    from imgclf.evaluation.plots import plot_confusion_matrix, plot_misclassified, plot_training_curves
 
     plot_training_curves(args.live_dir, args.plots_dir / "training_curves.png")
     plot_confusion_matrix(

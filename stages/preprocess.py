@@ -4,8 +4,8 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
+from imgclf.config.params import load_params
 from imgclf.data.preprocess import preprocess
-from imgclf.params import load_params
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from imgclf.atomic import write_json
 from imgclf.cli import exit_on_error
+from imgclf.config.params import load_params
 from imgclf.data.split import data_report, split, write_splits
-from imgclf.params import load_params
 
 
 def main() -> None:

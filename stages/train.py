@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from imgclf.cli import exit_on_error
+from imgclf.config.params import load_params
 from imgclf.errors import PipelineError
-from imgclf.params import load_params
-from imgclf.training.memory import keep_large_blocks_returnable
+from imgclf.fitting.memory import keep_large_blocks_returnable
 
 
 def main() -> None:
@@ -25,13 +25,13 @@ def main() -> None:
 
     from imgclf.atomic import write_json
     from imgclf.data.shards import open_shards
+    from imgclf.distribution.cluster import finish_together
+    from imgclf.distribution.devices import is_chief, is_multi_worker
+    from imgclf.fitting.pruning import TrialPruning
+    from imgclf.fitting.resume import RESUME_DIR
+    from imgclf.fitting.train import backbone_weights, train
+    from imgclf.modeling.model_file import MODEL_FILE, save_model
     from imgclf.timing import record
-    from imgclf.training.cluster import finish_together
-    from imgclf.training.devices import is_chief, is_multi_worker
-    from imgclf.training.model_file import MODEL_FILE, save_model
-    from imgclf.training.pruning import TrialPruning
-    from imgclf.training.resume import RESUME_DIR
-    from imgclf.training.train import backbone_weights, train
     from imgclf.trial_link import trial_link
 
     train_data = open_shards(args.split_dir / "train")

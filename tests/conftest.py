@@ -9,9 +9,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from imgclf.config.params import Params, TrainParams, load_params
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.shards import MB, Shards, open_shards, write_shards
-from imgclf.params import Params, TrainParams, load_params
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tensorflow as tf
 
 from imgclf.cli import exit_on_error
-from imgclf.params import load_params
-from imgclf.training.devices import cluster_workers, tf_config
-from imgclf.training.train import train
+from imgclf.config.params import load_params
+from imgclf.distribution.devices import cluster_workers, tf_config
+from imgclf.fitting.train import train
 from tests.conftest import REPO, blobs, quick_mlp, sharded
 
 

@@ -18,8 +18,8 @@ from imgclf.cli import COMMAND, exit_on_error
 from imgclf.command import SUBCOMMANDS
 from imgclf.command import main as command_main
 from imgclf.disk_space import DiskFull
-from imgclf.training.model_file import save_model
-from imgclf.training.resume import SAVING_FILE, EpochBackup
+from imgclf.fitting.resume import SAVING_FILE, EpochBackup
+from imgclf.modeling.model_file import save_model
 from tests.train_stage import run_train_stage, twelve_epochs_on_four_shards
 
 
@@ -143,7 +143,7 @@ def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_partial_backup(t
 def test_an_annotated_image_on_a_full_disk_is_an_error_not_a_silent_stub(tmp_path: Path, small_disk: Path):
     import cv2
 
-    from imgclf.training.annotate import annotate
+    from imgclf.serving.annotate import annotate
 
     photo = tmp_path / "photo.png"
     cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))

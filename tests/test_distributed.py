@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from imgclf.distribution.devices import cluster_workers, is_chief
 from imgclf.errors import PipelineError
-from imgclf.training.devices import cluster_workers, is_chief
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
@@ -130,8 +130,8 @@ def test_a_worker_whose_peer_never_starts_names_it_and_stops(tmp_path: Path):
     cluster = {"worker": [f"127.0.0.1:{me}", f"127.0.0.1:{silent}"]}
     code = (
         "import dataclasses\n"
-        "from imgclf.params import load_params\n"
-        "from imgclf.training.devices import strategy_for\n"
+        "from imgclf.config.params import load_params\n"
+        "from imgclf.distribution.devices import strategy_for\n"
         "strategy_for(dataclasses.replace(load_params().train, cluster_wait_s=3))\n"
     )
     env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}})}

@@ -17,9 +17,9 @@ from dvc.cli import DvcParserError
 from dvc.cli import parse_args as dvc_parse_args
 from dvc.utils.hydra import apply_overrides
 
-from imgclf import params_reference
 from imgclf.command import SUBCOMMANDS
-from imgclf.params import parse_params
+from imgclf.config import params_reference
+from imgclf.config.params import parse_params
 from tests.conftest import REPO
 
 

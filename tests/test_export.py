@@ -13,12 +13,12 @@ import pytest
 import tensorflow as tf
 
 from imgclf.cli import exit_on_error
+from imgclf.config.params import TrainParams, load_params
 from imgclf.errors import PipelineError
-from imgclf.params import TrainParams, load_params
-from imgclf.training.export import FILES, export, spread
-from imgclf.training.model_file import save_model
-from imgclf.training.predict import load_classifier, predict
-from imgclf.training.train import train
+from imgclf.fitting.train import train
+from imgclf.modeling.model_file import save_model
+from imgclf.serving.export import FILES, export, spread
+from imgclf.serving.predict import load_classifier, predict
 from tests.conftest import REPO, blobs, quick_mlp, sharded, train_val
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
@@ -73,7 +73,7 @@ def test_predict_runs_from_the_tflite_and_onnx_files_with_the_same_labels(export
 def test_an_export_onto_a_full_disk_is_one_line_naming_its_output_and_leaves_nothing(
     exported, tmp_path: Path, small_disk: Path
 ):
-    from imgclf.training.model_file import load_model
+    from imgclf.modeling.model_file import load_model
 
     folder, _ = exported
     model, class_names = load_model(folder / "models")
@@ -99,7 +99,7 @@ def test_int8_calibration_and_latency_images_are_spread_over_every_class():
 
 def test_saved_model_command_writes_one_for_serving_and_never_overwrites(exported, tmp_path: Path):
     folder, _ = exported
-    command = [sys.executable, "-m", "imgclf.training.saved_model", str(folder / "models"), str(tmp_path / "sm")]
+    command = [sys.executable, "-m", "imgclf.serving.saved_model", str(folder / "models"), str(tmp_path / "sm")]
     subprocess.run(command, check=True, capture_output=True)
     served = tf.saved_model.load(str(tmp_path / "sm"))
     images = blobs(n_per_class=3, seed=9).images

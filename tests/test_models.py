@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.training.augmentation import augmentation
-from imgclf.training.input_pipeline import training_batches
-from imgclf.training.learning_check import stuck_at_chance
-from imgclf.training.model_file import load_model, save_model
-from imgclf.training.models import build_model
-from imgclf.training.optimization import learning_rate
-from imgclf.training.train import train
+from imgclf.fitting.augmentation import augmentation
+from imgclf.fitting.learning_check import stuck_at_chance
+from imgclf.fitting.optimization import learning_rate
+from imgclf.fitting.train import train
+from imgclf.modeling.input_pipeline import training_batches
+from imgclf.modeling.model_file import load_model, save_model
+from imgclf.modeling.models import build_model
 from tests.conftest import blobs, quick_mlp, sharded, train_val
 
 

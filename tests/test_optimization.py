@@ -7,13 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from imgclf.training.augmentation import augmentation
-from imgclf.training.callbacks import training_callbacks
-from imgclf.training.lookahead import Lookahead
-from imgclf.training.models import build_model
-from imgclf.training.optimization import build_loss, build_optimizer, learning_rate
-from imgclf.training.train import train
-from imgclf.training.whitening import patch_whitening
+from imgclf.fitting.augmentation import augmentation
+from imgclf.fitting.callbacks import training_callbacks
+from imgclf.fitting.lookahead import Lookahead
+from imgclf.fitting.optimization import build_loss, build_optimizer, learning_rate
+from imgclf.fitting.train import train
+from imgclf.modeling.models import build_model
+from imgclf.modeling.whitening import patch_whitening
 from tests.conftest import blobs, quick_mlp, train_val
 
 

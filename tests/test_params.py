@@ -10,8 +10,8 @@ import pytest
 import yaml
 from dvc.utils.hydra import apply_overrides
 
+from imgclf.config.params import Params, load_params, parse_params
 from imgclf.errors import PipelineError
-from imgclf.params import Params, load_params, parse_params
 from tests.conftest import REPO
 
 MEMORY_MB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
@@ -175,7 +175,7 @@ def test_every_choice_can_be_set_with_dvc_exp_run_s_as_documented(tmp_path: Path
 
 
 def test_a_params_file_no_one_would_write_is_refused_in_one_line_before_it_is_parsed(tmp_path: Path):
-    from imgclf.yaml_file import read_yaml
+    from imgclf.config.yaml_file import read_yaml
 
     huge = tmp_path / "params.yaml"
     huge.write_text("train:\n  mlp:\n    hidden_units: [" + ", ".join(["800"] * 2_000_000) + "]\n")
@@ -205,7 +205,7 @@ def test_lists_and_strings_have_bounded_lengths(raw):
     ],
 )
 def test_duplicate_keys_and_aliases_are_refused_where_we_read_params(tmp_path: Path, text: str, message: str):
-    from imgclf.yaml_file import read_yaml
+    from imgclf.config.yaml_file import read_yaml
 
     (tmp_path / "params.yaml").write_text(text)
     with pytest.raises(PipelineError) as refused:
@@ -218,12 +218,12 @@ def test_make_repro_checks_params_with_our_loader_before_dvc_reads_them(tmp_path
     import sys
 
     recipe = (REPO / "Makefile").read_text().split("\nrepro: setup\n")[1].split("\n\n")[0].split("\n")
-    assert [line.strip() for line in recipe] == ["python -m imgclf.params_check", "dvc repro"]
+    assert [line.strip() for line in recipe] == ["python -m imgclf.config.params_check", "dvc repro"]
     bomb = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(9))
     (tmp_path / "params.yaml").write_text(bomb)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "imgclf.params_check"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    check = [sys.executable, "-m", "imgclf.config.params_check"]
+    done = subprocess.run(check, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "error: params.yaml line 2: the alias *l0 is refused (aliases can expand without bound); write its value out"

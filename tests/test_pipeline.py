@@ -232,7 +232,7 @@ def test_a_bad_param_stops_a_stage_before_tensorflow_or_matplotlib_load(tmp_path
     assert result.stderr.splitlines()[-1] == "error: params.yaml: train.lr = -1 is out of range; it must be > 0"
     timings = [line for line in result.stderr.splitlines() if line.startswith("import time")]
     imported = [line.rsplit("|", 1)[-1].strip() for line in timings]
-    assert "imgclf.params" in imported
+    assert "imgclf.config.params" in imported
     assert not [name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "matplotlib")]
 
 

@@ -4,7 +4,7 @@ import cv2
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.training.plots import (
+from imgclf.evaluation.plots import (
     pick_misclassified,
     plot_confusion_matrix,
     plot_misclassified,

@@ -14,13 +14,13 @@ import pytest
 from imgclf.cli import COMMAND, exit_on_error
 from imgclf.command import SUBCOMMANDS
 from imgclf.command import main as command_main
+from imgclf.config.params import load_params
 from imgclf.errors import PipelineError
-from imgclf.params import load_params
-from imgclf.training.annotate import annotate
-from imgclf.training.model_file import save_model
-from imgclf.training.predict import as_csv, as_table, image_files, load_for_model, predict, predict_files
-from imgclf.training.predict import main as predict_main
-from imgclf.training.train import train
+from imgclf.fitting.train import train
+from imgclf.modeling.model_file import save_model
+from imgclf.serving.annotate import annotate
+from imgclf.serving.predict import as_csv, as_table, image_files, load_for_model, predict, predict_files
+from imgclf.serving.predict import main as predict_main
 from tests.conftest import REPO, png_bomb, quick_mlp, train_val
 
 
@@ -47,7 +47,7 @@ def model_dir(tmp_path_factory):
 
 
 def test_predict_uses_the_models_own_size_and_channels(tmp_path: Path, model_dir):
-    from imgclf.training.model_file import load_model
+    from imgclf.modeling.model_file import load_model
 
     files = [quadrant_image(tmp_path / f"{q}.png", q) for q in range(3)]
     model, class_names = load_model(model_dir)
@@ -77,7 +77,7 @@ def test_the_annotated_label_sits_on_a_dark_box_readable_on_a_white_photo(tmp_pa
 
 def test_a_folder_is_predicted_a_chunk_at_a_time_with_the_same_results(tmp_path: Path, model_dir):
     """Chunks of 2 across 7 files, one of them unreadable: the same labels, in order, as all at once."""
-    from imgclf.training.model_file import load_model
+    from imgclf.modeling.model_file import load_model
 
     files = [quadrant_image(tmp_path / f"{i}.png", i % 3) for i in range(6)]
     files.insert(3, tmp_path / "empty.png")
@@ -158,7 +158,7 @@ def test_a_csv_on_a_full_disk_is_one_line_naming_it_and_leaves_nothing(
 
 def test_command_line_table_csv_and_unreadable_image(tmp_path: Path, model_dir):
     good = quadrant_image(tmp_path / "good.png", 2)
-    command = [sys.executable, "-m", "imgclf.training.predict", "--model", str(model_dir), str(good)]
+    command = [sys.executable, "-m", "imgclf.serving.predict", "--model", str(model_dir), str(good)]
     result = subprocess.run([*command, "--csv", str(tmp_path / "out.csv")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith(f"{good},1,top_right,")
@@ -182,7 +182,7 @@ def test_an_image_over_opencvs_pixel_limit_is_named_not_a_traceback(tmp_path: Pa
 
 def run_predict(*args: object) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "imgclf.training.predict", *map(str, args)], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "imgclf.serving.predict", *map(str, args)], cwd=REPO, capture_output=True, text=True
     )
 
 

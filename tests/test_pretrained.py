@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from keras.src.applications import efficientnet, mobilenet_v3, resnet
 
+from imgclf.config.params import load_params
 from imgclf.data.backbones import BACKBONES, Backbone
 from imgclf.data.download import RemoteFile, md5_of
 from imgclf.data.fetch import fetch_backbone_weights
 from imgclf.errors import PipelineError
-from imgclf.params import load_params
-from imgclf.training import train as train_module
-from imgclf.training.model_file import load_model, save_model
-from imgclf.training.models import BACKBONE_LAYER, build_model
-from imgclf.training.train import backbone_weights, train
+from imgclf.fitting import train as train_module
+from imgclf.fitting.train import backbone_weights, train
+from imgclf.modeling.model_file import load_model, save_model
+from imgclf.modeling.models import BACKBONE_LAYER, build_model
 from tests.conftest import REPO, blobs, sharded
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out

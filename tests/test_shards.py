@@ -9,7 +9,7 @@ import pytest
 from imgclf.data.preprocess import interleave_classes
 from imgclf.data.shards import INDEX_FILE, ShardWriter, open_shards
 from imgclf.errors import PipelineError
-from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
+from imgclf.modeling.input_pipeline import in_order, shuffle_buffer_images, training_batches
 from tests.conftest import blobs, sharded
 
 

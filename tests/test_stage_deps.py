@@ -19,7 +19,7 @@ def test_every_stage_depends_on_exactly_the_project_files_it_runs():
 def test_params_py_reruns_every_stage_and_experiments_none():
     found = stage_code(REPO)
     assert len(found) == 8
-    assert all("imgclf/params.py" in declared for declared, _ in found.values())
+    assert all("imgclf/config/params.py" in declared for declared, _ in found.values())
     assert not any(path.startswith("imgclf/experiments/") for declared, _ in found.values() for path in declared)
 
 

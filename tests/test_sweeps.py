@@ -10,6 +10,7 @@ import pytest
 import yaml
 from dvc.utils.hydra import apply_overrides
 
+from imgclf.config.params import AugmentParams, EarlyStoppingParams, MlpParams, Params, parse_params
 from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import Result, read_experiments
 from imgclf.experiments.labs import (
@@ -27,7 +28,6 @@ from imgclf.experiments.provenance import gpu_names, partial_reason, provenance
 from imgclf.experiments.repeats import Group, group, within_noise
 from imgclf.experiments.report import sweep_axis, sweep_figure
 from imgclf.experiments.report_markdown import markdown as markdown_of
-from imgclf.params import AugmentParams, EarlyStoppingParams, MlpParams, Params, parse_params
 from tests.conftest import REPO
 
 PHOTOS = {"data.folder": "photos"}

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
+from imgclf.config.params import load_params
 from imgclf.errors import PipelineError
-from imgclf.params import load_params
-from imgclf.training.callbacks import EpochLog
-from imgclf.training.evaluate import evaluate, predictions_csv, write_evaluation
-from imgclf.training.model_file import load_model, save_model
-from imgclf.training.train import train
+from imgclf.evaluation.evaluate import evaluate, predictions_csv, write_evaluation
+from imgclf.fitting.callbacks import EpochLog
+from imgclf.fitting.train import train
+from imgclf.modeling.model_file import load_model, save_model
 from tests.conftest import REPO, blobs, quick_mlp, sharded
 from tests.train_stage import epochs_backed_up, run_train_stage, twelve_epochs_on_four_shards
 
@@ -285,7 +285,7 @@ def imbalanced(n_big: int, n_small: int, seed: int):
 
 
 def test_balanced_class_weight_lifts_the_small_class_and_evaluate_warns_when_it_is_lost(tmp_path: Path, params):
-    from imgclf.training.evaluate import neglected_class
+    from imgclf.evaluation.evaluate import neglected_class
 
     train_data = sharded(tmp_path / "train", imbalanced(1000, 20, seed=1))
     val = sharded(tmp_path / "val", imbalanced(200, 40, seed=2))

@@ -133,7 +133,7 @@ def test_interrupted_trials_run_again_once_and_dead_tuners_trials_fail(tmp_path:
 
 
 def test_pruning_stops_training_on_a_trial_below_the_median(tmp_path: Path):
-    from imgclf.training.pruning import TrialPruning
+    from imgclf.fitting.pruning import TrialPruning
 
     url = f"sqlite:///{tmp_path}/s.db"
     study = open_study(url, "s", make_pruner("median", 5))

@@ -138,7 +138,7 @@ def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
 
 
 def test_a_two_objective_trial_reports_no_epochs_to_the_study(tmp_path: Path):
-    from imgclf.training.pruning import TrialPruning
+    from imgclf.fitting.pruning import TrialPruning
 
     url = f"sqlite:///{tmp_path}/s.db"
     study = open_study(url, "s", make_pruner("none", 5), TIME.directions)

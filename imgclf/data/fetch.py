@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from imgclf.atomic import atomic_dir, remove_temporaries, write_json
+from imgclf.config.params import DataParams, TrainParams
 from imgclf.data.archive import extract_archive, is_archive
 from imgclf.data.backbones import BACKBONES, WEIGHTS_RECORD, Backbone
 from imgclf.data.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
@@ -29,7 +30,6 @@ from imgclf.data.download import (
 )
 from imgclf.data.source import RECORD, UNPACKED, read_record, record_local_folder
 from imgclf.errors import PipelineError
-from imgclf.params import DataParams, TrainParams
 
 
 def mnist_5k_source() -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from imgclf.atomic import atomic_dir, write_json
+from imgclf.config.params import DataParams, PreprocessParams
 from imgclf.data.catalog import CIFAR10, IDX_DATASETS, MNIST_5K
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.folder import ImageFiles, Skipped, decode_blocks, find_root, list_images, split_dirs
@@ -15,7 +16,6 @@ from imgclf.data.images import fit
 from imgclf.data.shards import ShardWriter, images_in_mb, write_shards
 from imgclf.data.source import photo_root
 from imgclf.errors import PipelineError
-from imgclf.params import DataParams, PreprocessParams
 
 MNIST_SIDE = 28
 

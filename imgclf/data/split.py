@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from imgclf.config.params import SplitParams
 from imgclf.data.shards import Shards, ShardWriter, open_shards
 from imgclf.errors import PipelineError
-from imgclf.params import SplitParams
 
 
 @dataclass(frozen=True)

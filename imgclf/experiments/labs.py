@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
+from imgclf.config.params import Params, parse_params
+from imgclf.config.yaml_file import read_yaml
 from imgclf.errors import PipelineError
 from imgclf.experiments.search_space import Space, parse_space
-from imgclf.params import Params, parse_params
-from imgclf.yaml_file import read_yaml
 
 Overrides = dict[str, object]  # dotted params.yaml key -> value
 

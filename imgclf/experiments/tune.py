@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from imgclf.cli import COMMAND, exit_on_error
+from imgclf.config.params import parse_params
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
@@ -47,7 +48,6 @@ from imgclf.experiments.trial_run import TrialFailed, TrialProcesses, remove_exp
 from imgclf.experiments.tune_record import Settings, ranked, trial_records
 from imgclf.experiments.tune_report import best_experiment, write_tune_report
 from imgclf.experiments.tune_seeds import rerun_with_seeds, verdict
-from imgclf.params import parse_params
 from imgclf.trial_link import PRUNERS, make_pruner
 
 

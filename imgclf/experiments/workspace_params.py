@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from imgclf.config.yaml_file import load_text
 from imgclf.exp_workspace import RESTORE_PARAMS
 from imgclf.experiments.exp_show import shown_value
 from imgclf.experiments.labs import flatten
-from imgclf.yaml_file import load_text
 
 METRIC_STAGES = ("fetch", "preprocess", "split", "train", "evaluate")  # what test accuracy and loss come from
 

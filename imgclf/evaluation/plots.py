@@ -15,7 +15,7 @@ from imgclf.atomic import atomic_path
 from imgclf.curve_scale import needs_log_scale
 from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
-from imgclf.training.livelog import read_series
+from imgclf.livelog import read_series
 
 
 def training_curves(live_dir: Path) -> Figure:

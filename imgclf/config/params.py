@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from imgclf.config.typed_config import Invalid, bounded, build
+from imgclf.config.yaml_file import read_yaml
 from imgclf.errors import PipelineError
-from imgclf.typed_config import Invalid, bounded, build
-from imgclf.yaml_file import read_yaml
 
 MIB, GIB = 1 << 20, 1 << 30
 

@@ -6,10 +6,10 @@ import os
 import keras
 import tensorflow as tf
 
+from imgclf.config.params import TrainParams
 from imgclf.data.shards import Shards
+from imgclf.distribution.cluster_wait import bounded_cluster_wait
 from imgclf.errors import PipelineError
-from imgclf.params import TrainParams
-from imgclf.training.cluster_wait import bounded_cluster_wait
 
 
 def tf_config() -> dict:

@@ -4,7 +4,7 @@ weight average, and the loss with its label smoothing. Keras' own classes wherev
 import keras
 from keras import ops
 
-from imgclf.params import TrainParams
+from imgclf.config.params import TrainParams
 
 
 @keras.saving.register_keras_serializable(package="imgclf")

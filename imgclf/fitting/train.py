@@ -10,14 +10,11 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
+from imgclf.config.params import TrainParams
 from imgclf.data.backbones import BACKBONES, fetched_weights
 from imgclf.data.shards import Shards
-from imgclf.errors import PipelineError
-from imgclf.params import TrainParams
-from imgclf.training.augmentation import augmentation, flips_alternate
-from imgclf.training.callbacks import training_callbacks
-from imgclf.training.cluster import check_workers_agree, fit_on_cluster
-from imgclf.training.devices import (
+from imgclf.distribution.cluster import check_workers_agree, fit_on_cluster
+from imgclf.distribution.devices import (
     check_batch_divides,
     is_chief,
     is_multi_worker,
@@ -25,14 +22,17 @@ from imgclf.training.devices import (
     set_precision,
     strategy_for,
 )
-from imgclf.training.input_pipeline import in_order, shuffle_buffer_images, training_batches
-from imgclf.training.learning_check import stuck_at_chance
-from imgclf.training.models import build_model, set_backbone_trainable
-from imgclf.training.optimization import build_loss, build_optimizer
-from imgclf.training.phases import Phase, training_phases
-from imgclf.training.resume import fingerprint, restore_backup, restore_log, resume_epoch
-from imgclf.training.run_metrics import final_metrics, history_of_run
-from imgclf.training.whitening import whiten_stem, whitening_sample
+from imgclf.errors import PipelineError
+from imgclf.fitting.augmentation import augmentation, flips_alternate
+from imgclf.fitting.callbacks import training_callbacks
+from imgclf.fitting.learning_check import stuck_at_chance
+from imgclf.fitting.optimization import build_loss, build_optimizer
+from imgclf.fitting.phases import Phase, training_phases
+from imgclf.fitting.resume import fingerprint, restore_backup, restore_log, resume_epoch
+from imgclf.fitting.run_metrics import final_metrics, history_of_run
+from imgclf.modeling.input_pipeline import in_order, shuffle_buffer_images, training_batches
+from imgclf.modeling.models import build_model, set_backbone_trainable
+from imgclf.modeling.whitening import whiten_stem, whitening_sample
 
 
 @dataclass(frozen=True)

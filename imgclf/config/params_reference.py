@@ -1,9 +1,9 @@
 """The params reference, docs/params.md, generated from params.yaml: its keys, defaults and one-line comments are
 the one place each param is documented.
 
-    python -m imgclf.params_reference           # rewrite docs/params.md (refused while params.yaml has uncommitted
-                                                # changes: the page documents the committed defaults)
-    python -m imgclf.params_reference --check   # exit 1 when docs/params.md is not what params.yaml gives
+    python -m imgclf.config.params_reference          # rewrite docs/params.md (refused while params.yaml has
+                                                      # uncommitted changes: the page documents the committed defaults)
+    python -m imgclf.config.params_reference --check  # exit 1 when docs/params.md is not what params.yaml gives
 """
 
 import argparse
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_]\w*):(?P<value>[^#]*)(#\s?(?P<comment>.*))?$")
 HEADER = """# Params reference
 
-Generated from `params.yaml` (its keys, defaults and comments) by `python -m imgclf.params_reference`; a test fails
-when this page and `params.yaml` disagree. Change a param for one experiment with `dvc exp run -S key=value`, e.g.
+Generated from `params.yaml` (its keys, defaults and comments) by `python -m imgclf.config.params_reference`; a test
+fails when this page and `params.yaml` disagree. Change a param for one experiment with `dvc exp run -S key=value`, e.g.
 `dvc exp run -S train.lr=0.05`.
 
 `params.yaml` is validated before any stage does work: an unknown or missing key, a wrong type or an out-of-range
@@ -81,7 +81,9 @@ def uncommitted(path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imgclf.params_reference", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m imgclf.config.params_reference", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--check", action="store_true", help="only check that docs/params.md is up to date")
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="the params file to document")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "params.md", help="the page to write or check")
@@ -96,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     page = render(args.params)
     if args.check:
         if not args.out.exists() or args.out.read_text(encoding="utf-8") != page:
-            print(f"{args.out}: out of date with {args.params}; run python -m imgclf.params_reference", file=sys.stderr)
+            print(
+                f"{args.out}: out of date with {args.params}; run python -m imgclf.config.params_reference",
+                file=sys.stderr,
+            )
             return 1
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Classify images with a trained model: top-k labels with probabilities, as a table or CSV, and optionally each
 image annotated with its label. The model's own input size and channels decide how images are prepared.
 
-    python -m imgclf.training.predict photos/cat.jpg photos/more/ --top-k 3 --csv predictions.csv --annotate annotated/
+    python -m imgclf.serving.predict photos/cat.jpg photos/more/ --top-k 3 --csv predictions.csv --annotate annotated/
 
 A file that cannot be read as an image is listed and skipped (`--strict`: stops at the first). Annotated images
 mirror the inputs' folders and keep their names (a/x.jpg -> annotated/a/x.jpg.png): they never overwrite an input
@@ -26,7 +26,7 @@ from imgclf.data.images import BadImage, Resize, decode, fit
 from imgclf.data.source import is_image_file, unused_entries, visible_files
 from imgclf.errors import PipelineError, printable
 from imgclf.progress import Progress
-from imgclf.training.annotate import annotate, annotation_targets
+from imgclf.serving.annotate import annotate, annotation_targets
 
 Prediction = list[tuple[str, float]]  # (label, probability), most likely first
 
@@ -166,13 +166,13 @@ def load_classifier(path: Path):
     """A trained model folder (model.keras), or an exported .tflite or .onnx file with class_names.json beside it."""
     if path.suffix in (".tflite", ".onnx"):
         from imgclf.data.dataset import read_class_names
-        from imgclf.training.export import load_exported
+        from imgclf.serving.export import load_exported
 
         model, class_names = load_exported(path), read_class_names(path.parent / "class_names.json")
         if model.predict(np.zeros((1, *model.input_shape[1:]), np.uint8)).shape[-1] != len(class_names):
             raise PipelineError(f"{path}: its outputs do not match {path.parent / 'class_names.json'}")
         return model, class_names
-    from imgclf.training.model_file import load_model
+    from imgclf.modeling.model_file import load_model
 
     return load_model(path)
 

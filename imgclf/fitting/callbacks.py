@@ -8,10 +8,10 @@ import keras
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from imgclf.params import TrainParams
-from imgclf.training.devices import is_chief
-from imgclf.training.lookahead import Lookahead
-from imgclf.training.resume import EpochBackup
+from imgclf.config.params import TrainParams
+from imgclf.distribution.devices import is_chief
+from imgclf.fitting.lookahead import Lookahead
+from imgclf.fitting.resume import EpochBackup
 
 
 class QueueSafeDVCLiveCallback(DVCLiveCallback):

@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from imgclf.params import TrainParams
+from imgclf.config.params import TrainParams
 
 
 def augmentation(params: TrainParams) -> keras.Sequential | None:

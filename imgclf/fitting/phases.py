@@ -6,9 +6,9 @@ from pathlib import Path
 
 import keras
 
-from imgclf.params import TrainParams
-from imgclf.training.optimization import learning_rate
-from imgclf.training.resume import FINE_TUNE_DIR
+from imgclf.config.params import TrainParams
+from imgclf.fitting.optimization import learning_rate
+from imgclf.fitting.resume import FINE_TUNE_DIR
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ included, and the final, best and stopping figures taken from them."""
 import math
 from pathlib import Path
 
+from imgclf.config.params import TrainParams
 from imgclf.errors import PipelineError
-from imgclf.params import TrainParams
-from imgclf.training.livelog import keras_series
+from imgclf.livelog import keras_series
 
 
 def history_of_run(history: dict[str, list[float]], first_epoch: int, live_dir: Path) -> dict[str, list[float]]:

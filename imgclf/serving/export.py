@@ -5,11 +5,11 @@
 - `model.onnx`: ONNX (Keras' export, through tf2onnx), run here with onnxruntime.
 
 Every format takes the same raw uint8 images as the Keras model (its pixel scaling is inside). `class_names.json`
-goes beside them, so `python -m imgclf.training.predict --model exported/model.onnx` works from the folder alone.
+goes beside them, so `python -m imgclf.serving.predict --model exported/model.onnx` works from the folder alone.
 
 The TFLite files are converted from a SavedModel, which is checked like the others but not kept: TensorFlow 2.21
 writes a random UUID into its fingerprint.pb and orders its variables by memory address, so every export gave new
-bytes and a changed dvc.lock. `python -m imgclf.training.saved_model models DIR` writes one for TF Serving.
+bytes and a changed dvc.lock. `python -m imgclf.serving.saved_model models DIR` writes one for TF Serving.
 """
 
 import tempfile
@@ -24,13 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from imgclf.atomic import atomic_dir
+from imgclf.config.params import ExportParams
 from imgclf.data.dataset import write_class_names
 from imgclf.data.shards import Shards
 from imgclf.disk_space import is_disk_full
 from imgclf.errors import PipelineError
-from imgclf.params import ExportParams
-from imgclf.training.input_pipeline import in_order
-from imgclf.training.onnx_ops import register_onnx_ops
+from imgclf.modeling.input_pipeline import in_order
+from imgclf.serving.onnx_ops import register_onnx_ops
 
 # Pinned versions warn of their own future (TF 2.21's tf.lite.Interpreter, to be replaced by the ai_edge_litert
 # package; tf2onnx's check for np.object): nothing a user can act on, so not shown

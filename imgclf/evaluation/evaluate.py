@@ -19,7 +19,7 @@ from sklearn.metrics import (
 from imgclf.atomic import write_json, write_text
 from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
-from imgclf.training.input_pipeline import in_order
+from imgclf.modeling.input_pipeline import in_order
 
 
 @dataclass(frozen=True)

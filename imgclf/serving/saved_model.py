@@ -1,8 +1,8 @@
 """Write the trained model as a TensorFlow SavedModel, for TF Serving and TensorFlow in other languages. It takes
 the same raw uint8 images as the Keras model. Not a pipeline output: its bytes differ on every save
-(imgclf/training/export.py says why).
+(imgclf/serving/export.py says why).
 
-    python -m imgclf.training.saved_model models exported/saved_model
+    python -m imgclf.serving.saved_model models exported/saved_model
 """
 
 import argparse
@@ -22,7 +22,7 @@ def main() -> None:
 
     from imgclf.atomic import atomic_dir
     from imgclf.data.dataset import write_class_names
-    from imgclf.training.model_file import load_model
+    from imgclf.modeling.model_file import load_model
 
     model, class_names = load_model(args.model_dir)
     with atomic_dir(args.out_dir) as tmp:

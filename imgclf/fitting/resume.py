@@ -12,10 +12,10 @@ from pathlib import Path
 import keras
 
 from imgclf.atomic import atomic_dir, write_json
+from imgclf.config.params import TrainParams
 from imgclf.data.shards import Shards
 from imgclf.disk_space import DiskFull, ensure_free, is_disk_full
-from imgclf.params import TrainParams
-from imgclf.training.model_file import weights_bytes
+from imgclf.modeling.model_file import weights_bytes
 
 FINGERPRINT_FILE = "fingerprint.json"
 RESUME_DIR = ".resume"  # in the model folder but no DVC output: DVC leaves it alone between runs

@@ -1,1 +1,0 @@
-"""Models: building, training, evaluating, plotting, exporting and predicting."""
