@@ -39,7 +39,8 @@ def test_repository_params_are_valid(params):
 def test_unknown_key_is_named_with_the_allowed_ones(raw):
     raw["train"]["lrr"] = 0.1
     message = error_of(raw)
-    assert "unknown key train.lrr" in message and "lr" in message
+    assert "unknown key train.lrr; allowed keys here: " in message
+    assert "lr" in message.split("allowed keys here: ")[1].split(", "), "the key meant, among the allowed ones"
 
 
 def test_missing_key_is_named(raw):

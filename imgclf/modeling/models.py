@@ -9,8 +9,8 @@ import numpy as np
 from keras import layers
 
 from imgclf.data.backbones import BACKBONES, IMAGENET_BGR_MEAN
-from imgclf.params import TrainParams
-from imgclf.training.whitening import stem_width
+from imgclf.config.params import TrainParams
+from imgclf.modeling.whitening import stem_width
 
 BACKBONE_LAYER = "backbone"  # the pretrained model's backbone, frozen then fine-tuned by name
 
@@ -104,7 +104,7 @@ def airbench(
     """airbench94's network (Keller Jordan, 2024): a 2 x 2 stem convolution, then per width a block of Conv-MaxPool-
     BN-GELU and Conv-BN-GELU, a global max pool and a linear head scaled by 1/9. Batch norm without scale and with
     momentum 0.6, as there. With `whiten` the stem has the width whitening needs (24 for RGB, as there), and train
-    sets it from the training images (imgclf.training.whitening); without, it has 24 filters and learns. With
+    sets it from the training images (imgclf.modeling.whitening); without, it has 24 filters and learns. With
     `dirac`, each block convolution's first filters start as the identity (start_as_identity)."""
     inputs, x = scaled_input(input_shape)
     x = layers.Conv2D(stem_width(input_shape[-1]) if whiten else 24, 2, activation="gelu", name="stem")(x)
