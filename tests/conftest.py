@@ -6,14 +6,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from imgclf.config.params import Params, TrainParams, load_params
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.shards import MB, Shards, open_shards, write_shards
+from imgclf.experiments.labs import Lab, load_labs
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def labs() -> dict[str, Lab]:
+    """sweeps.yaml's labs and recipes, as the sweep command reads them."""
+    return load_labs(REPO / "sweeps.yaml")
+
+
+@pytest.fixture
+def raw() -> dict:
+    """The repository's params.yaml as plain YAML (tests change it, then parse or validate it)."""
+    return yaml.safe_load((REPO / "params.yaml").read_text())
 
 
 @pytest.fixture

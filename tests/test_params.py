@@ -17,11 +17,6 @@ from tests.conftest import REPO
 MEMORY_MB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
 
 
-@pytest.fixture
-def raw() -> dict:
-    return yaml.safe_load((REPO / "params.yaml").read_text())
-
-
 def error_of(raw: dict) -> str:
     with pytest.raises(PipelineError) as info:
         parse_params(raw)

@@ -1,6 +1,6 @@
 """The labs' sweeps run for real through DVC's queue on tiny samples, in a temporary copy of this repository:
 the whole photo-folder study, and one sweep of each other lab (all 34 tiny experiments take about 12 minutes on
-2 cores; tests/test_sweeps.py checks every experiment's params without running it)."""
+2 cores; tests/test_labs.py checks every experiment's params without running it)."""
 
 import json
 import os
