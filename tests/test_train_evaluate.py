@@ -211,7 +211,7 @@ def test_a_killed_run_starts_over_when_the_code_changed_since(tmp_path: Path):
     work.mkdir()
     twelve_epochs_on_four_shards(work)
     kill_train_stage_after_epoch_4(work, code)
-    models = code / "imgclf" / "training" / "models.py"
+    models = code / "imgclf" / "modeling" / "models.py"
     models.write_text(models.read_text() + "\n# an edit after the interrupted run\n")
 
     again = run_train_stage(work, code)
