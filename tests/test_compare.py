@@ -6,7 +6,7 @@ import yaml
 from imgclf.experiments.compare import Row, render, rows, table
 from imgclf.experiments.exp_show import result_of, shown_value
 from imgclf.experiments.labs import apply, flatten
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def entry(name: str, accuracy: float, **train: object) -> dict:

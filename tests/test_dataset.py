@@ -5,7 +5,7 @@ import pytest
 
 from imgclf.data.dataset import LabeledImages, load_images, read_class_names, save_images, write_class_names
 from imgclf.errors import PipelineError
-from tests.conftest import blobs
+from tests.helpers.data import blobs
 
 
 def test_round_trip_keeps_arrays_and_class_names(tmp_path: Path):

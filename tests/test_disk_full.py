@@ -20,7 +20,7 @@ from imgclf.command import main as command_main
 from imgclf.disk_space import DiskFull
 from imgclf.fitting.resume import SAVING_FILE, EpochBackup
 from imgclf.modeling.model_file import save_model
-from tests.train_stage import run_train_stage, twelve_epochs_on_four_shards
+from tests.helpers.train_stage import run_train_stage, twelve_epochs_on_four_shards
 
 
 def test_a_write_that_finds_the_disk_full_is_one_line(capsys):

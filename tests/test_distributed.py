@@ -12,11 +12,11 @@ import pytest
 
 from imgclf.distribution.devices import cluster_workers, is_chief
 from imgclf.errors import PipelineError
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
-SCRIPT = str(REPO / "tests" / "run_distributed.py")
+SCRIPT = str(REPO / "tests" / "helpers" / "run_distributed.py")
 
 
 def free_port() -> int:

@@ -20,7 +20,7 @@ from dvc.utils.hydra import apply_overrides
 from imgclf.command import SUBCOMMANDS
 from imgclf.config import params_reference
 from imgclf.config.params import parse_params
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def leaf_keys(tree: dict, prefix: str = "") -> list[str]:

@@ -11,8 +11,8 @@ from imgclf.data.catalog import MNIST
 from imgclf.data.download import RemoteFile, fetch_file
 from imgclf.data.fetch import fetch
 from imgclf.errors import PipelineError
-from tests.fileserver import serve
-from tests.published import idx_dataset
+from tests.helpers.fileserver import serve
+from tests.helpers.published import idx_dataset
 
 NAME = "train-images-idx3-ubyte.gz"
 

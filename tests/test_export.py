@@ -19,7 +19,8 @@ from imgclf.fitting.train import train
 from imgclf.modeling.model_file import save_model
 from imgclf.serving.export import FILES, export, spread
 from imgclf.serving.predict import load_classifier, predict
-from tests.conftest import REPO, blobs, quick_mlp, sharded, train_val
+from tests.helpers import REPO
+from tests.helpers.data import blobs, quick_mlp, sharded, train_val
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 

@@ -11,7 +11,7 @@ from imgclf.data.fetch import copy_verified, fetch
 from imgclf.data.preprocess import first_per_class, preprocess, read_mnist_5k
 from imgclf.data.shards import open_shards
 from imgclf.errors import PipelineError
-from tests.published import cifar10_tar_gz, idx_dataset
+from tests.helpers.published import cifar10_tar_gz, idx_dataset
 
 
 def write_mnist_csv(path: Path, rows: np.ndarray) -> None:

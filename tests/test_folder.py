@@ -12,7 +12,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -23,21 +22,11 @@ from imgclf.data.preprocess import preprocess
 from imgclf.data.shards import open_shards
 from imgclf.data.split import split as split_stage
 from imgclf.errors import PipelineError
-from tests.conftest import REPO, png_bomb
-from tests.fileserver import serve
+from tests.helpers import REPO
+from tests.helpers.data import photo, png_bomb
+from tests.helpers.fileserver import serve
 
 RED_BGR = (0, 0, 255)
-
-
-def photo(path: Path, color_bgr=RED_BGR, size=(40, 30), **kwargs) -> Path:
-    """An image file of a flat color, written by OpenCV in the format its suffix names."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = np.zeros((size[1], size[0], 3), np.uint8)
-    image[:] = color_bgr
-    ok, encoded = cv2.imencode(kwargs.get("suffix", path.suffix), kwargs.get("image", image))
-    assert ok
-    path.write_bytes(encoded.tobytes())
-    return path
 
 
 def photos(root: Path) -> Path:

@@ -8,7 +8,7 @@ import pytest
 
 from imgclf.data.formats import read_cifar10, read_idx, read_idx_pair
 from imgclf.errors import PipelineError
-from tests.published import cifar10_tar_gz, idx_bytes
+from tests.helpers.published import cifar10_tar_gz, idx_bytes
 
 
 def test_idx_round_trip(tmp_path: Path):

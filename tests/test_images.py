@@ -12,7 +12,7 @@ import pytest
 from imgclf.data.image_headers import pixel_size
 from imgclf.data.images import BadImage, decode, fit, jpeg_header
 from imgclf.errors import printable
-from tests.conftest import png_bomb
+from tests.helpers.data import png_bomb
 
 
 def detailed_photo(path: Path, width: int = 1600, height: int = 1200, progressive: bool = False) -> Path:

@@ -20,7 +20,7 @@ from imgclf.experiments.labs import (
     set_param_args,
     set_param_values,
 )
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 PHOTOS = {"data.folder": "photos"}
 LAB_SETUPS = {  # (lab, experiment): the setup its lab's own text names, key by key

@@ -4,7 +4,7 @@ module imports, through others, itself."""
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 LAYERS = [  # top first; the rooms of a layer sit side by side and import nothing of each other
     ["stages"],

@@ -13,7 +13,7 @@ from imgclf.fitting.train import train
 from imgclf.modeling.input_pipeline import training_batches
 from imgclf.modeling.model_file import load_model, save_model
 from imgclf.modeling.models import build_model
-from tests.conftest import blobs, quick_mlp, sharded, train_val
+from tests.helpers.data import blobs, quick_mlp, sharded, train_val
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "convpool", "smallvgg"])

@@ -14,7 +14,7 @@ from imgclf.fitting.optimization import build_loss, build_optimizer, learning_ra
 from imgclf.fitting.train import train
 from imgclf.modeling.models import build_model
 from imgclf.modeling.whitening import patch_whitening
-from tests.conftest import blobs, quick_mlp, train_val
+from tests.helpers.data import blobs, quick_mlp, train_val
 
 
 def test_warm_up_then_linear_or_cosine_decay_stepped_per_batch(params):

@@ -12,7 +12,7 @@ from dvc.utils.hydra import apply_overrides
 
 from imgclf.config.params import Params, load_params, parse_params
 from imgclf.errors import PipelineError
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 MEMORY_MB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
 

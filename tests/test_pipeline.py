@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from imgclf.stage_deps import stage_argv
-from tests.conftest import REPO
-from tests.davserver import webdav_server
-from tests.project import copy_repo, run
+from tests.helpers import REPO
+from tests.helpers.davserver import webdav_server
+from tests.helpers.project import copy_repo, run
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
@@ -239,7 +239,7 @@ def test_a_bad_param_stops_a_stage_before_tensorflow_or_matplotlib_load(tmp_path
 def test_a_photo_folder_is_tracked_by_content_and_never_copied(tmp_path: Path):
     """Adding a class to the user's folder re-runs preprocess (it used to say "up to date" and keep the old copy);
     the photos stay where they are: neither data/raw nor DVC's cache holds a copy."""
-    from tests.test_folder import photo
+    from tests.helpers.data import photo
 
     folder = tmp_path / "photos"
     for name, color in (("cats", (0, 0, 255)), ("dogs", (255, 0, 0))):

@@ -14,7 +14,7 @@ from imgclf.evaluation.plots import (
     plot_training_curves,
     training_curves,
 )
-from tests.conftest import blobs, sharded
+from tests.helpers.data import blobs, sharded
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -12,7 +12,7 @@ import pytest
 
 from imgclf.experiments.plots_page import plot_sections
 from imgclf.experiments.vega import readable
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="module")

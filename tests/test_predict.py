@@ -21,7 +21,8 @@ from imgclf.modeling.model_file import save_model
 from imgclf.serving.annotate import annotate
 from imgclf.serving.predict import as_csv, as_table, image_files, load_for_model, predict, predict_files
 from imgclf.serving.predict import main as predict_main
-from tests.conftest import REPO, png_bomb, quick_mlp, train_val
+from tests.helpers import REPO
+from tests.helpers.data import png_bomb, quick_mlp, train_val
 
 
 def quadrant_image(path: Path, quadrant: int, side: int = 40) -> Path:

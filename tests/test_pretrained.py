@@ -19,7 +19,8 @@ from imgclf.fitting import train as train_module
 from imgclf.fitting.train import backbone_weights, train
 from imgclf.modeling.model_file import load_model, save_model
 from imgclf.modeling.models import BACKBONE_LAYER, build_model
-from tests.conftest import REPO, blobs, sharded
+from tests.helpers import REPO
+from tests.helpers.data import blobs, sharded
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 

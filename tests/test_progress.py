@@ -12,7 +12,7 @@ import pytest
 
 from imgclf import progress as progress_module
 from imgclf.progress import Progress
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 class Terminal(io.StringIO):

@@ -5,7 +5,7 @@ import pytest
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import load_labs
 from imgclf.experiments.results_table import END, START, table, with_table
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_readme_results_table_is_the_one_the_reports_give(monkeypatch):

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 WRITE_AND_DIE = (
     "import os, signal, sys, tempfile\n"

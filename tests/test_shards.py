@@ -10,7 +10,7 @@ from imgclf.data.preprocess import interleave_classes
 from imgclf.data.shards import INDEX_FILE, ShardWriter, open_shards
 from imgclf.errors import PipelineError
 from imgclf.modeling.input_pipeline import in_order, shuffle_buffer_images, training_batches
-from tests.conftest import blobs, sharded
+from tests.helpers.data import blobs, sharded
 
 
 def keys(images: np.ndarray) -> list[bytes]:

@@ -7,7 +7,7 @@ import pytest
 from imgclf.data.shards import open_shards
 from imgclf.data.split import data_report, split, write_splits
 from imgclf.errors import PipelineError
-from tests.conftest import blobs, sharded
+from tests.helpers.data import blobs, sharded
 
 
 def fingerprints(data) -> set[bytes]:

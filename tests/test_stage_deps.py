@@ -4,7 +4,7 @@ then."""
 from pathlib import Path
 
 from imgclf.stage_deps import code_of, rewrite, stage_code
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_every_stage_depends_on_exactly_the_project_files_it_runs():

@@ -16,8 +16,8 @@ import yaml
 
 from imgclf.experiments.exp_show import data_md5_of
 from imgclf.experiments.vega import experiments_only, plots_diff_json
-from tests.conftest import blobs
-from tests.project import copy_repo, processes_in, project_env, run
+from tests.helpers.data import blobs
+from tests.helpers.project import copy_repo, processes_in, project_env, run
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 

@@ -17,8 +17,9 @@ from imgclf.evaluation.evaluate import evaluate, predictions_csv, write_evaluati
 from imgclf.fitting.callbacks import EpochLog
 from imgclf.fitting.train import train
 from imgclf.modeling.model_file import load_model, save_model
-from tests.conftest import REPO, blobs, quick_mlp, sharded
-from tests.train_stage import epochs_backed_up, run_train_stage, twelve_epochs_on_four_shards
+from tests.helpers import REPO
+from tests.helpers.data import blobs, quick_mlp, sharded
+from tests.helpers.train_stage import epochs_backed_up, run_train_stage, twelve_epochs_on_four_shards
 
 
 @pytest.fixture

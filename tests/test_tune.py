@@ -25,7 +25,7 @@ from imgclf.experiments.trial_lines import WIDTH, trial_line
 from imgclf.experiments.trial_run import experiment_name, last_error
 from imgclf.experiments.tune import check_space
 from imgclf.trial_link import TrialLink, make_pruner, trial_link
-from tests.project import REPO
+from tests.helpers.project import REPO
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 COMMITTED = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -12,8 +12,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tests.project import copy_repo, project_env, run
-from tests.test_tune_runs import LAB
+from tests.helpers.project import TUNE_CHECK_LAB, copy_repo, project_env, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning:platformdirs")]
 
@@ -43,7 +42,7 @@ def clones(tmp_path_factory) -> list[Path]:
     first.mkdir()
     copy_repo(first)
     with open(first / "sweeps.yaml", "a") as f:
-        f.write(LAB)
+        f.write(TUNE_CHECK_LAB)
     run(["git", "init", "-q", "--bare", str(root / "origin.git")], root)
     run(["git", "init", "-q"], first)
     run(["dvc", "remote", "add", "-d", "shared", str(root / "dvc-remote")], first)

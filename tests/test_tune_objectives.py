@@ -108,7 +108,7 @@ def test_two_objective_lines_show_the_cost_and_the_front_within_120_columns():
 def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
     from imgclf.experiments.labs import load_labs
     from imgclf.experiments.tune_report import draw, markdown
-    from tests.project import REPO
+    from tests.helpers.project import REPO
 
     study = two_objective_study([(0.95, 100.0), (0.94, 120.0), (0.90, 10.0), (0.93, 50.0)])
     pictures = draw(study, tmp_path, TIME)

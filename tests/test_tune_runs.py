@@ -14,25 +14,11 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tests.project import copy_repo, processes_in, project_env, run
+from tests.helpers.project import TUNE_CHECK_LAB, copy_repo, processes_in, project_env, run
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
 HOPELESS_LR = 1.0e-7
-LAB = """
-tune_check:
-  title: a tiny search with one hopeless learning rate
-  base:
-    data.dataset: mnist_5k
-    preprocess.max_per_class: 20
-    train.model: mlp
-    train.optimizer: adam
-    train.epochs: 5
-  sweeps: []
-  tiny: {}
-  search:
-    train.lr: {choice: [0.003, 0.01, 1.0e-7]}
-"""
 # TPE's first trials are random draws: with seed 1 they take lr 0.01, 0.003, then the hopeless one twice
 TUNE = [sys.executable, "-m", "imgclf.experiments.tune", "tune_check", "--trials", "4", "--seed", "1"]
 
@@ -52,7 +38,7 @@ def new_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("tune")
     copy_repo(project)
     with open(project / "sweeps.yaml", "a") as f:
-        f.write(LAB)
+        f.write(TUNE_CHECK_LAB)
     run(["git", "init", "-q"], project)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline"], project)

@@ -9,7 +9,7 @@ import yaml
 
 from imgclf.exp_workspace import refused_value_hint
 from imgclf.experiments.workspace_params import mismatch_warning, params_unlike_metrics
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def workspace(tmp_path: Path, params: dict, train_made_with: dict) -> Path:

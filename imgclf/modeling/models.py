@@ -8,8 +8,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from imgclf.data.backbones import BACKBONES, IMAGENET_BGR_MEAN
 from imgclf.config.params import TrainParams
+from imgclf.data.backbones import BACKBONES, IMAGENET_BGR_MEAN
 from imgclf.modeling.whitening import stem_width
 
 BACKBONE_LAYER = "backbone"  # the pretrained model's backbone, frozen then fine-tuned by name

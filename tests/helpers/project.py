@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def project_env(extra_env: dict | None = None) -> dict[str, str]:
@@ -57,3 +57,20 @@ def processes_in(folder: Path) -> list[str]:
         except OSError:
             continue
     return found
+
+
+# A lab for the search's end-to-end tests: four trials of it take about a minute, one learning rate hopeless
+TUNE_CHECK_LAB = """
+tune_check:
+  title: a tiny search with one hopeless learning rate
+  base:
+    data.dataset: mnist_5k
+    preprocess.max_per_class: 20
+    train.model: mlp
+    train.optimizer: adam
+    train.epochs: 5
+  sweeps: []
+  tiny: {}
+  search:
+    train.lr: {choice: [0.003, 0.01, 1.0e-7]}
+"""

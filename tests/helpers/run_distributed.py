@@ -1,7 +1,7 @@
 """Train a small model under tf.distribute in a fresh process (devices can only be set before TensorFlow starts).
 
-python tests/run_distributed.py OUT.json                  # two logical CPU devices, MirroredStrategy
-TF_CONFIG=... python tests/run_distributed.py OUT.json [--seed N] [--pretrained WEIGHTS.h5]
+python tests/helpers/run_distributed.py OUT.json                  # two logical CPU devices, MirroredStrategy
+TF_CONFIG=... python tests/helpers/run_distributed.py OUT.json [--seed N] [--pretrained WEIGHTS.h5]
                                                          # one worker of a MultiWorkerMirroredStrategy cluster
 
 OUT.json gets the run's metrics and a digest of the trained weights (the workers of a cluster must agree on it).
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import tensorflow as tf
 
@@ -27,7 +27,8 @@ from imgclf.cli import exit_on_error
 from imgclf.config.params import load_params
 from imgclf.distribution.devices import cluster_workers, tf_config
 from imgclf.fitting.train import train
-from tests.conftest import REPO, blobs, quick_mlp, sharded
+from tests.helpers import REPO
+from tests.helpers.data import blobs, quick_mlp, sharded
 
 
 def main(out: Path, seed: int | None, weights_file: Path | None) -> None:

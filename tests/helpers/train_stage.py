@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from imgclf.stage_deps import stage_argv
-from tests.conftest import REPO, blobs, sharded
+from tests.helpers import REPO
+from tests.helpers.data import blobs, sharded
 
 
 def run_train_stage(workdir: Path, code: Path = REPO) -> subprocess.Popen:
