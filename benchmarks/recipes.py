@@ -12,7 +12,7 @@ On a GPU, mixed precision and XLA, the time to 94% and images/s, into benchmarks
 
     benchmarks/gpu_recipe.sh DIR
 
-On a GPU machine with JAX but no TensorFlow, benchmarks/gpu_keras_jax.py runs the same recipes through Keras on JAX.
+On a GPU machine with JAX but no TensorFlow, research/gpu_keras_jax.py runs the same recipes through Keras on JAX.
 
 A recipe already in benchmarks/results/recipes.json is replaced; the others stay as they were, each with its own
 commit and date. Recipes of one run that share a lab are measured against one run of it.
@@ -128,7 +128,7 @@ def main() -> None:
                 entry["lab"] = lab_runs[lab]
             extra = {key: yaml.safe_load(value) for key, _, value in (pair.partition("=") for pair in args.set)}
             entry["recipe"] = repro(project, {**recipe, **data, **extra})
-            if args.keep:  # for later looks at the trained model, e.g. benchmarks/tta_views.py
+            if args.keep:  # for later looks at the trained model, e.g. research/tta_views.py
                 shutil.copytree(project / "models", args.keep / name / "models", dirs_exist_ok=True)
                 shutil.copytree(project / "data" / "split" / "test", args.keep / name / "test", dirs_exist_ok=True)
             if extra:

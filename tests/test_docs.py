@@ -190,8 +190,8 @@ def test_the_readme_recipes_table_is_what_the_benchmark_measured():
 
 
 def test_the_recipe_variants_in_the_results_page_are_what_was_measured():
-    """Each run of benchmarks/results/recipe_variants.json has a row in docs/results.md with its accuracy and commit."""
-    measured = json.loads((REPO / "benchmarks" / "results" / "recipe_variants.json").read_text())
+    """Each run of research/results/recipe_variants.json has a row in docs/results.md with its accuracy and commit."""
+    measured = json.loads((REPO / "research" / "results" / "recipe_variants.json").read_text())
     rows = [line for line in (REPO / "docs" / "results.md").read_text().splitlines() if line.startswith("|")]
     for name, entry in measured.items():
         accuracy = f"{100 * entry['recipe']['test_accuracy']:.2f}%"
@@ -200,7 +200,7 @@ def test_the_recipe_variants_in_the_results_page_are_what_was_measured():
 
 def test_the_results_page_takes_the_recipe_variants_over_seeds_as_measured():
     """docs/results.md copies recipe_variants.md's table over seeds row for row: a mean over seeds is what is read."""
-    measured = (REPO / "benchmarks" / "results" / "recipe_variants.md").read_text().partition("## Over seeds")[2]
+    measured = (REPO / "research" / "results" / "recipe_variants.md").read_text().partition("## Over seeds")[2]
     rows = [line for line in measured.splitlines() if line.startswith("| recipe_")]
     page = (REPO / "docs" / "results.md").read_text().splitlines()
     assert rows, "recipe_variants.md has no table over seeds"

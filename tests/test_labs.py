@@ -14,7 +14,6 @@ from imgclf.experiments.labs import (
     best_combination,
     check,
     experiments,
-    lab_base_params,
     load_labs,
     pinned,
     set_param_args,
@@ -151,14 +150,6 @@ def test_dvc_reads_every_set_param_back_as_meant(labs, raw, tmp_path: Path):
             apply_overrides(tmp_path / "params.yaml", set_param_values(run.overrides))
             written = parse_params(yaml.safe_load((tmp_path / "params.yaml").read_text()))  # DVC writes 1e-06
             assert written == parse_params(apply(raw, run.overrides)), run.name
-
-
-def test_benchmarks_start_a_recipe_from_the_params_its_lab_runs_with(labs, raw):
-    """benchmarks/cpu_precision.py and gpu_keras_jax.py train what `make lab LAB=recipe_...` would, plus changes."""
-    (run,) = experiments(labs["recipe_cifar10_fast"])
-    assert lab_base_params("recipe_cifar10_fast", project=REPO) == parse_params(apply(raw, run.overrides))
-    changed = lab_base_params("recipe_cifar10_fast", {"train.epochs": 3}, REPO)
-    assert (changed.train.epochs, changed.train.lr) == (3, parse_params(apply(raw, run.overrides)).train.lr)
 
 
 def test_photo_lab_needs_your_folder_and_says_so(labs, raw):

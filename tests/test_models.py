@@ -131,31 +131,6 @@ def test_alternating_flips_mirror_each_image_in_every_other_epoch(tmp_path, para
     assert not any(isinstance(step, keras.layers.RandomFlip) for step in steps)
 
 
-def test_the_jax_benchmarks_batches_alternate_flips_as_the_pipeline_does_through_fit():
-    """benchmarks/gpu_keras_jax.py has no tf.data: what Keras' fit trains on must give each image once an epoch,
-    mirrored in every other epoch, whatever batches Keras peeks at or reads ahead."""
-    from benchmarks.flip_batches import AlternatingFlipBatches
-
-    data = blobs(n_per_class=20, side=8)
-    trained_on = []
-
-    class Seen(keras.layers.Layer):
-        def call(self, x, training=False):
-            if training:
-                trained_on.extend(np.asarray(x).astype(np.uint8))  # the layer took them as floats
-            return x
-
-    batches = AlternatingFlipBatches(data.images, data.labels, 16, seed=0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), Seen(), keras.layers.Flatten(), keras.layers.Dense(3)])
-    model.compile("sgd", "sparse_categorical_crossentropy", run_eagerly=True)
-    model.fit(batches, steps_per_epoch=batches.steps_per_epoch, epochs=3, shuffle=False, verbose=0)
-    assert len(trained_on) == 3 * 60
-    assert_flips_alternate(data.images, [trained_on[60 * epoch : 60 * (epoch + 1)] for epoch in range(3)])
-    x, y = batches[5]
-    which = image_index(data.images)
-    assert [data.labels[which[image.tobytes()][0]] for image in x] == list(y)
-
-
 def test_early_stopping_records_best_and_stopped_epoch(tmp_path, params):
     stopping = dataclasses.replace(params.train.early_stopping, enabled=True, monitor="val_accuracy", patience=1)
     quick = quick_mlp(params.train, lr=0.05, epochs=30, early_stopping=stopping)

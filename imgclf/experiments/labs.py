@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from imgclf.config.params import Params, parse_params
+from imgclf.config.params import parse_params
 from imgclf.config.yaml_file import read_yaml
 from imgclf.errors import PipelineError
 from imgclf.experiments.search_space import Space, parse_space
@@ -132,13 +132,6 @@ def find_lab(labs: dict[str, Lab], name: str) -> Lab:
     if name not in labs:
         raise PipelineError(f"no lab {name!r} in sweeps.yaml; choose one of: {', '.join(labs)}")
     return labs[name]
-
-
-def lab_base_params(name: str, extra: Overrides | None = None, project: Path = Path(".")) -> Params:
-    """The params a lab's runs start from: the project's params.yaml under the lab's base, then `extra`."""
-    lab = find_lab(load_labs(project / "sweeps.yaml"), name)
-    raw = apply(read_yaml(project / "params.yaml"), shared_overrides(lab, False, extra))
-    return parse_params(raw, source=f"sweeps.yaml {name}")
 
 
 def short_key(key: str, keys: tuple[str, ...]) -> str:

@@ -2,14 +2,14 @@
 bfloat16) and in float32 compiled by XLA (train.xla on), as training images per second, each against float32 in the
 same run.
 
-    python benchmarks/cpu_precision.py recipe_cifar10_fast
+    python research/cpu_precision.py recipe_cifar10_fast
 
 The network, optimizer, loss and input pipeline (augmentation included) are the recipe's own (sweeps.yaml over
 params.yaml), built by the functions train uses; the images are random 32 x 32 ones in shards, since speed does not
 depend on what the pixels show. Each fit's steps are timed one by one and the median step gives its images/s: on
 this shared machine whole fits stall now and then for seconds, and a stall would otherwise decide the figure. The
 settings take turns, round after round, so a change in the machine's speed falls on each alike. Results go under
-the recipe's name in benchmarks/results/cpu_precision.json and .md; the other recipes' stay.
+the recipe's name in research/results/cpu_precision.json and .md; the other recipes' stay.
 """
 
 import argparse
@@ -35,7 +35,7 @@ from imgclf.config.params import TrainParams
 from imgclf.data.dataset import LabeledImages
 from imgclf.data.shards import Shards, open_shards, write_shards
 from imgclf.distribution.devices import jit_compile, set_precision
-from imgclf.experiments.labs import lab_base_params
+from research.lab_params import lab_base_params
 from imgclf.experiments.provenance import machine
 from imgclf.fitting.augmentation import augmentation, flips_alternate
 from imgclf.fitting.optimization import build_loss, build_optimizer, learning_rate
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("recipe", help="a recipe (a lab of sweeps.yaml), e.g. recipe_cifar10_fast")
     parser.add_argument("--steps", type=int, default=40, help="steps timed per round (default 40)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every setting (default 3)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=Path("research/results"))
     args = parser.parse_args()
     recipe = lab_base_params(args.recipe).train
     rng = np.random.default_rng(0)

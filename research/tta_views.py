@@ -1,11 +1,11 @@
 """Benchmark: what each set of test-time views (evaluate.tta, evaluate.tta_shift) gives a trained model, and what
 it costs in seconds, through evaluate itself on the pipeline's test shards.
 
-    python benchmarks/tta_views.py MODEL_DIR TEST_SHARDS --name recipe_cifar10_full@77c2f82
+    python research/tta_views.py MODEL_DIR TEST_SHARDS --name recipe_cifar10_full@77c2f82
 
 MODEL_DIR is a trained models/ folder, TEST_SHARDS the data/split/test written beside it (benchmarks/recipes.py
 --keep DIR keeps both for each recipe). Each model's figures go under its --name in
-benchmarks/results/tta_views.json; the others stay.
+research/results/tta_views.json; the others stay.
 """
 
 import argparse
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("model", type=Path, help="a trained model folder (model.keras, class_names.json)")
     parser.add_argument("test", type=Path, help="the test shards (data/split/test) of the same run")
     parser.add_argument("--name", required=True, help="what the model is, e.g. recipe_cifar10_full@COMMIT")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=Path("research/results"))
     args = parser.parse_args()
     model, class_names = load_model(args.model)
     test = open_shards(args.test)

@@ -3,9 +3,9 @@ table, with the recipe as committed (its row of benchmarks/results/recipes.json)
 
     python benchmarks/recipes.py --cifar-folder /tmp/cifar10-jpg recipe_cifar10_fast --skip-lab \\
         -S train.lookahead=0.95 --out /tmp/lookahead
-    python benchmarks/recipe_variants.py --committed recipe_cifar10_fast /tmp/lookahead /tmp/alternate_flip ...
+    python research/recipe_variants.py --committed recipe_cifar10_fast /tmp/lookahead /tmp/alternate_flip ...
 
-Writes benchmarks/results/recipe_variants.{json,md}; a variant already there (same recipe, changes and commit) is
+Writes research/results/recipe_variants.{json,md}; a variant already there (same recipe, changes and commit) is
 replaced, the others stay, each with its own commit, date and machine. The markdown also takes each set of changes
 over the seeds it ran with (`-S train.seed=S`): mean, spread, and whether it differs from the recipe by more than the
 spread. There, changes are to the recipe as it is now: each run's params are its commit's params.yaml and recipe
@@ -30,7 +30,8 @@ from imgclf.experiments.exp_show import Result  # noqa: E402
 from imgclf.experiments.labs import SEED_KEY, flatten  # noqa: E402
 from imgclf.experiments.repeats import Group, within_noise  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "results"
+RESULTS = REPO / "research" / "results"
+RECIPES = REPO / "benchmarks" / "results" / "recipes.json"  # the recipes as committed: the baseline
 
 
 def key(recipe: str, entry: dict) -> str:
@@ -137,7 +138,7 @@ def main() -> None:
             if "lab" in entry:
                 raise SystemExit(f"{folder}: {name} ran beside its lab; its row belongs in recipes.json")
             variants[key(name, entry)] = {"name": name, **entry}
-    committed = json.loads((RESULTS / "recipes.json").read_text())["recipes"]
+    committed = json.loads(RECIPES.read_text())["recipes"]
     for name in args.committed:
         variants[key(name, committed[name])] = {"name": name, **committed[name]}
     path.write_text(json.dumps(variants, indent=2) + "\n")

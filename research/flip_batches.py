@@ -1,5 +1,5 @@
 """Training batches for Keras' fit from arrays in memory, with airbench's alternating flip, for a backend without
-tf.data (benchmarks/gpu_keras_jax.py). The pipeline's own is imgclf.modeling.input_pipeline.mirrored_in_epoch."""
+tf.data (research/gpu_keras_jax.py). The pipeline's own is imgclf.modeling.input_pipeline.mirrored_in_epoch."""
 
 import keras
 import numpy as np

@@ -8,9 +8,9 @@ same pixels, so it would cost nothing but decode time. What can be measured:
   loses more than a second: JPEG is nearly idempotent at one quality);
 - time: decoding the test images from their JPEGs against a lossless PNG copy of the same pixels, one core.
 
-    python benchmarks/jpeg_generation.py MODEL_DIR /tmp/cifar10-jpg/test --name recipe_cifar10_fast@499fbd7
+    python research/jpeg_generation.py MODEL_DIR /tmp/cifar10-jpg/test --name recipe_cifar10_fast@499fbd7
 
-Each model's figures go under its --name in benchmarks/results/jpeg_generation.json; the others stay.
+Each model's figures go under its --name in research/results/jpeg_generation.json; the others stay.
 """
 
 import argparse
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("test", type=Path, help="CIFAR-10's test/<class>/*.jpg")
     parser.add_argument("--quality", type=int, default=75, help="the JPEG quality of the copy (default 75)")
     parser.add_argument("--name", required=True, help="what the model is, e.g. recipe_cifar10_fast@COMMIT")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=Path("research/results"))
     args = parser.parse_args()
     model, class_names = load_model(args.model)
     paths = [p for i, name in enumerate(class_names) for p in sorted((args.test / name).glob("*.jpg"))]

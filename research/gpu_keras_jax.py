@@ -5,9 +5,9 @@ params.yaml and the recipe's sweeps.yaml base; the images are read and split as 
 split a photo folder (same decoder, same class order, same validation images). What differs from `dvc repro`:
 Keras runs on JAX, which compiles every step with XLA; the augmentation runs on the GPU inside the training step,
 not in tf.data; batches are shuffled by Keras, not by train.seed's tf.data order (with train.augment.alternate_flip,
-by benchmarks/flip_batches.py, in numpy). Mixed precision follows train.mixed_precision (precision_policy).
+by research/flip_batches.py, in numpy). Mixed precision follows train.mixed_precision (precision_policy).
 
-    KERAS_BACKEND=jax python benchmarks/gpu_keras_jax.py CIFAR10_JPG_DIR recipe_cifar10_full --run "" \\
+    KERAS_BACKEND=jax python research/gpu_keras_jax.py CIFAR10_JPG_DIR recipe_cifar10_full --run "" \\
         --run "train.epochs=40" --seeds 0 1 --target 0.94 --budget-s 400 --commit abc1234 --out DIR
 
 Each run (one per --run and seed; the schedule stretches to train.epochs) is written to DIR/NAME.json and .md as
@@ -31,12 +31,12 @@ import keras
 import numpy as np
 import yaml
 
-from benchmarks.flip_batches import AlternatingFlipBatches
+from research.flip_batches import AlternatingFlipBatches
 from imgclf.config.params import EvaluateParams, Params
 from imgclf.data.folder import find_root, list_images, load_images, split_dirs
 from imgclf.data.preprocess import first_per_class, interleave_classes
 from imgclf.data.split import stratified_split
-from imgclf.experiments.labs import lab_base_params
+from research.lab_params import lab_base_params
 from imgclf.fitting.augmentation import augmentation, flips_alternate
 from imgclf.fitting.lookahead import Lookahead
 from imgclf.fitting.optimization import build_loss, build_optimizer, learning_rate
