@@ -210,3 +210,39 @@ def test_best_combination_never_mixes_two_sweeps_of_one_key(labs, raw):
     best = best_combination(lab, accuracy)
     assert best.point == {"train.convpool.kernel_sizes": [7, 5, 3, 3], "train.convpool.dense_units": [512]}
     check(raw, [best])
+
+
+SHARED = """
+fast:
+  title: a fast recipe
+  base: &fast
+    train.epochs: 10
+    train.lr: 0.8
+  sweeps: []
+  tiny: &tiny {data.dataset: mnist_5k, preprocess.max_per_class: 20}
+full:
+  title: the same, longer
+  base:
+    <<: *fast
+    train.epochs: 16
+  sweeps: []
+  tiny: *tiny
+"""
+
+
+def test_labs_share_blocks_through_anchors_and_merge_keys(tmp_path: Path):
+    (tmp_path / "sweeps.yaml").write_text(SHARED)
+    labs = load_labs(tmp_path / "sweeps.yaml")
+    assert labs["full"].base == {"train.epochs": 16, "train.lr": 0.8}, "the merged block, its own key on top"
+    assert labs["fast"].base == {"train.epochs": 10, "train.lr": 0.8}
+    assert labs["full"].tiny == labs["fast"].tiny == {"data.dataset": "mnist_5k", "preprocess.max_per_class": 20}
+
+
+def test_a_sweeps_file_whose_aliases_expand_without_bound_is_refused_at_once(tmp_path: Path):
+    bomb = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(9))
+    (tmp_path / "sweeps.yaml").write_text(bomb)
+    with pytest.raises(PipelineError, match=r"sweeps.yaml line 1: its aliases expand to more than 100,000 values"):
+        load_labs(tmp_path / "sweeps.yaml")  # counted on the file's nodes, never expanded
+    (tmp_path / "sweeps.yaml").write_text("a: &a [1, *a]\n")
+    with pytest.raises(PipelineError, match="expand to more than"):
+        load_labs(tmp_path / "sweeps.yaml")

@@ -12,7 +12,7 @@ from imgclf.config.yaml_file import read_yaml
 def main() -> None:
     load_params(Path("params.yaml"))
     if Path("sweeps.yaml").exists():
-        read_yaml(Path("sweeps.yaml"))
+        read_yaml(Path("sweeps.yaml"), aliases=True)
 
 
 if __name__ == "__main__":

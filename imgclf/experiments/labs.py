@@ -48,7 +48,7 @@ class Experiment:
 
 
 def load_labs(path: Path = Path("sweeps.yaml")) -> dict[str, Lab]:
-    raw = read_yaml(path)
+    raw = read_yaml(path, aliases=True)  # labs share blocks through anchors and merge keys
     if not isinstance(raw, dict) or not raw:
         raise PipelineError(f"{path}: must map each lab's name to its title, base, sweeps and tiny")
     return {name: _lab(name, spec, f"{path}: {name}") for name, spec in raw.items()}
