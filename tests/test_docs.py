@@ -185,35 +185,17 @@ def test_every_option_of_every_subcommand_has_help(monkeypatch, name):
     assert parsers[0].prog == f"imgclf {name}"
 
 
-def test_the_readme_recipes_table_is_what_the_benchmark_measured():
-    """Each recipe's row in the README carries benchmarks/results/recipes.json's accuracy, wall time and commit."""
+@pytest.mark.parametrize("page", ["README.md", "docs/results.md"])
+def test_the_recipes_tables_are_what_the_benchmark_measured(page: str):
+    """Each recipe's row carries benchmarks/results/recipes.json's accuracy, wall time and commit."""
     measured = json.loads((REPO / "benchmarks" / "results" / "recipes.json").read_text())["recipes"]
-    rows = {line.split("|")[1].strip(): line for line in (REPO / "README.md").read_text().splitlines() if "|" in line}
+    rows = {line.split("|")[1].strip(): line for line in (REPO / page).read_text().splitlines() if "|" in line}
     for name, entry in measured.items():
         recipe, row = entry["recipe"], rows[name]
         assert f"{100 * recipe['test_accuracy']:.2f}%" in row, name
         assert f"{round(recipe['wall_seconds']):,} s" in row and entry["commit"] in row, name
         if "lab" in entry:
             assert f"{round(entry['lab']['wall_seconds']):,} s" in row, f"{name}: the lab's time, same run"
-
-
-def test_the_recipe_variants_in_the_results_page_are_what_was_measured():
-    """Each run of research/results/recipe_variants.json has a row in docs/results.md with its accuracy and commit."""
-    measured = json.loads((REPO / "research" / "results" / "recipe_variants.json").read_text())
-    rows = [line for line in (REPO / "docs" / "results.md").read_text().splitlines() if line.startswith("|")]
-    for name, entry in measured.items():
-        accuracy = f"{100 * entry['recipe']['test_accuracy']:.2f}%"
-        assert any(accuracy in row and entry["commit"] in row for row in rows), name
-
-
-def test_the_results_page_takes_the_recipe_variants_over_seeds_as_measured():
-    """docs/results.md copies recipe_variants.md's table over seeds row for row: a mean over seeds is what is read."""
-    measured = (REPO / "research" / "results" / "recipe_variants.md").read_text().partition("## Over seeds")[2]
-    rows = [line for line in measured.splitlines() if line.startswith("| recipe_")]
-    page = (REPO / "docs" / "results.md").read_text().splitlines()
-    assert rows, "recipe_variants.md has no table over seeds"
-    for row in rows:
-        assert row in page, row
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda page: page.name)

@@ -4,7 +4,7 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import load_labs
-from imgclf.experiments.results_table import END, START, table, with_table
+from imgclf.experiments.results_table import END, PAGE_START, START, lab_tables, table, with_table
 from tests.helpers import REPO
 
 
@@ -14,6 +14,17 @@ def test_readme_results_table_is_the_one_the_reports_give(monkeypatch):
     generated = table(load_labs(REPO / "sweeps.yaml"), REPO / "reports")
     assert with_table(readme, generated) == readme, "stale: run python -m imgclf.experiments.results_table --write"
     assert generated.count("\n") > 5
+
+
+def test_the_results_pages_lab_tables_are_the_ones_the_reports_give(monkeypatch):
+    monkeypatch.chdir(REPO)
+    page = (REPO / "docs" / "results.md").read_text()
+    generated = lab_tables(load_labs(REPO / "sweeps.yaml"), REPO / "reports")
+    stale = "stale: run python -m imgclf.experiments.results_table --write"
+    assert with_table(page, generated, PAGE_START) == page, stale
+    for lab in ("mnist_mlp", "early_stopping", "cifar10_cnn", "convpool", "photos"):
+        assert f"### {lab}: " in generated and f"(../reports/{lab}/report.md)" in generated
+    assert "| **mnist_mlp-best** (best) |  | 97.96% / 0.0703 |" in generated, "every experiment, the best marked"
 
 
 def test_the_table_replaces_only_what_lies_between_its_markers():
