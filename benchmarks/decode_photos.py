@@ -8,6 +8,8 @@ both sides alike:
   both sides), then the same resize;
 and, for the whole folder, imgclf's `load_images` on every core against Keras' `image_dataset_from_directory`.
 Reports images/s, the speed-up, and the mean absolute difference between the two sides' pixels (0-255).
+Goal: preprocess and predict read phone photos several times faster than a full decode (at least 5x at every size
+up to 224 px) within a gray level of it (mean difference under 1). Latest: benchmarks/results/decode_photos.md.
 
     python benchmarks/decode_photos.py /tmp/cifar10-jpg/train --photos 24 --out benchmarks/results
 """

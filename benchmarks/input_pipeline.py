@@ -6,6 +6,8 @@ repeat by repeat so that machine noise hits all alike. Goal: shards at least 0.9
 
 Besides the default shuffle buffer, shards are also timed with a buffer of a quarter of the set (`--small-buffer`),
 the case of a set larger than the buffer.
+
+Latest result: benchmarks/results/input_pipeline.md (docs/benchmarks.md names the commit it ran at).
 """
 
 import argparse

@@ -9,6 +9,8 @@
 3. The recommended presets (PRESETS) on the same data and epochs.
 
     python benchmarks/labs.py --mnist /path/to/mnist --cifar-folder /path/to/cifar10-jpg --cifar-epochs 3
+
+Latest result: benchmarks/results/labs.md (docs/benchmarks.md names the commit it ran at).
 """
 
 import argparse

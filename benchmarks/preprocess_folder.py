@@ -7,6 +7,8 @@ ratio (goal >= 1.7x on 2 cores) and peak memory over the size of the final array
 markdown.
 
     python benchmarks/preprocess_folder.py /tmp/cifar10-jpg/train --size 32 --out benchmarks/results
+
+Latest result: benchmarks/results/preprocess_folder.md (docs/benchmarks.md names the commit it ran at).
 """
 
 import argparse

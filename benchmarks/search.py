@@ -13,6 +13,8 @@ time.
     python benchmarks/search.py --mnist ../shared/datasets/mnist --seeds 1 2 --out benchmarks/results
     python benchmarks/search.py --mnist ../shared/datasets/mnist --parts grid tpe --seeds 1 --out benchmarks/results
     python benchmarks/search.py --tiny --budget-s 120 --seeds 1 --out /tmp/search   # a quick check, offline
+
+Latest result: benchmarks/results/search.md (docs/benchmarks.md names the commit it ran at).
 """
 
 import argparse

@@ -10,6 +10,8 @@ workers). Goal: the 16x run's peak at most 1.3x the 1x run's, for every stage.
 imgclf/data/shards.py has the older single-.npz layout, and its stages are called with those paths.
 
     python benchmarks/stage_memory.py /tmp/cifar10-jpg/train --base 2500 --scales 1 4 16 --out benchmarks/results
+
+Latest result: benchmarks/results/stage_memory.md (docs/benchmarks.md names the commit it ran at).
 """
 
 import argparse

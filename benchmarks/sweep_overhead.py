@@ -8,6 +8,8 @@ stage's mean seconds an experiment (from "Running stage" or "is cached" to the n
 lab study in under 4 minutes on 2 cores.
 
     python benchmarks/sweep_overhead.py --revs 8e7dea0 HEAD --jobs 1 2 --out benchmarks/results
+
+Latest result: benchmarks/results/sweep_overhead.md (docs/benchmarks.md names the commit it ran at).
 """
 
 import argparse
