@@ -23,7 +23,8 @@ def test_the_results_pages_lab_tables_are_the_ones_the_reports_give(monkeypatch)
     stale = "stale: run python -m imgclf.experiments.results_table --write"
     assert with_table(page, generated, PAGE_START) == page, stale
     for lab in ("mnist_mlp", "early_stopping", "cifar10_cnn", "convpool", "photos"):
-        assert f"### {lab}: " in generated and f"(../reports/{lab}/report.md)" in generated
+        assert f"### {lab}\n" in generated and f"(../reports/{lab}/report.md)" in generated
+    assert max(len(line) for line in generated.splitlines() if not line.startswith("|")) <= 120
     assert "| **mnist_mlp-best** (best) |  | 97.96% / 0.0703 |" in generated, "every experiment, the best marked"
 
 

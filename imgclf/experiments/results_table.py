@@ -13,6 +13,7 @@ tests/test_results_table.py fails when either differs from the reports.
 import argparse
 import json
 import subprocess
+import textwrap
 from pathlib import Path
 
 from imgclf.cli import COMMAND, exit_on_error
@@ -77,7 +78,8 @@ def lab_section(lab: Lab, reports: Path) -> list[str]:
     seeds = provenance.get("seeds") or []
     where = f"made at commit {commit_of(path, results)} on {provenance.get('machine') or 'a machine not recorded'}"
     over = f", each experiment over train.seed {seeds[0]}-{seeds[-1]} (mean ± std)" if seeds else ""
-    lines = [f"### {lab.name}: {lab.title}", "", f"[Its report](../reports/{lab.name}/report.md), {where}{over}.", ""]
+    about = f"{lab.title}. [Its report](../reports/{lab.name}/report.md), {where}{over}."
+    lines = [f"### {lab.name}", "", *textwrap.wrap(about, 120, break_long_words=False, break_on_hyphens=False), ""]
     lines += ["| experiment | published | ours: test accuracy / loss |", "|---|---|---|"]
     for experiment in results.get("experiments", []):
         name = experiment["name"]
