@@ -64,8 +64,9 @@ def why_not_a_file(path: Path) -> str:
         if path.is_symlink() and e.errno == errno.ENOENT:
             return f"a link to nothing ({os.readlink(path)} does not exist)"
         return f"cannot be read ({e.strerror})"
-    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
-    kind = next((name for test, name in kinds.items() if test(mode)), "a device" if stat.S_ISBLK(mode) else "")
+    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device",
+             stat.S_ISBLK: "a device"}  # fmt: skip
+    kind = next((name for test, name in kinds.items() if test(mode)), "")
     return f"not a regular file: {kind or 'of an unknown kind'}"
 
 
