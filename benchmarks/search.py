@@ -13,6 +13,7 @@ time.
     python benchmarks/search.py --mnist ../shared/datasets/mnist --seeds 1 2 --out benchmarks/results
     python benchmarks/search.py --mnist ../shared/datasets/mnist --parts grid tpe --seeds 1 --out benchmarks/results
     python benchmarks/search.py --tiny --budget-s 120 --seeds 1 --out /tmp/search   # a quick check, offline
+    python benchmarks/search.py --redraw --out benchmarks/results   # search.md and search.png from search.json
 
 Latest result: benchmarks/results/search.md (docs/benchmarks.md names the commit it ran at).
 """
@@ -140,6 +141,7 @@ def markdown(results: dict) -> str:
             f"{len(s['trials'])} ({s['pruned']}) | {s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | "
             f"{'not reached' if reach is None else f'{reach:.0f}'} |"
         )
+    lines += ["", "![best validation accuracy over time](search.png)"]
     goal = [s for s in results["searches"] if s["sampler"] == "tpe"]
     met = [(s["seed"], first_time(s["trials"], GOAL)) for s in goal]
     reached = ", ".join(f"seed {seed}: " + ("not reached" if m is None else f"{m:.0f} s") for seed, m in met)
@@ -151,6 +153,45 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"  # fmt: skip
 
 
+def best_so_far(trials: list[dict]) -> tuple[list[float], list[float]]:
+    """A step curve: at each completed trial's end, the best validation accuracy of the completed trials so far."""
+    times, values, best = [], [], None
+    for t in trials:
+        if t["state"] == "complete" and (best is None or t["val"] > best):
+            best = t["val"]
+            times.append(t["at_s"])
+            values.append(best)
+    return times, values
+
+
+def draw(results: dict, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    g, budget = results["grid"], results.get("budget_s", results["grid"]["seconds"] / 2)
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    axes = figure.subplots()
+    colors = {"tpe": "tab:blue", "random": "tab:orange"}
+    for s in results["searches"]:
+        times, values = best_so_far(s["trials"])
+        if not times:
+            continue
+        pruning = "no" if s["pruner"] == "none" else s["pruner"]
+        label = f"{s['sampler']}, {pruning} pruning, seed {s['seed']} (test of best {s['best_test']:.2%})"
+        style = {"color": colors.get(s["sampler"]), "linestyle": "-" if s["seed"] % 2 else "--", "marker": "o"}
+        axes.step([*times, s["seconds"]], [*values, values[-1]], where="post", markevery=range(len(times)),
+                  label=label, **style)  # fmt: skip
+    grid_label = f"hand grid + --best: its best at the end (test {g['best_by_val_test']:.2%})"
+    axes.plot([g["seconds"]], [g["best_by_val_val"]], "ks", label=grid_label)
+    axes.axvline(budget, color="gray", linestyle=":", label=f"each search's budget ({budget:.0f} s)")
+    axes.set_xlabel("wall time since the search started (s)")
+    axes.set_ylabel("best validation accuracy so far")
+    axes.yaxis.set_major_formatter(lambda y, _: f"{y:.1%}")
+    axes.set_title(f"{LAB} on {results['data']}: search against the hand grid ({results['machine']})", fontsize=9)
+    axes.grid(alpha=0.3)
+    figure.legend(fontsize=8, loc="outside lower center", ncols=2)
+    figure.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", type=Path, help="a folder of MNIST's four IDX .gz files (not with --tiny)")
@@ -159,7 +200,13 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which runs (default all)")
     parser.add_argument("--budget-s", type=float, help="each search's wall budget (default: half the grid's time)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--redraw", action="store_true", help="only rewrite --out's search.md and .png from its json")
     args = parser.parse_args()
+    if args.redraw:
+        if not (args.out / "search.json").is_file():
+            sys.exit(f"{args.out / 'search.json'}: not found; run the benchmark first")
+        write(args.out, json.loads((args.out / "search.json").read_text()))
+        return
     if not args.tiny and not args.mnist:
         parser.error("--mnist DIR, or --tiny")
     sets = [] if args.tiny else ["-S", f"data.mirrors.mnist=[{args.mnist.resolve()}]"]
@@ -197,6 +244,7 @@ def write(out: Path, results: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "search.md").write_text(markdown(results))
+    draw(results, out / "search.png")
 
 
 if __name__ == "__main__":
