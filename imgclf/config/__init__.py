@@ -1,0 +1,1 @@
+"""Configuration: params.yaml read into a validated, typed params object."""

@@ -1,0 +1,1 @@
+"""Distribution: tf.distribute strategies, clusters, devices and precision."""

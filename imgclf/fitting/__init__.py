@@ -1,0 +1,1 @@
+"""Fitting: the training loop around model.fit, its callbacks, optimizers and resume."""

@@ -1,0 +1,1 @@
+"""Serving: export to SavedModel, TFLite and ONNX, and prediction on new images."""
