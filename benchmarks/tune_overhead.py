@@ -1,0 +1,133 @@
+"""Benchmark: what a search pays per trial beside training, against a lab's sweep at the same commit.
+
+From one fresh clone each (no DVC cache, so no run-cache), the commands a user runs:
+- baseline: `python -m imgclf.experiments.sweep LAB --tiny` (the lab's grid through DVC's queue, the whole pipeline);
+- tune: `python -m imgclf.experiments.tune LAB --tiny --trials N --pruner none --seed 1` (each trial a
+  `dvc exp run --temp` up to evaluate; no pruning, so every trial trains all its epochs as a sweep's run does).
+For each: the wall time, the experiments it made, the sum of their training seconds (model.fit, metrics/timing.json)
+and the rest an experiment: the overhead (DVC, process start-up, TensorFlow's import, evaluation). For tune, the
+trials' own seconds (Optuna's start to end of each) split that rest into the trial's part and the tuner's.
+
+    python benchmarks/tune_overhead.py --trials 8 --out benchmarks/results
+
+Latest result: benchmarks/results/tune_overhead.md (docs/benchmarks.md names the commit it ran at).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from imgclf.experiments.exp_show import read_experiments  # noqa: E402
+
+
+def fresh_clone(root: Path, name: str, rev: str) -> tuple[Path, str]:
+    clone = root / name
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    subprocess.run(["git", "checkout", "-q", rev], cwd=clone, check=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True)
+    return clone, commit.stdout.strip()
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env |= {"TF_CPP_MIN_LOG_LEVEL": "2", "DVC_NO_ANALYTICS": "1"}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", *command], cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed in {cwd}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def finished_experiments(project: Path) -> tuple[int, float]:
+    """How many experiments completed and the sum of their training seconds, as `make compare` reads them."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=project, capture_output=True, text=True, check=True
+    )
+    finished = read_experiments(json.loads(shown.stdout)).finished.values()
+    return len(finished), sum(r.train_seconds or 0.0 for r in finished)
+
+
+def trial_seconds(project: Path, study: str) -> list[float]:
+    """Each completed trial's seconds, from start to end as the Optuna study recorded them."""
+    import optuna
+
+    storage = f"sqlite:///{project / '.tune' / f'{study}.db'}"
+    trials = optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+    return [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials if t.state.name == "COMPLETE"]
+
+
+def measure(kind: str, lab: str, trials: int, rev: str, work: Path) -> dict:
+    project, commit = fresh_clone(work, kind, rev)
+    if kind == "sweep":
+        wall = timed(["imgclf.experiments.sweep", lab, "--tiny"], project)
+        own: list[float] = []
+    else:
+        command = ["imgclf.experiments.tune", lab, "--tiny", "--trials", str(trials), "--pruner", "none", "--seed", "1"]
+        wall = timed(command, project)
+        own = trial_seconds(project, f"{lab}-tune")
+    count, trained = finished_experiments(project)
+    result = {
+        "command": kind,
+        "commit": commit,
+        "experiments": count,
+        "wall_s": round(wall, 1),
+        "training_s": round(trained, 1),
+        "overhead_s_per_experiment": round((wall - trained) / max(count, 1), 1),
+    }
+    if own:
+        result["in_trials_s_per_experiment"] = round((sum(own) - trained) / len(own), 1)
+        result["tuner_s_per_experiment"] = round((wall - sum(own)) / len(own), 1)
+    return result
+
+
+def markdown(lab: str, machine: str, results: list[dict]) -> str:
+    lines = [
+        f"# Overhead an experiment: {lab} --tiny from a fresh clone, {machine}",
+        "",
+        "| command | commit | experiments | wall (s) | training (s) | overhead an experiment (s) |"
+        " of it in the trial (s) | of it in the tuner (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['command']} | {r['commit']} | {r['experiments']} | {r['wall_s']} | {r['training_s']} | "
+            f"{r['overhead_s_per_experiment']} | {r.get('in_trials_s_per_experiment', '')} | "
+            f"{r.get('tuner_s_per_experiment', '')} |"
+        )
+    sweep, tune = (next((r for r in results if r["command"] == k), None) for k in ("sweep", "tune"))
+    if sweep and tune:
+        ratio = tune["overhead_s_per_experiment"] / sweep["overhead_s_per_experiment"]
+        lines += ["", f"tune's overhead an experiment is {ratio:.2f}x the sweep's, in the same run."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lab", default="mnist_mlp")
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--rev", default="HEAD", help="the git revision both clones check out")
+    parser.add_argument("--out", type=Path, help="write tune_overhead.{json,md} here")
+    args = parser.parse_args()
+    machine = f"{os.uname().sysname} {os.uname().machine}, {os.cpu_count()} CPU cores"
+    results = []
+    with tempfile.TemporaryDirectory() as work:
+        for kind in ("sweep", "tune"):
+            results.append(measure(kind, args.lab, args.trials, args.rev, Path(work)))
+            print(json.dumps(results[-1]), flush=True)
+    text = markdown(args.lab, machine, results)
+    print(text)
+    if args.out:
+        (args.out / "tune_overhead.json").write_text(json.dumps({"machine": machine, "runs": results}, indent=2) + "\n")
+        (args.out / "tune_overhead.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
