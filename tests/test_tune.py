@@ -1,6 +1,7 @@
 """imgclf tune's parts without a DVC run: the search space, the trial <-> experiment link, the study's storage and
 bookkeeping, the pruning callback against a real (SQLite) study, and its lines."""
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -216,6 +217,10 @@ def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
     asked = markdown(lab, space, settings, records, source, [], 2, Objective())
     assert "| test accuracy |" in asked and "94.00%" in asked and "88.00%" not in asked
 
+    assert "3 trials asked: 3 complete, 0 pruned, 0 failed." in report
+    killed = dataclasses.replace(records[0], state="failed", val_accuracy=None)
+    with_failed = markdown(lab, space, settings, [killed, *records[1:]], source, [], 1, Objective())
+    assert "2 complete, 0 pruned, 1 failed (failed trials do not count toward them)." in with_failed
     assert partial_reason(settings, records) is None
     assert partial_reason(Settings(**{**vars(settings), "trials": 5}), records) == "3 of its 5 trials done"
     assert partial_reason(Settings(**{**vars(settings), "tiny": True}), records) == "--tiny: a tiny sample"

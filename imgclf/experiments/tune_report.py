@@ -75,7 +75,8 @@ def markdown(
         "",
         f"Study `{settings.study}` in `{settings.storage}`: {settings.sampler} sampler{seed}, "
         f"{settings.pruner} pruner; {settings.trials} trials asked{budget}: {states['complete']} complete, "
-        f"{states['pruned']} pruned, {states['failed']} failed."
+        f"{states['pruned']} pruned, {states['failed']} failed"
+        + (" (failed trials do not count toward them)." if states["failed"] else ".")
         + (
             f" Two objectives: validation accuracy, the higher the better, and {goal.cost_label}, the lower the better."
             if goal.multi
