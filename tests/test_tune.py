@@ -221,6 +221,8 @@ def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
     killed = dataclasses.replace(records[0], state="failed", val_accuracy=None)
     with_failed = markdown(lab, space, settings, [killed, *records[1:]], source, [], 1, Objective())
     assert "2 complete, 0 pruned, 1 failed (failed trials do not count toward them)." in with_failed
+    drawn = markdown(lab, space, settings, records, source, ["importances.png"], 1, Objective())
+    assert "over the 3 completed trials (few: read them as a hint)." in drawn
     assert partial_reason(settings, records) is None
     assert partial_reason(Settings(**{**vars(settings), "trials": 5}), records) == "3 of its 5 trials done"
     assert partial_reason(Settings(**{**vars(settings), "tiny": True}), records) == "--tiny: a tiny sample"

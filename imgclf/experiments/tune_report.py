@@ -107,7 +107,8 @@ def markdown(
         *[f"![{p}]({p})" for p in pictures],
     ]
     if "importances.png" in pictures:
-        lines += ["", f"Importances: {IMPORTANCE}, over the completed trials."]
+        few = " (few: read them as a hint)" if states["complete"] < 10 else ""
+        lines += ["", f"Importances: {IMPORTANCE}, over the {states['complete']} completed trials{few}."]
     return "\n".join(lines) + "\n"
 
 
