@@ -221,14 +221,16 @@ def test_ctrl_c_stops_the_experiments_the_sweep_started_and_says_so(project: Pat
     command = [sys.executable, "-m", "imgclf.experiments.sweep", "mnist_mlp", "--sweep", "2", "--tiny", "--jobs", "2"]
     command += ["-S", "preprocess.max_per_class=500"]  # the whole bundled sample: long enough to be caught training
     out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
-    sweeper = subprocess.Popen(command, cwd=project, env=project_env(), start_new_session=True, **out)
+    # as a foreground job gets it: a shell's background job (CI started with `&`) inherits SIGINT ignored
+    foreground = {"start_new_session": True, "preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
+    sweeper = subprocess.Popen(command, cwd=project, env=project_env(), **foreground, **out)
     deadline = time.monotonic() + 240
     while not any("-m stages.train" in line for line in processes_in(project)):
         assert sweeper.poll() is None and time.monotonic() < deadline, sweeper.communicate()[0]
         time.sleep(0.2)
     os.killpg(sweeper.pid, signal.SIGINT)
     shown = sweeper.communicate(timeout=120)[0]
-    assert sweeper.returncode == 1
+    assert sweeper.returncode == 1, shown
     assert "interrupted: stopped the sweep's experiments; finished ones stay in dvc exp show" in shown
     assert "stopped: interrupted mnist_mlp-batch_size-" in shown and "queued experiments off DVC's queue" in shown
     assert "run the stage again" not in shown and "experiment execution will continue" not in shown
