@@ -3,7 +3,8 @@
 From one fresh clone each (no DVC cache, so no run-cache), the commands a user runs:
 - baseline: `python -m imgclf.experiments.sweep LAB --tiny` (the lab's grid through DVC's queue, the whole pipeline);
 - tune: `python -m imgclf.experiments.tune LAB --tiny --trials N --pruner none --seed 1` (each trial a
-  `dvc exp run --temp` up to evaluate; no pruning, so every trial trains all its epochs as a sweep's run does).
+  `dvc exp run --temp` up to evaluate; no pruning, so every trial trains all its epochs as a sweep's run does);
+- the same with `--jobs 2`: two trials at once, what it gives on this machine.
 For each: the wall time, the experiments it made, the sum of their training seconds (model.fit, metrics/timing.json)
 and the rest an experiment: the overhead (DVC, process start-up, TensorFlow's import, evaluation). For tune, the
 trials' own seconds (Optuna's start to end of each) split that rest into the trial's part and the tuner's.
@@ -65,12 +66,13 @@ def trial_seconds(project: Path, study: str) -> list[float]:
 
 
 def measure(kind: str, lab: str, trials: int, rev: str, work: Path) -> dict:
-    project, commit = fresh_clone(work, kind, rev)
+    project, commit = fresh_clone(work, kind.replace(" ", "_"), rev)
     if kind == "sweep":
         wall = timed(["imgclf.experiments.sweep", lab, "--tiny"], project)
         own: list[float] = []
     else:
         command = ["imgclf.experiments.tune", lab, "--tiny", "--trials", str(trials), "--pruner", "none", "--seed", "1"]
+        command += ["--jobs", kind.split()[-1]] if "--jobs" in kind else []
         wall = timed(command, project)
         own = trial_seconds(project, f"{lab}-tune")
     count, trained = finished_experiments(project)
@@ -82,7 +84,7 @@ def measure(kind: str, lab: str, trials: int, rev: str, work: Path) -> dict:
         "training_s": round(trained, 1),
         "overhead_s_per_experiment": round((wall - trained) / max(count, 1), 1),
     }
-    if own:
+    if own and "--jobs" not in kind:  # trials at once overlap: their seconds no longer split the wall time
         result["in_trials_s_per_experiment"] = round((sum(own) - trained) / len(own), 1)
         result["tuner_s_per_experiment"] = round((wall - sum(own)) / len(own), 1)
     return result
@@ -106,6 +108,10 @@ def markdown(lab: str, machine: str, results: list[dict]) -> str:
     if sweep and tune:
         ratio = tune["overhead_s_per_experiment"] / sweep["overhead_s_per_experiment"]
         lines += ["", f"tune's overhead an experiment is {ratio:.2f}x the sweep's, in the same run."]
+    jobs = next((r for r in results if r["command"] == "tune --jobs 2"), None)
+    if tune and jobs:
+        ratio = jobs["wall_s"] / tune["wall_s"]
+        lines += ["", f"tune --jobs 2 took {ratio:.2f}x tune's wall time for as many trials, in the same run."]
     return "\n".join(lines) + "\n"
 
 
@@ -119,7 +125,7 @@ def main() -> None:
     machine = f"{os.uname().sysname} {os.uname().machine}, {os.cpu_count()} CPU cores"
     results = []
     with tempfile.TemporaryDirectory() as work:
-        for kind in ("sweep", "tune"):
+        for kind in ("sweep", "tune", "tune --jobs 2"):
             results.append(measure(kind, args.lab, args.trials, args.rev, Path(work)))
             print(json.dumps(results[-1]), flush=True)
     text = markdown(args.lab, machine, results)
