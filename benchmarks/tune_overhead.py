@@ -20,71 +20,46 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from imgclf.experiments.exp_show import read_experiments  # noqa: E402
+from benchmarks.search import fresh_clone, head_commit, run  # noqa: E402
+from benchmarks.sweep_overhead import training_seconds  # noqa: E402
+from imgclf.experiments.study import storage_url  # noqa: E402
 
-
-def fresh_clone(root: Path, name: str, rev: str) -> tuple[Path, str]:
-    clone = root / name
-    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-    subprocess.run(["git", "checkout", "-q", rev], cwd=clone, check=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True)
-    return clone, commit.stdout.strip()
-
-
-def timed(command: list[str], cwd: Path) -> float:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env |= {"TF_CPP_MIN_LOG_LEVEL": "2", "DVC_NO_ANALYTICS": "1"}
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", *command], cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed in {cwd}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
-
-
-def finished_experiments(project: Path) -> tuple[int, float]:
-    """How many experiments completed and the sum of their training seconds, as `make compare` reads them."""
-    shown = subprocess.run(
-        [sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=project, capture_output=True, text=True, check=True
-    )
-    finished = read_experiments(json.loads(shown.stdout)).finished.values()
-    return len(finished), sum(r.train_seconds or 0.0 for r in finished)
+RUNS = (("sweep", 1), ("tune", 1), ("tune", 2))  # (command, jobs): the baseline, then tune alone and two at once
 
 
 def trial_seconds(project: Path, study: str) -> list[float]:
     """Each completed trial's seconds, from start to end as the Optuna study recorded them."""
     import optuna
 
-    storage = f"sqlite:///{project / '.tune' / f'{study}.db'}"
-    trials = optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+    trials = optuna.load_study(study_name=study, storage=storage_url(None, study, project)).get_trials(deepcopy=False)
     return [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials if t.state.name == "COMPLETE"]
 
 
-def measure(kind: str, lab: str, trials: int, rev: str, work: Path) -> dict:
-    project, commit = fresh_clone(work, kind.replace(" ", "_"), rev)
-    if kind == "sweep":
-        wall = timed(["imgclf.experiments.sweep", lab, "--tiny"], project)
-        own: list[float] = []
+def measure(command: str, jobs: int, lab: str, trials: int, rev: str, work: Path) -> dict:
+    label = f"{command} --jobs {jobs}" if jobs > 1 else command
+    project = fresh_clone(work, label.replace(" ", "_"))
+    subprocess.run(["git", "checkout", "-q", rev], cwd=project, check=True)
+    if command == "sweep":
+        wall = run(["imgclf.experiments.sweep", lab, "--tiny"], project)
     else:
-        command = ["imgclf.experiments.tune", lab, "--tiny", "--trials", str(trials), "--pruner", "none", "--seed", "1"]
-        command += ["--jobs", kind.split()[-1]] if "--jobs" in kind else []
-        wall = timed(command, project)
-        own = trial_seconds(project, f"{lab}-tune")
-    count, trained = finished_experiments(project)
+        options = ["--tiny", "--trials", str(trials), "--pruner", "none", "--seed", "1", "--jobs", str(jobs)]
+        wall = run(["imgclf.experiments.tune", lab, *options], project)
+    count, trained = training_seconds(project)
     result = {
-        "command": kind,
-        "commit": commit,
+        "command": label,
+        "commit": head_commit(project),
         "experiments": count,
         "wall_s": round(wall, 1),
         "training_s": round(trained, 1),
         "overhead_s_per_experiment": round((wall - trained) / max(count, 1), 1),
     }
-    if own and "--jobs" not in kind:  # trials at once overlap: their seconds no longer split the wall time
+    if command == "tune" and jobs == 1:  # trials at once overlap: their seconds no longer split the wall time
+        own = trial_seconds(project, f"{lab}-tune")
         result["in_trials_s_per_experiment"] = round((sum(own) - trained) / len(own), 1)
         result["tuner_s_per_experiment"] = round((wall - sum(own)) / len(own), 1)
     return result
@@ -125,8 +100,8 @@ def main() -> None:
     machine = f"{os.uname().sysname} {os.uname().machine}, {os.cpu_count()} CPU cores"
     results = []
     with tempfile.TemporaryDirectory() as work:
-        for kind in ("sweep", "tune", "tune --jobs 2"):
-            results.append(measure(kind, args.lab, args.trials, args.rev, Path(work)))
+        for command, jobs in RUNS:
+            results.append(measure(command, jobs, args.lab, args.trials, args.rev, Path(work)))
             print(json.dumps(results[-1]), flush=True)
     text = markdown(args.lab, machine, results)
     print(text)
