@@ -232,6 +232,27 @@ def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
     assert partial_reason(other, records) == "-S train.seed: not the lab's setup"
 
 
+def test_applying_a_tiny_or_set_studys_best_says_the_workspace_now_keeps_that_setup():
+    """The best trial's params.yaml holds the study's --tiny sample and -S values too: a later `dvc repro` would train
+    on them without a word."""
+    from imgclf.experiments.tune import applied_lines
+    from imgclf.experiments.tune_record import Settings
+
+    lab = load_labs(REPO / "sweeps.yaml")["mnist_mlp"]
+    own = Settings("mnist_mlp", "mnist_mlp-tune", "sqlite:///x.db", "tpe", "median", 1, 3, None, False)
+    assert applied_lines("mnist_mlp-tune-0002", lab, own) == [
+        "applied mnist_mlp-tune-0002: params.yaml, metrics and model are its own; `dvc repro` draws its plots and "
+        "exports it"
+    ]
+    tiny = Settings(**{**vars(own), "tiny": True, "overrides": {"train.seed": 3}})
+    lines = applied_lines("mnist_mlp-tune-0002", lab, tiny)
+    assert len(lines) > 1 and all(len(line) <= 120 for line in lines), lines
+    said = " ".join(line.strip() for line in lines[1:])
+    assert said.startswith("its params.yaml also has this study's --tiny sample and -S values (")
+    assert all(key in said for key in (*lab.tiny, "train.seed")), said
+    assert said.endswith("`dvc repro` trains with them; `git restore params.yaml` returns to the committed params")
+
+
 def test_a_study_goes_on_only_with_the_setup_it_began_with():
     from imgclf.experiments.tune import same_setup
 

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import signal
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from imgclf.cli import COMMAND, exit_on_error
 from imgclf.config.params import parse_params
 from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
+from imgclf.exp_workspace import RESTORE_PARAMS
 from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
 from imgclf.experiments.objectives import ACCURACY, COSTS, parse_objective, pruner_for
 from imgclf.experiments.provenance import is_source
@@ -42,7 +44,7 @@ from imgclf.experiments.study import (
     storage_url,
 )
 from imgclf.experiments.sweep import parse_set
-from imgclf.experiments.trial_lines import best_line, trial_line
+from imgclf.experiments.trial_lines import WIDTH, best_line, trial_line
 from imgclf.experiments.trial_objective import TrialObjective
 from imgclf.experiments.trial_run import TrialFailed, TrialProcesses, remove_experiments
 from imgclf.experiments.tune_record import Settings, ranked, trial_records
@@ -140,10 +142,10 @@ def main() -> None:
                         args.tiny, extra, goal.text)  # fmt: skip
     folder = write_tune_report(study, lab, space, settings, args.out, project, args.test_top, seeded)
     if args.apply:
-        apply_best(folder / "results.json", project)
+        apply_best(folder / "results.json", project, lab, settings)
 
 
-def apply_best(results: Path, project: Path) -> None:
+def apply_best(results: Path, project: Path, lab: Lab, settings: Settings) -> None:
     """`dvc exp apply` of the study's best trial: its params, metrics and the outputs of the stages it ran. A trial
     stops at evaluate, so DVC finds the files of plot and export missing: `dvc repro` makes them."""
     best = best_experiment(results)
@@ -155,7 +157,22 @@ def apply_best(results: Path, project: Path) -> None:
         if "missing-files" not in str(e):
             pull = f"`dvc exp pull origin {best}` on a machine that did not run it"
             raise PipelineError(f"--apply: {e}; {pull}") from None
-    print(f"applied {best}: params.yaml, metrics and model are its own; `dvc repro` draws its plots and exports it")
+    print("\n".join(applied_lines(best, lab, settings)))
+
+
+def applied_lines(best: str, lab: Lab, settings: Settings) -> list[str]:
+    """What --apply says; a study run with --tiny or -S left those values in its trials' params.yaml too."""
+    lines = [f"applied {best}: params.yaml, metrics and model are its own; `dvc repro` draws its plots and exports it"]
+    kept = [*(lab.tiny if settings.tiny else ()), *settings.overrides]
+    if kept:
+        parts = (("--tiny sample", settings.tiny), ("-S values", settings.overrides))
+        what = " and ".join(part for part, given in parts if given)
+        lines += textwrap.wrap(
+            f"its params.yaml also has this study's {what} ({', '.join(kept)}): `dvc repro` trains with them; "
+            f"`{RESTORE_PARAMS}` returns to the committed params",
+            width=WIDTH, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False,
+        )  # fmt: skip
+    return lines
 
 
 def same_setup(study, setup: dict) -> None:
