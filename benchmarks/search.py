@@ -87,12 +87,12 @@ def grid(root: Path, sets: list[str], tiny: bool) -> dict:
 def search(root: Path, sampler: str, pruner: str, seed: int, budget: float, sets: list[str], tiny: bool) -> dict:
     import optuna
 
-    from imgclf.experiments.study import storage_url
+    from imgclf.search.storage import storage_url
 
     clone = fresh_clone(root, f"{sampler}-{seed}")
     options = ["--sampler", sampler, "--pruner", pruner, "--seed", str(seed), "--timeout", str(budget)]
     options += ["--trials", "10000", *sets, *(["--tiny"] if tiny else [])]
-    seconds = run(["imgclf.experiments.tune", LAB, *options], clone)
+    seconds = run(["imgclf.search.tune", LAB, *options], clone)
     study = optuna.load_study(study_name=f"{LAB}-tune", storage=storage_url(None, f"{LAB}-tune", clone))
     start = min(t.datetime_start for t in study.trials)
     trials = []

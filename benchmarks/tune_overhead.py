@@ -2,7 +2,7 @@
 
 From one fresh clone each (no DVC cache, so no run-cache), the commands a user runs:
 - baseline: `python -m imgclf.experiments.sweep LAB --tiny` (the lab's grid through DVC's queue, the whole pipeline);
-- tune: `python -m imgclf.experiments.tune LAB --tiny --trials N --pruner none --seed 1` (each trial a
+- tune: `python -m imgclf.search.tune LAB --tiny --trials N --pruner none --seed 1` (each trial a
   `dvc exp run --temp` up to evaluate; no pruning, so every trial trains all its epochs as a sweep's run does);
 - the same with `--jobs 2`: two trials at once, what it gives on this machine.
 For each: the wall time, the experiments it made, the sum of their training seconds (model.fit, metrics/timing.json)
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.search import fresh_clone, head_commit, run  # noqa: E402
 from benchmarks.sweep_overhead import training_seconds  # noqa: E402
-from imgclf.experiments.study import storage_url  # noqa: E402
+from imgclf.search.storage import storage_url  # noqa: E402
 
 RUNS = (("sweep", 1), ("tune", 1), ("tune", 2))  # (command, jobs): the baseline, then tune alone and two at once
 
@@ -48,7 +48,7 @@ def measure(command: str, jobs: int, lab: str, trials: int, rev: str, work: Path
         wall = run(["imgclf.experiments.sweep", lab, "--tiny"], project)
     else:
         options = ["--tiny", "--trials", str(trials), "--pruner", "none", "--seed", "1", "--jobs", str(jobs)]
-        wall = run(["imgclf.experiments.tune", lab, *options], project)
+        wall = run(["imgclf.search.tune", lab, *options], project)
     count, trained = training_seconds(project)
     result = {
         "command": label,

@@ -3,7 +3,7 @@
 imgclf predict --model models photos/      # = python -m imgclf.serving.predict ...
 imgclf compare                             # = python -m imgclf.experiments.compare
 imgclf sweep mnist_mlp --tiny              # = python -m imgclf.experiments.sweep ...
-imgclf tune mnist_mlp --trials 30          # = python -m imgclf.experiments.tune ...
+imgclf tune mnist_mlp --trials 30          # = python -m imgclf.search.tune ...
 """
 
 import importlib
@@ -16,7 +16,7 @@ SUBCOMMANDS = {  # name -> (module, what it does)
     "saved-model": ("imgclf.serving.saved_model", "write a trained model as a SavedModel, for TF Serving"),
     "compare": ("imgclf.experiments.compare", "the experiments of HEAD side by side"),
     "sweep": ("imgclf.experiments.sweep", "run a lab's study (sweeps.yaml) as DVC experiments, then its report"),
-    "tune": ("imgclf.experiments.tune", "search a lab's space (sweeps.yaml search:), each trial an experiment"),
+    "tune": ("imgclf.search.tune", "search a lab's space (sweeps.yaml search:), each trial an experiment"),
     "report": ("imgclf.experiments.report", "write a lab's report from the experiments DVC holds"),
     "check": ("imgclf.experiments.check", "re-run a report's quickest run: does HEAD reproduce it?"),
     "results-table": ("imgclf.experiments.results_table", "the README's table of the committed reports"),

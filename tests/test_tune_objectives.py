@@ -7,14 +7,15 @@ import optuna
 import pytest
 
 from imgclf.errors import PipelineError
-from imgclf.experiments.objectives import Objective, parse_objective, pruner_for
 from imgclf.experiments.search_space import parse_space, sample
-from imgclf.experiments.study import open_study
-from imgclf.experiments.trial_lines import WIDTH, best_line, trial_line
-from imgclf.experiments.trial_objective import cost_of
-from imgclf.experiments.trial_run import TrialFailed, model_bytes
-from imgclf.experiments.tune_record import Settings, pareto_front, trial_records
-from imgclf.trial_link import TrialLink, make_pruner
+from imgclf.search.link import TrialLink
+from imgclf.search.objectives import Objective, parse_objective, pruner_for
+from imgclf.search.record import Settings, pareto_front, trial_records
+from imgclf.search.storage import Storage
+from imgclf.search.study import make_pruner, open_study
+from imgclf.search.trial_lines import WIDTH, best_line, trial_line
+from imgclf.search.trial_objective import cost_of
+from imgclf.search.trial_run import TrialFailed, model_bytes
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize"),
@@ -45,9 +46,9 @@ def test_two_objectives_make_another_study_that_prunes_nothing():
 
 def test_a_study_keeps_the_objectives_it_was_made_with(tmp_path: Path):
     url = f"sqlite:///{tmp_path}/s.db"
-    open_study(url, "s", make_pruner("none", 5), TIME.directions)
+    open_study(Storage(url), "s", make_pruner("none", 5), TIME.directions)
     with pytest.raises(PipelineError) as refused:
-        open_study(url, "s", make_pruner("median", 5))
+        open_study(Storage(url), "s", make_pruner("median", 5))
     assert str(refused.value) == "study s has 2 objective(s), not 1; give its --objective, or name another --study"
 
 
@@ -107,7 +108,7 @@ def test_two_objective_lines_show_the_cost_and_the_front_within_120_columns():
 
 def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
     from imgclf.experiments.labs import load_labs
-    from imgclf.experiments.tune_report import draw, markdown
+    from imgclf.search.report import draw, markdown
     from tests.helpers.project import REPO
 
     study = two_objective_study([(0.95, 100.0), (0.94, 120.0), (0.90, 10.0), (0.93, 50.0)])
@@ -116,7 +117,7 @@ def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
 
     import matplotlib.pyplot as plt
 
-    from imgclf.experiments.tune_report import named_front
+    from imgclf.search.report import named_front
 
     labels = {t.get_text() for t in named_front(study, TIME).texts}
     plt.close("all")
@@ -141,9 +142,9 @@ def test_a_two_objective_trial_reports_no_epochs_to_the_study(tmp_path: Path):
     from imgclf.fitting.pruning import TrialPruning
 
     url = f"sqlite:///{tmp_path}/s.db"
-    study = open_study(url, "s", make_pruner("none", 5), TIME.directions)
+    study = open_study(Storage(url), "s", make_pruner("none", 5), TIME.directions)
     trial = study.ask()
-    callback = TrialPruning(TrialLink(url, "s", trial._trial_id, "none", 5))
+    callback = TrialPruning(TrialLink(url, "s", trial.number, "none", 5))
 
     class Model:
         stop_training = False

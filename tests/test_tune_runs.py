@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
 HOPELESS_LR = 1.0e-7
 # TPE's first trials are random draws: with seed 1 they take lr 0.01, 0.003, then the hopeless one twice
-TUNE = [sys.executable, "-m", "imgclf.experiments.tune", "tune_check", "--trials", "4", "--seed", "1"]
+TUNE = [sys.executable, "-m", "imgclf.search.tune", "tune_check", "--trials", "4", "--seed", "1"]
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,14 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from imgclf.atomic import atomic_path
-from imgclf.curve_scale import needs_log_scale
 from imgclf.data.shards import Shards
 from imgclf.errors import PipelineError
-from imgclf.livelog import read_series
+from imgclf.livelog import needs_log_scale, read_series
 
 
 def training_curves(live_dir: Path) -> Figure:
     """Loss and accuracy per epoch, training beside validation; the x axis marks whole epochs only, and a loss that
-    spans orders of magnitude goes on a log axis (imgclf.curve_scale)."""
+    spans orders of magnitude goes on a log axis (imgclf.livelog)."""
     fig = Figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):

@@ -16,8 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
+from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_show import lock_at, read_experiments
 from imgclf.experiments.labs import committed_params, flatten, set_param_args
 from imgclf.experiments.provenance import is_source

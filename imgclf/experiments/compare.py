@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.dvc_command import dvc
+from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_show import Result, differing_keys, experiment_runs, result_of, shown_value
 from imgclf.experiments.labs import short_key
 from imgclf.experiments.provenance import dataset_name, is_source

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from imgclf.atomic import write_text
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.dvc_command import dvc
+from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.vega import LIVE_SERIES, SERIES_TITLES, readable
 from imgclf.experiments.workspace_params import mismatch_warning
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from imgclf.atomic import atomic_dir
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.dvc_command import dvc
+from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.vega import draw_curves, plots_diff_json
 from imgclf.experiments.workspace_params import mismatch_warning
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.dvc_command import dvc
+from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_show import lock_at, read_experiments, shown_value
 from imgclf.experiments.labs import (
     Experiment,

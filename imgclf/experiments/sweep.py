@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
+from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_show import read_experiments
 from imgclf.experiments.labs import (
     SEED_KEY,

@@ -4,8 +4,8 @@ vl-convert. DVC's own HTML (`dvc plots show/diff`) loads Vega from a CDN, so it 
 import json
 from pathlib import Path
 
-from imgclf.curve_scale import needs_log_scale
-from imgclf.dvc_command import dvc
+from imgclf.experiments.dvc_command import dvc
+from imgclf.livelog import needs_log_scale
 
 LIVE_SERIES = "dvclive/plots/metrics"  # DVCLive's per-epoch loss and accuracy
 # "eval" is what training evaluated each epoch: the validation split
@@ -49,7 +49,7 @@ def readable(spec: dict) -> dict:
     """DVC's spec, made to read as a picture: whole epochs on the x axis numbered from 1 (a revision plotted with
     DVC's plain template numbers DVCLive's steps from 0); one color a revision, never two the same (DVC's palette
     repeats: main and an experiment were both purple); legend labels never cut short; a loss that spans orders of
-    magnitude on a log axis (imgclf.curve_scale)."""
+    magnitude on a log axis (imgclf.livelog)."""
 
     data = spec.get("data")
     values = (data.get("values") or []) if isinstance(data, dict) else []

@@ -1,9 +1,14 @@
 """The Keras side of `imgclf tune`: each epoch's objective goes to the trial in the study's storage, and training
-stops when the study's pruner says so. Only a trial's train stage has it (imgclf/trial_link.py)."""
+stops when the study's pruner says so, or when the trial is no longer the study's to run: its tuner is gone, or
+another machine failed it as stale (and runs its params again). Only a trial's train stage has it
+(imgclf/search/link.py)."""
 
 import keras
 
-from imgclf.trial_link import TrialLink, make_pruner, open_storage
+from imgclf.errors import PipelineError
+from imgclf.search.link import TrialLink, tuner_alive
+from imgclf.search.storage import Storage
+from imgclf.search.study import make_pruner
 
 
 class TrialPruning(keras.callbacks.Callback):
@@ -12,15 +17,17 @@ class TrialPruning(keras.callbacks.Callback):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
+        self.link = link
+        self.storage = Storage(link.storage)
         pruner = make_pruner(link.pruner, link.epochs)  # as the tuner's: a study's pruner is not stored
-        study = optuna.load_study(study_name=link.study, storage=open_storage(link.storage), pruner=pruner)
-        self.trial = optuna.Trial(study, link.trial_id)
-        self.objective = link.objective
+        study = optuna.load_study(study_name=link.study, storage=self.storage.optuna, pruner=pruner)
+        self.trial = optuna.Trial(study, self.storage.trial_id(link.study, link.trial))
         self.reports = len(study.directions) == 1  # Optuna takes no epoch figures from a two-objective trial
         self.pruned_at = 0  # the epoch after which the pruner stopped training; 0 while it has not
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        value = (logs or {}).get(self.objective)
+        self.stop_if_orphaned()
+        value = (logs or {}).get(self.link.objective)
         if value is None or not self.reports:
             return
         self.trial.report(float(value), epoch + 1)
@@ -29,3 +36,12 @@ class TrialPruning(keras.callbacks.Callback):
             self.pruned_at = epoch + 1
             self.trial.set_user_attr("pruned_at_epoch", self.pruned_at)
             self.model.stop_training = True
+
+    def stop_if_orphaned(self) -> None:
+        """Raises when the study no longer waits for this training: its result would count nowhere."""
+        where = f"trial {self.link.trial} of study {self.link.study}"
+        if not tuner_alive(self.link):
+            raise PipelineError(f"{where}: its tuner (pid {self.link.tuner_pid}) is gone; stopped training")
+        state = self.storage.state(self.link.study, self.link.trial)
+        if state != "RUNNING":
+            raise PipelineError(f"{where} is {state.lower()} in the study, no longer running; stopped training")

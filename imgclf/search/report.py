@@ -11,10 +11,10 @@ from pathlib import Path
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.experiments.exp_show import shown_value
 from imgclf.experiments.labs import Lab, short_key
-from imgclf.experiments.objectives import COSTS, Objective, cost_text, parse_objective
 from imgclf.experiments.report import PARTIAL
 from imgclf.experiments.search_space import Space
-from imgclf.experiments.tune_record import (
+from imgclf.search.objectives import COSTS, Objective, cost_text, parse_objective
+from imgclf.search.record import (
     Settings,
     TrialRecord,
     as_json,
@@ -24,7 +24,7 @@ from imgclf.experiments.tune_record import (
     ranked,
     trial_records,
 )
-from imgclf.experiments.tune_seeds import Seeded, verdict
+from imgclf.search.seeds import Seeded, verdict
 
 TOP = 10
 IMPORTANCE = "fANOVA (Optuna's FanovaImportanceEvaluator, seed 0)"

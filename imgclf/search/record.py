@@ -27,7 +27,7 @@ class Settings:
     timeout_s: float | None
     tiny: bool
     overrides: dict = field(default_factory=dict)  # -S
-    objective: str = "val_accuracy"  # or val_accuracy,COST: two objectives (imgclf/experiments/objectives.py)
+    objective: str = "val_accuracy"  # or val_accuracy,COST: two objectives (imgclf/search/objectives.py)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """What one trial of `imgclf tune` does: sample the space, run the experiment, and give the study its figure."""
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from imgclf.errors import PipelineError
-from imgclf.experiments.labs import Experiment, Overrides, check
-from imgclf.experiments.objectives import Objective
-from imgclf.experiments.search_space import Space, sample
-from imgclf.experiments.study import STUDY_DIR, owner
-from imgclf.experiments.trial_run import (
+from imgclf.experiments.labs import Experiment, check
+from imgclf.experiments.search_space import sample
+from imgclf.search.link import TrialLink
+from imgclf.search.objectives import ACCURACY
+from imgclf.search.plan import Search
+from imgclf.search.storage import STUDY_DIR, owner, tuner
+from imgclf.search.study import is_surplus
+from imgclf.search.trial_run import (
     TrialFailed,
     TrialProcesses,
     experiment_commit,
@@ -17,39 +19,36 @@ from imgclf.experiments.trial_run import (
     read_result,
     run_experiment,
 )
-from imgclf.trial_link import TrialLink
+
+
+class Surplus(TrialFailed):
+    """The study had its trials finished or running elsewhere when this one started: it ran nothing."""
 
 
 @dataclass(frozen=True)
 class TrialObjective:
-    project: Path
-    committed: dict  # the committed params.yaml
-    shared: Overrides  # the lab's base, its tiny sample's, -S
-    space: Space
-    storage: str
-    study: str
-    pruner: str
-    epochs: int
-    keeps_best: bool  # early stopping restores the best epoch's weights
+    search: Search
     processes: TrialProcesses
-    push: str | None = None  # a git remote: each completed trial's experiment and data go there (dvc exp push)
-    objective: Objective = field(default_factory=Objective)
 
     def __call__(self, trial) -> float | tuple[float, float]:
         """The trial's val accuracy (and its cost, in a two-objective study); a pruned trial raises
         optuna.TrialPruned, a failed one TrialFailed."""
+        s = self.search
         for key, value in owner().items():
             trial.set_user_attr(key, value)
-        values = sample(trial, self.space)
-        run = Experiment(experiment_name(self.study, trial.number), {**self.shared, **values}, values)
+        if is_surplus(trial.study, trial.number, s.trials):
+            trial.set_user_attr("surplus", True)
+            raise Surplus(f"the study had {s.trials} trials finished or running when trial {trial.number} began")
+        values = sample(trial, s.space)
+        run = Experiment(experiment_name(s.study, trial.number), {**s.shared, **values}, values)
         trial.set_user_attr("experiment", run.name)
-        log = self.project / STUDY_DIR / self.study / f"{run.name}.log"
+        log = s.project / STUDY_DIR / s.study / f"{run.name}.log"
         try:
-            check(self.committed, [run])
-            link = TrialLink(self.storage, self.study, trial._trial_id, self.pruner, self.epochs)
-            run_experiment(run, self.committed, link, self.project, log, self.processes)
+            check(s.committed, [run])
+            link = TrialLink(s.storage.url, s.study, trial.number, s.pruner, s.epochs, ACCURACY, *tuner())
+            run_experiment(run, s.committed, link, s.project, log, self.processes)
         except (TrialFailed, PipelineError) as e:
-            if "pruned_at_epoch" in trial.study._storage.get_trial_user_attrs(trial._trial_id):
+            if "pruned_at_epoch" in attrs_now(trial):
                 import optuna
 
                 raise optuna.TrialPruned() from None
@@ -58,14 +57,19 @@ class TrialObjective:
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", True)
             raise
-        result = read_result(experiment_commit(run.name, self.project), self.project, self.keeps_best)
+        result = read_result(experiment_commit(run.name, s.project), s.project, s.keeps_best)
         for key, value in vars(result).items():
             trial.set_user_attr(key, value)
-        if self.push:
-            trial.set_user_attr("pushed", push_experiment(run.name, self.push, self.project))
-        if not self.objective.multi:
+        if s.push:
+            trial.set_user_attr("pushed", push_experiment(run.name, s.push, s.project))
+        if not s.objective.multi:
             return result.val_accuracy
-        return result.val_accuracy, cost_of(trial, self.objective.cost, getattr(result, self.objective.cost))
+        return result.val_accuracy, cost_of(trial, s.objective.cost, getattr(result, s.objective.cost))
+
+
+def attrs_now(trial) -> dict:
+    """The trial's user attrs as the storage holds them now: the train stage writes some from its own process."""
+    return next(t.user_attrs for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
 
 
 def cost_of(trial, cost: str, measured: float | None) -> float:

@@ -4,13 +4,13 @@ differ by more than the two standard deviations together)."""
 
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
 
-from imgclf.dvc_command import dvc
-from imgclf.experiments.labs import SEED_KEY, Experiment, Overrides
-from imgclf.experiments.study import STUDY_DIR
-from imgclf.experiments.trial_run import TrialProcesses, experiment_commit, read_result, run_experiment
-from imgclf.experiments.tune_record import TrialRecord
+from imgclf.experiments.dvc_command import dvc
+from imgclf.experiments.labs import SEED_KEY, Experiment
+from imgclf.search.plan import Search
+from imgclf.search.record import TrialRecord
+from imgclf.search.storage import STUDY_DIR
+from imgclf.search.trial_run import TrialProcesses, experiment_commit, read_result, run_experiment
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ def beyond_noise(winner: Seeded, runner_up: Seeded) -> bool:
 
 
 def rerun_with_seeds(
-    top: list[TrialRecord], seeds: list[int], committed: dict, shared: Overrides, study: str, project: Path,
-    processes: TrialProcesses, keeps_best: bool,
-) -> list[Seeded]:  # fmt: skip
+    top: list[TrialRecord], seeds: list[int], search: Search, processes: TrialProcesses
+) -> list[Seeded]:
     """Each of the `top` trials once per training seed, as a DVC experiment NAME-seedS (the split stays); those of
     an earlier --seeds run are replaced."""
+    project = search.project
     names = {f"{r.experiment}-seed{seed}" for r in top for seed in seeds}
     earlier = names & set(dvc("exp", "ls", "--name-only", cwd=project).split())
     if earlier:
@@ -48,9 +48,10 @@ def rerun_with_seeds(
         val, test = [], []
         for seed in seeds:
             name = f"{record.experiment}-seed{seed}"
-            run = Experiment(name, {**shared, **record.params, SEED_KEY: seed}, {SEED_KEY: seed})
-            run_experiment(run, committed, None, project, project / STUDY_DIR / study / f"{name}.log", processes)
-            result = read_result(experiment_commit(name, project), project, keeps_best)
+            run = Experiment(name, {**search.shared, **record.params, SEED_KEY: seed}, {SEED_KEY: seed})
+            log = project / STUDY_DIR / search.study / f"{name}.log"
+            run_experiment(run, search.committed, None, project, log, processes)
+            result = read_result(experiment_commit(name, project), project, search.keeps_best)
             val.append(result.val_accuracy)
             test.append(result.test_accuracy)
             print(f"      {name}: val {result.val_accuracy:.2%}", flush=True)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
+from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.labs import Experiment, pinned, set_param_args
-from imgclf.trial_link import TrialLink
+from imgclf.search.link import TrialLink
 
 TARGET = "evaluate"  # the test figures for the report; plots and export are for the one you keep (dvc exp apply)
 MODEL_OUT = "models/model.keras"  # the train stage's model, as dvc.yaml names it
@@ -46,9 +46,9 @@ def experiment_name(study: str, number: int) -> str:
 
 
 class TrialProcesses:
-    """The trials' `dvc exp run` processes, each in a process group of its own: Ctrl-C reaches the tuner alone,
-    which passes it on to each group (DVC and its stage, as a terminal's Ctrl-C would) and waits for DVC to remove
-    its copy of the repository."""
+    """The trials' `dvc exp run` processes, each in a process group of its own under a guard (imgclf/search/guard.py)
+    that stops it if the tuner dies: Ctrl-C reaches the tuner alone, which passes it on to each group (DVC and its
+    stage, as a terminal's Ctrl-C would) and waits for DVC to remove its copy of the repository."""
 
     def __init__(self) -> None:
         self._running: set[subprocess.Popen] = set()
@@ -57,7 +57,8 @@ class TrialProcesses:
     def run(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> int:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as out:
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
+            guarded = [sys.executable, "-m", "imgclf.search.guard", str(os.getpid()), "--", *command]
+            process = subprocess.Popen(guarded, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
             with self._lock:
                 self._running.add(process)
             try:

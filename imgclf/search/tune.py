@@ -17,40 +17,28 @@ import argparse
 import contextlib
 import json
 import signal
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from imgclf.cli import COMMAND, exit_on_error
 from imgclf.config.params import parse_params
-from imgclf.dvc_command import dvc
 from imgclf.errors import PipelineError
-from imgclf.exp_workspace import RESTORE_PARAMS
 from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
-from imgclf.experiments.objectives import ACCURACY, COSTS, parse_objective, pruner_for
 from imgclf.experiments.provenance import is_source
 from imgclf.experiments.search_space import Space
-from imgclf.experiments.study import (
-    SAMPLERS,
-    STUDY_DIR,
-    counted,
-    fail_dead_local_trials,
-    make_sampler,
-    open_study,
-    redacted,
-    requeue_interrupted,
-    running,
-    storage_url,
-)
 from imgclf.experiments.sweep import parse_set
-from imgclf.experiments.trial_lines import WIDTH, best_line, trial_line
-from imgclf.experiments.trial_objective import TrialObjective
-from imgclf.experiments.trial_run import TrialFailed, TrialProcesses, remove_experiments
-from imgclf.experiments.tune_record import Settings, ranked, trial_records
-from imgclf.experiments.tune_report import best_experiment, write_tune_report
-from imgclf.experiments.tune_seeds import rerun_with_seeds, verdict
-from imgclf.trial_link import PRUNERS, make_pruner
+from imgclf.search.apply import apply_best, refuse_uncommitted
+from imgclf.search.objectives import ACCURACY, COSTS, parse_objective, pruner_for
+from imgclf.search.plan import Search
+from imgclf.search.record import ranked, trial_records
+from imgclf.search.report import best_experiment, write_tune_report
+from imgclf.search.run_trials import run_trials
+from imgclf.search.seeds import rerun_with_seeds, verdict
+from imgclf.search.storage import GRACE_S, Storage, redacted, storage_url
+from imgclf.search.study import PRUNERS, SAMPLERS, counted, make_pruner, make_sampler, open_study, requeue_interrupted
+from imgclf.search.trial_objective import TrialObjective
+from imgclf.search.trial_run import TrialProcesses, remove_experiments
 
 
 def arguments() -> argparse.Namespace:
@@ -61,6 +49,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="trials at once on this machine (default 1)")
     parser.add_argument("--study", help="the study's name (default LAB-tune); its experiments are STUDY-NNNN")
     parser.add_argument("--storage", help="a database URL (default: sqlite .tune/STUDY.db in the repository)")
+    parser.add_argument("--grace", type=int, default=GRACE_S, metavar="SECONDS", help="a trial silent this long (its "
+                        f"machine lost) is failed and its params run again (default {GRACE_S})")  # fmt: skip
     parser.add_argument("--seed", type=int, help="the sampler's seed")
     parser.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="default tpe")
     parser.add_argument("--pruner", choices=PRUNERS, help="default median (none with two objectives)")
@@ -74,9 +64,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--push", metavar="GIT_REMOTE", help="dvc exp push each completed trial there (and its data)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/tune-LAB/ is written there")
     args = parser.parse_args()
-    if min(args.trials, args.jobs, args.test_top, args.seeds) < 1 or (args.timeout is not None and args.timeout <= 0):
+    if min(args.trials, args.jobs, args.test_top, args.seeds, args.grace) < 1 or not (args.timeout or 1) > 0:
         raise PipelineError(
-            "--trials, --jobs, --test-top and --seeds take 1 or more, --timeout a number of seconds above 0"
+            "--trials, --jobs, --test-top, --seeds and --grace take 1 or more, --timeout a number of seconds above 0"
         )
     return args
 
@@ -104,6 +94,38 @@ def check_space(committed: dict, shared: Overrides, space: Space, lab: str) -> N
 
 def main() -> None:
     args = arguments()
+    search = plan(args)
+    if args.apply:
+        refuse_uncommitted(search.project, args.out)
+    s = search
+    study = open_study(s.storage, s.study, make_pruner(s.pruner, s.epochs), s.objective.directions)
+    study.sampler = make_sampler(s.sampler, s.seed, len(study.trials))
+    setup = {"lab": s.lab, "tiny": s.tiny, "-S": {k: v for k, v in s.overrides.items() if not is_source(k)}}
+    same_setup(study, {**setup, **({"objective": s.objective.text} if s.objective.multi else {})})
+    prepare(study, s)
+    print(f"study {s.study} in {redacted(s.storage.url)}: {counted(study)} of {s.trials} trials done; {s.sampler} "
+          f"sampler, {s.pruner} pruner, objective {s.objective.text}")  # fmt: skip
+    processes = TrialProcesses()
+    started = time.monotonic()
+    with interrupts_passed_on(processes):
+        run_trials(study, TrialObjective(search, processes))
+    print(f"{counted(study)} of {s.trials} trials done in {time.monotonic() - started:.0f} s")
+    seeded = []
+    if args.seeds > 1:
+        top = ranked(trial_records(study, s.space))[:2]
+        first = int(s.committed["train"]["seed"])
+        with interrupts_passed_on(processes):
+            seeded = rerun_with_seeds(top, list(range(first, first + args.seeds)), search, processes)
+        print(verdict(seeded))
+    lab = find_lab(load_labs(), s.lab)
+    folder = write_tune_report(study, lab, s.space, s.settings(), args.out, s.project, args.test_top, seeded)
+    if args.apply:
+        best = best_experiment(folder / "results.json")
+        print("\n".join(apply_best(best, s.project, list(lab.tiny), s.settings())))
+
+
+def plan(args: argparse.Namespace) -> Search:
+    """The search the command line asks for, checked whole before the study is opened."""
     project = Path(".")
     lab = find_lab(load_labs(), args.lab)
     extra = parse_set(args.set)
@@ -113,66 +135,13 @@ def main() -> None:
     check_space(committed, shared, space, lab.name)
     train = parse_params(apply(committed, shared), source=f"sweeps.yaml {lab.name}").train
     goal = parse_objective(args.objective)
-    pruner = pruner_for(goal, args.pruner)
     name = args.study or f"{lab.name}-tune{goal.study_suffix()}"
-    url = storage_url(args.storage, name, project)
-    study = open_study(url, name, make_pruner(pruner, train.epochs), goal.directions)
-    study.sampler = make_sampler(args.sampler, args.seed, len(study.trials))
-    setup = {"lab": lab.name, "tiny": args.tiny, "-S": {k: v for k, v in extra.items() if not is_source(k)}}
-    same_setup(study, {**setup, **({"objective": goal.text} if goal.multi else {})})
-    prepare(study, name, project)
-    print(f"study {name} in {redacted(url)}: {counted(study)} of {args.trials} trials done; {args.sampler} sampler, "
-          f"{pruner} pruner, objective {goal.text}")  # fmt: skip
-    processes = TrialProcesses()
-    keeps_best = train.early_stopping.enabled and train.early_stopping.restore_best_weights
-    objective = TrialObjective(project, committed, shared, space, url, name, pruner, train.epochs, keeps_best,
-                               processes, args.push, goal)  # fmt: skip
-    started = time.monotonic()
-    with interrupts_passed_on(processes):
-        optimize(study, objective, args)
-    print(f"{counted(study)} of {args.trials} trials done in {time.monotonic() - started:.0f} s")
-    seeded = []
-    if args.seeds > 1:
-        top = ranked(trial_records(study, space))[:2]
-        seeds = list(range(int(committed["train"]["seed"]), int(committed["train"]["seed"]) + args.seeds))
-        with interrupts_passed_on(processes):
-            seeded = rerun_with_seeds(top, seeds, committed, shared, name, project, processes, keeps_best)
-        print(verdict(seeded))
-    settings = Settings(lab.name, name, redacted(url), args.sampler, pruner, args.seed, args.trials, args.timeout,
-                        args.tiny, extra, goal.text)  # fmt: skip
-    folder = write_tune_report(study, lab, space, settings, args.out, project, args.test_top, seeded)
-    if args.apply:
-        apply_best(folder / "results.json", project, lab, settings)
-
-
-def apply_best(results: Path, project: Path, lab: Lab, settings: Settings) -> None:
-    """`dvc exp apply` of the study's best trial: its params, metrics and the outputs of the stages it ran. A trial
-    stops at evaluate, so DVC finds the files of plot and export missing: `dvc repro` makes them."""
-    best = best_experiment(results)
-    if not best:
-        raise PipelineError("--apply: no trial has completed yet")
-    try:
-        dvc("exp", "apply", best, cwd=project)
-    except PipelineError as e:
-        if "missing-files" not in str(e):
-            pull = f"`dvc exp pull origin {best}` on a machine that did not run it"
-            raise PipelineError(f"--apply: {e}; {pull}") from None
-    print("\n".join(applied_lines(best, lab, settings)))
-
-
-def applied_lines(best: str, lab: Lab, settings: Settings) -> list[str]:
-    """What --apply says; a study run with --tiny or -S left those values in its trials' params.yaml too."""
-    lines = [f"applied {best}: params.yaml, metrics and model are its own; `dvc repro` draws its plots and exports it"]
-    kept = [*(lab.tiny if settings.tiny else ()), *settings.overrides]
-    if kept:
-        parts = (("--tiny sample", settings.tiny), ("-S values", settings.overrides))
-        what = " and ".join(part for part, given in parts if given)
-        lines += textwrap.wrap(
-            f"its params.yaml also has this study's {what} ({', '.join(kept)}): `dvc repro` trains with them; "
-            f"`{RESTORE_PARAMS}` returns to the committed params",
-            width=WIDTH, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False,
-        )  # fmt: skip
-    return lines
+    return Search(
+        project, lab.name, name, Storage(storage_url(args.storage, name, project), args.grace), committed, shared,
+        extra, space, args.trials, args.jobs, args.timeout, args.sampler, args.seed, pruner_for(goal, args.pruner),
+        train.epochs, train.early_stopping.enabled and train.early_stopping.restore_best_weights, args.tiny, goal,
+        args.push,
+    )  # fmt: skip
 
 
 def same_setup(study, setup: dict) -> None:
@@ -187,14 +156,14 @@ def same_setup(study, setup: dict) -> None:
         )
 
 
-def prepare(study, name: str, project: Path) -> None:
+def prepare(study, search: Search) -> None:
     """Before the first trial: a new study replaces the experiments an earlier study of its name left; a study
     that goes on fails its trials whose tuner on this machine is gone, and runs its interrupted trials again."""
     if not study.trials:
-        removed = remove_experiments(name, project)
+        removed = remove_experiments(search.study, search.project)
         if removed:
-            print(f"removed {removed} experiments of an earlier study named {name}")
-    for number in fail_dead_local_trials(study):
+            print(f"removed {removed} experiments of an earlier study named {search.study}")
+    for number in search.storage.fail_dead_local(study):
         print(f"trial {number}: its tuner on this machine is gone; marked failed, its params will run again")
     for number in requeue_interrupted(study):
         print(f"trial {number} was interrupted: its params run again")
@@ -211,42 +180,6 @@ def interrupts_passed_on(processes: TrialProcesses) -> Iterator[None]:
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     yield
-
-
-FAILURES_IN_A_ROW = 3  # then the fault is the setup's, not one trial's: stop rather than fail every trial
-
-
-def optimize(study, objective: TrialObjective, args: argparse.Namespace) -> None:
-    """Rounds of up to --jobs trials until the study has --trials: each round first counts the trials done and
-    those other machines are running, so machines that share a study stop together at its size."""
-    failed: list = []  # this run's failures since its last trial that did not fail
-
-    def report(study, trial) -> None:
-        print(trial_line(trial, objective.space, objective.objective.cost), flush=True)
-        print(best_line(study, objective.objective.cost), flush=True)
-        failed[:] = [*failed, trial] if trial.state.name == "FAIL" else []
-
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    try:
-        while (left := args.trials - counted(study) - running(study)) > 0 and len(failed) < FAILURES_IN_A_ROW:
-            budget = None if deadline is None else deadline - time.monotonic()
-            if budget is not None and budget <= 0:
-                break
-            study.optimize(
-                objective, n_trials=min(left, args.jobs), timeout=budget, n_jobs=args.jobs, catch=(TrialFailed,),
-                callbacks=[report],
-            )  # fmt: skip
-    except KeyboardInterrupt:
-        raise PipelineError(
-            f"interrupted with {counted(study)} of {args.trials} trials done; "
-            "run the same command to go on (interrupted trials run again)"
-        ) from None
-    if len(failed) >= FAILURES_IN_A_ROW:
-        last = failed[-1]
-        log = Path(STUDY_DIR) / objective.study / f"{last.user_attrs.get('experiment')}.log"
-        raise PipelineError(
-            f"{len(failed)} trials in a row failed, the last with: {last.user_attrs.get('error')} (its log: {log})"
-        )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 import json
 
 from imgclf.experiments.labs import short_key
-from imgclf.experiments.objectives import COSTS, cost_text
 from imgclf.experiments.search_space import Space, values_of
-from imgclf.experiments.tune_record import STATES
+from imgclf.search.objectives import COSTS, cost_text
+from imgclf.search.record import STATES
 
 WIDTH = 120
 

@@ -1,0 +1,78 @@
+"""`imgclf tune --apply`: the study's best trial into the workspace with `dvc exp apply`, and the commands that
+take the workspace back to HEAD afterwards (params, dvc.lock, metrics, DVCLive log and the model)."""
+
+import shlex
+import subprocess
+import textwrap
+from pathlib import Path
+
+from imgclf.errors import PipelineError
+from imgclf.experiments.dvc_command import dvc
+from imgclf.search.record import Settings
+from imgclf.search.trial_lines import WIDTH
+
+
+def refuse_uncommitted(project: Path, reports: Path) -> None:
+    """--apply is refused up front while a committed file has uncommitted changes: `dvc exp apply` would overwrite
+    them, and the undo it prints returns to HEAD. New files, and the reports under `reports`, do not count."""
+    mine = str(reports).rstrip("/") + "/"
+    changed = [p for p, status in changed_files(project).items() if status != "??" and not p.startswith(mine)]
+    if changed:
+        raise PipelineError(
+            f"--apply: {', '.join(sorted(changed)[:3])} has uncommitted changes that `dvc exp apply` would overwrite; "
+            "commit or stash them first, then run the same command"
+        )
+
+
+def apply_best(best: str | None, project: Path, tiny_keys: list[str], settings: Settings) -> list[str]:
+    """`dvc exp apply` of the best trial; returns the lines to print, with the undo of what it changed. A trial
+    stops at evaluate, so plots and exports are the committed ones until `dvc repro` makes the trial's own."""
+    if not best:
+        raise PipelineError("--apply: no trial has completed yet")
+    before = changed_files(project)  # this run's report, when the study is complete
+    try:
+        dvc("exp", "apply", best, cwd=project)
+    except PipelineError as e:
+        pull = f"on a machine that did not run it, `dvc exp pull origin {best}` first"
+        raise PipelineError(f"--apply: {e}; {pull}") from None
+    after = changed_files(project)
+    applied = {path: status for path, status in after.items() if before.get(path) != status}
+    return applied_lines(best, tiny_keys, settings) + undo_lines(applied)
+
+
+def changed_files(project: Path) -> dict[str, str]:
+    """Files git sees changed or new in the workspace -> their status (` M`, `??`, ...)."""
+    done = subprocess.run(["git", "status", "--porcelain", "-z"], cwd=project, capture_output=True, text=True)
+    entries = [e for e in done.stdout.split("\0") if e]
+    return {e[3:]: e[:2] for e in entries}
+
+
+def undo_commands(changed: dict[str, str]) -> list[str]:
+    """Back to HEAD: git's files as committed, new ones removed, then DVC's outputs (the model) as HEAD's dvc.lock
+    names them."""
+    tracked = sorted(path for path, status in changed.items() if status != "??")
+    new = sorted(path for path, status in changed.items() if status == "??")
+    commands = []
+    if tracked:
+        commands.append(shlex.join(["git", "checkout", "HEAD", "--", *tracked]))
+    if new:
+        commands.append(shlex.join(["rm", "-r", "--", *new]))
+    return [*commands, "dvc checkout"]
+
+
+def undo_lines(changed: dict[str, str]) -> list[str]:
+    return ["to go back to HEAD (params, dvc.lock, metrics, model):", *(f"  {c}" for c in undo_commands(changed))]
+
+
+def applied_lines(best: str, tiny_keys: list[str], settings: Settings) -> list[str]:
+    """What --apply says; a study run with --tiny or -S left those values in its trials' params.yaml too."""
+    lines = [f"applied {best}: params.yaml, metrics and model are its own; `dvc repro` draws its plots and exports it"]
+    kept = [*(tiny_keys if settings.tiny else ()), *settings.overrides]
+    if kept:
+        parts = (("--tiny sample", settings.tiny), ("-S values", settings.overrides))
+        what = " and ".join(part for part, given in parts if given)
+        lines += textwrap.wrap(
+            f"its params.yaml also has this study's {what} ({', '.join(kept)}): `dvc repro` trains with them",
+            width=WIDTH, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False,
+        )  # fmt: skip
+    return lines

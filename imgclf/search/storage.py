@@ -1,0 +1,107 @@
+"""Where an `imgclf tune` study lives, and how its trials stay honest when a machine is lost.
+
+By default a study lives in .tune/STUDY.db (SQLite, git-ignored) at the repository's root; `--storage` names any
+database Optuna takes, such as a PostgreSQL server that several machines share. A tuner's running trials beat
+(Optuna's heartbeat) every quarter of the grace period; a trial silent for the whole grace period is stale, and the
+first tuner that looks fails it and queues its params to run again (Optuna's RetryHeartbeatStaleTrialCallback)."""
+
+import os
+import socket
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgclf.errors import PipelineError
+from imgclf.search.link import process_started
+
+STUDY_DIR = ".tune"
+GRACE_S = 180  # default: a trial silent this long is failed and its params run again
+RETRIES = 3  # a param set whose trials go stale this many times is not queued again
+
+
+def storage_url(given: str | None, study: str, root: Path) -> str:
+    """The study's database URL. A relative SQLite path is taken from the repository's root: a trial runs in a
+    copy of the repository (`dvc exp run --temp`), where it would open a new, empty study."""
+    if not given:
+        (root / STUDY_DIR).mkdir(exist_ok=True)
+        return f"sqlite:///{(root / STUDY_DIR / f'{study}.db').resolve()}"
+    if given.startswith("sqlite:///") and not given.startswith("sqlite:////"):
+        return f"sqlite:///{(root / given.removeprefix('sqlite:///')).resolve()}"
+    if "://" not in given:
+        raise PipelineError(f"--storage {given}: give a database URL, e.g. postgresql://user@host/db")
+    if given.startswith(("postgresql://", "postgres://")):  # SQLAlchemy 2.1 would look for psycopg 3
+        return "postgresql+psycopg2://" + given.split("://", 1)[1]
+    return given
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and reports."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{credentials.split(':')[0]}:***@{host}" if at and ":" in credentials else url
+
+
+@dataclass
+class Storage:
+    """Optuna's storage at `url`, and the callback that queues a stale trial's params again."""
+
+    url: str
+    grace_s: int | None = None  # None: no heartbeat (a trial's train stage, which only reads and reports)
+
+    def __post_init__(self) -> None:
+        from optuna.exceptions import ExperimentalWarning
+        from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+        warnings.filterwarnings("ignore", category=ExperimentalWarning)  # heartbeats: experimental since Optuna 2.9
+        # SQLite waits up to a minute for its lock (a trial writes once an epoch, beside the tuner's heartbeat)
+        engine = {"connect_args": {"timeout": 60}} if self.url.startswith("sqlite") else {"pool_pre_ping": True}
+        self.retry = RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
+        beat = {}
+        if self.grace_s is not None:
+            beat = {"heartbeat_interval": max(1, self.grace_s // 4), "grace_period": self.grace_s,
+                    "heartbeat_stale_trial_callback": self.retry}  # fmt: skip
+        self.optuna = RDBStorage(self.url, engine_kwargs=engine, **beat)
+
+    def trial_id(self, study: str, number: int) -> int:
+        return self.optuna.get_trial_id_from_study_id_trial_number(self.optuna.get_study_id_from_name(study), number)
+
+    def state(self, study: str, number: int) -> str:
+        """The trial's state now, e.g. RUNNING or FAIL."""
+        return self.optuna.get_trial(self.trial_id(study, number)).state.name
+
+    def fail_stale(self, study) -> None:
+        """Fails the trials whose heartbeat went silent for the grace period, and queues their params again."""
+        from optuna.storages import fail_stale_trials
+
+        fail_stale_trials(study)
+
+    def fail_dead_local(self, study) -> list[int]:
+        """Trials left running by a tuner on this machine that no longer runs (killed outright): failed now, without
+        waiting for their heartbeat to go stale, and their params queued again."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        failed = []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            host, pid, started = (trial.user_attrs.get(k) for k in ("host", "pid", "started"))
+            if host != socket.gethostname() or not isinstance(pid, int) or process_started(pid) == started:
+                continue
+            trial_id = self.trial_id(study.study_name, trial.number)
+            try:
+                self.optuna.set_trial_state_values(trial_id, state=TrialState.FAIL)
+            except UpdateFinishedTrialError:  # another tuner failed it first
+                continue
+            self.retry(study, self.optuna.get_trial(trial_id))
+            failed.append(trial.number)
+        return failed
+
+
+def tuner() -> tuple[int, float | None]:
+    """This process and when it started (a pid is reused in time)."""
+    return os.getpid(), process_started(os.getpid())
+
+
+def owner() -> dict[str, object]:
+    """The tuner a trial runs in, as the trial records it: its machine, process and the process's start."""
+    pid, started = tuner()
+    return {"host": socket.gethostname(), "pid": pid, "started": started}
