@@ -5,14 +5,15 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup repro test test-fast lint compare
+.PHONY: setup repro test test-fast soak lint compare
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --editable .  # the `imgclf` command
 	touch $@
 
 # params.yaml is checked by our strict loader first: DVC's own parser has no bound on its size or aliases.
@@ -30,6 +31,10 @@ test: lint
 # The edit-and-test loop: everything but the end-to-end tests marked slow (under 3 minutes on 2 cores).
 test-fast: setup
 	python -m pytest -m "not slow" -q
+
+# The search under lost machines: 3 clones, a real PostgreSQL server, 5 kill schedules (about 15 minutes).
+soak: setup
+	python -m pytest -m soak -q
 
 # The experiments of HEAD side by side, for a 120-column terminal: test accuracy and loss, training time, and only
 # the params that differ (imgclf/experiments/compare.py). `make compare ARGS=--md`: a markdown table, e.g. for a pull request.

@@ -7,13 +7,17 @@ first tuner that looks fails it and queues its params to run again (Optuna's Ret
 
 import os
 import socket
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from imgclf.errors import PipelineError
 from imgclf.search.link import process_started
 
+T = TypeVar("T")
 STUDY_DIR = ".tune"
 GRACE_S = 180  # default: a trial silent this long is failed and its params run again
 RETRIES = 3  # a param set whose trials go stale this many times is not queued again
@@ -60,7 +64,7 @@ class Storage:
         if self.grace_s is not None:
             beat = {"heartbeat_interval": max(1, self.grace_s // 4), "grace_period": self.grace_s,
                     "heartbeat_stale_trial_callback": self.retry}  # fmt: skip
-        self.optuna = RDBStorage(self.url, engine_kwargs=engine, **beat)
+        self.optuna = connected(lambda: RDBStorage(self.url, engine_kwargs=engine, **beat), self.url)
 
     def trial_id(self, study: str, number: int) -> int:
         return self.optuna.get_trial_id_from_study_id_trial_number(self.optuna.get_study_id_from_name(study), number)
@@ -99,6 +103,21 @@ class Storage:
 def tuner() -> tuple[int, float | None]:
     """This process and when it started (a pid is reused in time)."""
     return os.getpid(), process_started(os.getpid())
+
+
+def connected(connect: Callable[[], T], url: str, tries: int = 5) -> T:
+    """`connect()`, retried while machines that start together on a new database race to create Optuna's tables
+    (the losers see a duplicate key, and find them made on a retry); any other error is one line."""
+    for attempt in range(tries):
+        try:
+            return connect()
+        except Exception as e:  # a server that does not answer, a file that is no database
+            racing = "duplicate key" in str(e).lower() or "already exists" in str(e)
+            if attempt == tries - 1 or not racing:
+                reason = str(e).splitlines()[0]
+                raise PipelineError(f"--storage {redacted(url)}: cannot open the study: {reason}") from None
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
 
 
 def owner() -> dict[str, object]:

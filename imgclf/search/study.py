@@ -4,10 +4,8 @@ Trials that count towards --trials are the completed and pruned ones. Machines t
 trials until that many are finished, and wait while the rest run elsewhere; a trial started when enough others
 were already finished or running is surplus, and runs nothing."""
 
-import time
-
 from imgclf.errors import PipelineError
-from imgclf.search.storage import Storage, redacted
+from imgclf.search.storage import Storage, connected
 
 SAMPLERS = ("tpe", "random", "qmc", "nsga2")
 PRUNERS = ("median", "hyperband", "halving", "none")
@@ -46,23 +44,18 @@ def make_pruner(name: str, epochs: int):
     raise PipelineError(f"--pruner {name}: choose one of {', '.join(PRUNERS)}")
 
 
-def open_study(storage: Storage, name: str, pruner, directions: tuple[str, ...] = ("maximize",), tries: int = 5):
+def open_study(storage: Storage, name: str, pruner, directions: tuple[str, ...] = ("maximize",)):
     """The study, created if it is new. Machines that start together on a new database race to create Optuna's
     tables and the study; the losers' errors (a duplicate key) pass on a retry, which finds both made."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    for attempt in range(tries):
-        try:
-            study = optuna.create_study(
-                study_name=name, storage=storage.optuna, pruner=pruner, directions=directions, load_if_exists=True
-            )
-            break
-        except Exception as e:  # a server that does not answer, a file that is no database
-            if attempt == tries - 1 or ("duplicate key" not in str(e).lower() and "already exists" not in str(e)):
-                reason = str(e).splitlines()[0]
-                raise PipelineError(f"--storage {redacted(storage.url)}: cannot open the study: {reason}") from None
-            time.sleep(1 + attempt)
+    study = connected(
+        lambda: optuna.create_study(
+            study_name=name, storage=storage.optuna, pruner=pruner, directions=directions, load_if_exists=True
+        ),
+        storage.url,
+    )
     if len(study.directions) != len(directions):
         raise PipelineError(
             f"study {name} has {len(study.directions)} objective(s), not {len(directions)}; give its --objective, "
