@@ -156,3 +156,31 @@ def sleepers() -> list[int]:
     import psutil
 
     return [p.pid for p in psutil.process_iter(["cmdline"]) if "time.sleep(600)" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_lost_trial_is_failed_while_this_machine_trains_its_own(tmp_path: Path, monkeypatch):
+    """A long trial of this tuner's does not keep a lost machine's trial running past the grace period."""
+    from imgclf.search import run_trials
+
+    monkeypatch.setattr(run_trials, "POLL_S", 0.2)
+    search = a_search(tmp_path, trials=2, grace_s=1)
+    study = open_study(search.storage, "s", make_pruner("none", 5))
+    lost = study.ask(LR)
+    search.storage.optuna.record_heartbeat(search.storage.trial_id("s", lost.number))
+    seen: list[str] = []
+
+    class Long(Objective):
+        def __call__(self, trial) -> float:
+            lr = super().__call__(trial)
+            deadline = time.monotonic() + 8
+            while not seen and time.monotonic() < deadline:
+                if search.storage.state("s", lost.number) == "FAIL":
+                    seen.append(f"failed after {time.monotonic() - started:.1f} s")
+                time.sleep(0.1)
+            return lr
+
+    started = time.monotonic()
+    objective = Long(search)
+    run_trials.run_trials(study, objective)
+    assert seen, "the lost trial stayed running through this machine's trial"
+    assert objective.ran[1] == lost.params["train.lr"], "then its params ran"

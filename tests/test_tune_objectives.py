@@ -108,7 +108,8 @@ def test_two_objective_lines_show_the_cost_and_the_front_within_120_columns():
 
 def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
     from imgclf.experiments.labs import load_labs
-    from imgclf.search.report import draw, markdown
+    from imgclf.search.plots import draw
+    from imgclf.search.report import tune_markdown
     from tests.helpers.project import REPO
 
     study = two_objective_study([(0.95, 100.0), (0.94, 120.0), (0.90, 10.0), (0.93, 50.0)])
@@ -117,7 +118,7 @@ def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
 
     import matplotlib.pyplot as plt
 
-    from imgclf.search.report import named_front
+    from imgclf.search.plots import named_front
 
     labels = {t.get_text() for t in named_front(study, TIME).texts}
     plt.close("all")
@@ -127,7 +128,7 @@ def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
     settings = Settings("mnist_mlp", "mnist_mlp-tune-time", "sqlite:///x.db", "tpe", "none", 1, 4, None, False,
                         objective=TIME.text)  # fmt: skip
     source = {"commit": ["abcdef1234"], "data_md5": None, "hosts": ["h"], "machine": "Linux"}
-    report = markdown(lab, SPACE, settings, trial_records(study, SPACE), source, pictures, 1, TIME)
+    report = tune_markdown(lab, SPACE, settings, trial_records(study, SPACE), source, pictures, 1, TIME)
     assert "**Pareto front: 3 trials.**" in report and "and training time (s), the lower the better" in report
     rows = [line.split(" | ") for line in report.splitlines() if line.startswith("| ") and "---" not in line]
     assert rows[0][:2] == ["| rank", "experiment"] and "training time" in rows[0]
@@ -136,6 +137,21 @@ def test_the_report_draws_the_front_with_experiment_names(tmp_path: Path):
     assert "94.00%" in rows[1][-1] and rows[2][-1].strip(" |") == "", "test accuracy of the most accurate alone"
     assert "**Most accurate: lab-tune-time-0000** (trial 0)" in report
     assert "![pareto.png](pareto.png)" in report
+
+
+def test_the_pareto_legend_says_beaten_on_both_only_where_a_point_of_the_front_is_better_on_both():
+    import matplotlib.pyplot as plt
+
+    from imgclf.search.plots import named_front
+
+    def others_label(results: list[tuple[float, float]]) -> str:
+        texts = [t.get_text() for t in named_front(two_objective_study(results), TIME).get_legend().get_texts()]
+        plt.close("all")
+        return next(text for text in texts if text != "Pareto front")
+
+    assert others_label([(0.95, 100.0), (0.94, 120.0), (0.90, 10.0)]) == "beaten on both by another trial"
+    assert others_label([(0.95, 100.0), (0.95, 90.0), (0.90, 10.0)]) == "not on the front", "ties on accuracy"
+    assert others_label([(0.95, 90.0), (0.94, 90.0), (0.90, 10.0)]) == "not on the front", "ties on the cost"
 
 
 def test_a_two_objective_trial_reports_no_epochs_to_the_study(tmp_path: Path):

@@ -135,7 +135,10 @@ def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
         assert f"![{picture}]({picture})" in report
         assert (project / "reports" / "tune-tune_check" / picture).stat().st_size > 0
 
-    applied = run([*TUNE, "--seeds", "2", "--apply"], project).stdout
+    run(["git", "add", "reports"], project)
+    run(["git", "commit", "-qm", "the study's report"], project)
+    dvc_status = run(["dvc", "status", "--json"], project).stdout
+    applied = run([*TUNE, "--seeds", "2", "--apply", "--out", str(project.parent / "elsewhere")], project).stdout
     assert f"applied {best.user_attrs['experiment']}" in applied, "a complete study runs no trial: it applies"
     verdict = next(line for line in applied.splitlines() if line.startswith("over 2 seeds: "))
     assert verdict.startswith(f"over 2 seeds: {best.user_attrs['experiment']} val ")
@@ -143,3 +146,10 @@ def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
     assert {f"{best.user_attrs['experiment']}-seed{seed}" for seed in (42, 43)} <= seeded
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["train"]["lr"] == json.loads(best.params["train.lr"])
+
+    undo = applied.split("to go back to HEAD (params, dvc.lock, metrics, model):\n", 1)[1].splitlines()
+    assert undo[-1] == "  dvc checkout" and any(line.startswith("  git checkout HEAD -- ") for line in undo)
+    for command in undo:
+        run(["bash", "-c", command.strip()], project, check=command.strip() != "dvc checkout")  # outputs never made
+    assert run(["git", "status", "--porcelain"], project).stdout == "", "the workspace is HEAD's again"
+    assert run(["dvc", "status", "--json"], project).stdout == dvc_status

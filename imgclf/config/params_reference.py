@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from imgclf.markdown_table import markdown_table
+
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_]\w*):(?P<value>[^#]*)(#\s?(?P<comment>.*))?$")
 MORE_LINE = re.compile(r"^ +#\s?(?P<comment>.*)$")  # a comment wrapped at 120 columns goes on under its key's
@@ -63,19 +65,21 @@ def render(params_file: Path) -> str:
     """The markdown page: one table per top-level section, one row per key."""
     text = params_file.read_text(encoding="utf-8")
     values = yaml.safe_load(text)
-    out = [HEADER]
+    sections: dict[str, tuple[str, list[list[str]]]] = {}  # top-level key -> its comment, a row for each key below
     for key, comment in documented_keys(text.splitlines()):
         parts = key.split(".")
+        if len(parts) == 1:
+            sections[key] = (comment, [])
+            continue
         value = values
         for part in parts:
             value = value[part]
-        if len(parts) == 1:
-            out += [f"\n## `{key}`\n"] + ([f"{comment}\n"] if comment else [])
-            out += ["| key | default | meaning |", "|---|---|---|"]
-            continue
         default = "" if isinstance(value, dict) else f"`{shown(value)}`"
-        meaning = comment.replace("|", "\\|")
-        out.append(f"| `{key}` | {default} | {meaning} |")
+        sections[parts[0]][1].append([f"`{key}`", default, comment.replace("|", "\\|")])
+    out = [HEADER]
+    for key, (comment, rows) in sections.items():
+        out += [f"\n## `{key}`\n", *([f"{comment}\n"] if comment else [])]
+        out += markdown_table(["key", "default", "meaning"], rows)
     return "\n".join(out) + "\n"
 
 

@@ -22,6 +22,7 @@ from imgclf.experiments.exp_show import Result, differing_keys, experiment_runs,
 from imgclf.experiments.labs import short_key
 from imgclf.experiments.provenance import dataset_name, is_source
 from imgclf.experiments.workspace_params import mismatch_warning
+from imgclf.markdown_table import markdown_table
 
 WIDTH = 120  # a terminal's columns
 
@@ -96,8 +97,7 @@ def setting(value: object) -> str:
 
 def render(header: list[str], body: list[list[str]], markdown: bool, width: int = WIDTH) -> str:
     if markdown:
-        lines = [header, ["---"] * len(header), *body]
-        return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
+        return "\n".join(markdown_table(header, body)) + "\n"
     widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
     shown = len(header)
     while shown > len(FIGURES) and sum(widths[:shown]) + 2 * (shown - 1) > width:

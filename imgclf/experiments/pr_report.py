@@ -18,6 +18,7 @@ from imgclf.cli import COMMAND, exit_on_error
 from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.vega import draw_curves, plots_diff_json
 from imgclf.experiments.workspace_params import mismatch_warning
+from imgclf.markdown_table import markdown_table
 
 FIRST_METRICS = ("test_accuracy", "test_loss")
 
@@ -36,8 +37,8 @@ def params_table(diff: dict) -> list[str]:
     rows = [(key, change) for changes in diff.values() for key, change in sorted(changes.items())]
     if not rows:
         return ["No params changed."]
-    lines = ["| param | before | now |", "|---|---|---|"]
-    return lines + [f"| `{key}` | {cell(change.get('old'))} | {cell(change.get('new'))} |" for key, change in rows]
+    cells = [[f"`{key}`", cell(change.get("old")), cell(change.get("new"))] for key, change in rows]
+    return markdown_table(["param", "before", "now"], cells)
 
 
 def metrics_table(diff: dict) -> list[str]:
@@ -45,12 +46,12 @@ def metrics_table(diff: dict) -> list[str]:
     if not rows:
         return ["No metric changed."]
     rows.sort(key=lambda row: (FIRST_METRICS.index(row[0]) if row[0] in FIRST_METRICS else len(FIRST_METRICS), row[0]))
-    lines = ["| metric | before | now | change |", "|---|---|---|---|"]
+    cells = []
     for key, change in rows:
         delta = change.get("diff")
         signed = "-" if delta is None else "same" if delta == 0 else ("+" if delta > 0 else "") + cell(float(delta))
-        lines.append(f"| `{key}` | {cell(change.get('old'))} | {cell(change.get('new'))} | {signed} |")
-    return lines
+        cells.append([f"`{key}`", cell(change.get("old")), cell(change.get("new")), signed])
+    return markdown_table(["metric", "before", "now", "change"], cells)
 
 
 def slug(path: str) -> str:
@@ -72,7 +73,7 @@ def changed_images(project: Path, rev: str, out: Path) -> list[str]:
         if old is not None:
             (out / f"{stem}-before.png").write_bytes(old)
             before = f"![before]({stem}-before.png)"
-        lines += [f"**{relative}**", "", "| before | now |", "|---|---|", f"| {before} | ![now]({stem}-now.png) |", ""]
+        lines += [f"**{relative}**", "", *markdown_table(["before", "now"], [[before, f"![now]({stem}-now.png)"]]), ""]
     return lines
 
 

@@ -30,7 +30,7 @@ class Group:
 
     @property
     def accuracy_std(self) -> float:
-        return _stdev([r.accuracy for r in self.runs])
+        return sample_std([r.accuracy for r in self.runs])
 
     @property
     def accuracy_range(self) -> tuple[float, float]:
@@ -42,7 +42,7 @@ class Group:
 
     @property
     def loss_std(self) -> float:
-        return _stdev([r.loss for r in self.runs])
+        return sample_std([r.loss for r in self.runs])
 
     @property
     def balanced_accuracy(self) -> float | None:
@@ -64,7 +64,7 @@ def _mean_of_all(values: list[float | None]) -> float | None:
     return None if any(v is None for v in values) else statistics.fmean(values)
 
 
-def _stdev(values: list[float]) -> float:
+def sample_std(values: list[float] | tuple[float, ...]) -> float:
     """The sample standard deviation (n - 1) over the seeds; 0 for a single run."""
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -91,8 +91,15 @@ def group(results: list[Result], names: list[str]) -> list[Group]:
 
 
 def within_noise(a: Group, b: Group) -> bool:
-    """Whether the difference of the two mean test accuracies is no larger than their spread, the sum of their
-    standard deviations. Single runs have no measured spread: False."""
+    """Whether two experiments' mean test accuracies differ within noise (means_within_noise). Single runs have no
+    measured spread: False."""
     if len(a.runs) < 2 or len(b.runs) < 2:
         return False
-    return abs(a.accuracy - b.accuracy) <= a.accuracy_std + b.accuracy_std
+    return means_within_noise((a.accuracy, a.accuracy_std), (b.accuracy, b.accuracy_std))
+
+
+def means_within_noise(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """The noise rule of every --seeds verdict, a lab's and a search's: two (mean, standard deviation) pairs differ
+    within noise when the difference of the means is no larger than the two standard deviations together."""
+    (mean_a, std_a), (mean_b, std_b) = a, b
+    return abs(mean_a - mean_b) <= std_a + std_b

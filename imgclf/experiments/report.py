@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from imgclf.atomic import atomic_dir, write_json, write_text
 from imgclf.cli import COMMAND, exit_on_error
+from imgclf.experiments.chosen import chosen_reason
 from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_show import lock_at, read_experiments, shown_value
 from imgclf.experiments.labs import (
@@ -109,11 +110,12 @@ def read_previous(lab_dir: Path) -> dict | None:
 
 
 def write_report(
-    lab: Lab, out: Path, project: Path = Path("."), only_sweep: int | None = None
+    lab: Lab, out: Path, project: Path = Path("."), only_sweep: int | None = None, chosen: set[str] | None = None
 ) -> tuple[list[Group], Path]:
     """Reads the project's experiments and writes {report.md,results.json,sweepN-*.png,curves/} into out/LAB/ when
-    they are the lab's complete study, else into out/partial/LAB/ (`only_sweep`: that sweep's experiments alone).
-    Returns the experiments found and the folder written."""
+    they are the lab's complete study, else into out/partial/LAB/ (`only_sweep`: that sweep's experiments alone;
+    `chosen`: the experiments a sweep's --only asked for, partial by choice). Returns the experiments found and the
+    folder written."""
     shown = read_experiments(json.loads(dvc("exp", "show", "--json", cwd=project)), lock_at(project))
     planned = experiments(lab, only_sweep=only_sweep)
     names = [r.name for r in planned] + ([best_name(lab)] if only_sweep is None else [])
@@ -123,6 +125,8 @@ def write_report(
     not_run = [n for n in names if n not in found and n not in unfinished and n != best_name(lab)]
     if only_sweep is not None:
         reason = f"--sweep {only_sweep}: one sweep of the lab's {len(lab.sweeps)}"
+    elif chosen:
+        reason = chosen_reason(chosen, planned, groups, committed_params(project), read_previous(out / lab.name))
     else:
         reason = partial_reason(planned, groups, committed_params(project), read_previous(out / lab.name))
     lab_dir = out / lab.name if reason is None else out / PARTIAL / lab.name

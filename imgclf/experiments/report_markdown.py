@@ -1,11 +1,37 @@
-"""A lab report's markdown: where the numbers came from, then one row per experiment (the params that differ, test
-accuracy, balanced accuracy, macro-F1 and loss, over the seeds where there are several, epochs, training time, the
-lab's published number, the best row marked and which differences from it are within noise)."""
+"""A report's markdown, a lab's or a search's: a heading, then blocks (paragraphs, tables, pictures), with the line
+saying where the numbers came from. A lab's report: that line, then one row per experiment (the params that differ,
+test accuracy, balanced accuracy, macro-F1 and loss, over the seeds where there are several, epochs, training time,
+the lab's published number, the best row marked and which differences from it are within noise)."""
+
+from collections.abc import Iterable
 
 from imgclf.experiments.exp_show import differing_keys, shown_value
 from imgclf.experiments.labs import Lab, best_name, short_key
 from imgclf.experiments.provenance import is_source
 from imgclf.experiments.repeats import Group, within_noise
+from imgclf.markdown_table import markdown_table
+
+
+def page(heading: str, blocks: Iterable[list[str]]) -> str:
+    """The report's text: its heading, then each block's lines, a blank line between blocks; empty blocks left out."""
+    return "\n\n".join("\n".join(block) for block in [[heading], *blocks] if block) + "\n"
+
+
+def made_line(provenance: dict, no_commit: str = "unknown") -> str:
+    """Where the numbers came from, in one line: the commits, the machine (or the hosts, where several ran them) and
+    the md5 of the data (one set, or one per set for a study run on several)."""
+    commits = ", ".join(c[:7] for c in provenance.get("commit") or []) or no_commit
+    hosts = provenance.get("hosts") or []
+    several = f"{len(hosts)} machines ({', '.join(hosts)})" if hosts else "an unrecorded machine"
+    data = provenance.get("data_md5") or []
+    sets = [data] if isinstance(data, dict) else data  # a search's best trial's, a lab's every set
+    md5 = "; ".join(", ".join(f"{p.rsplit('/', 1)[-1]} {h[:8]}" for p, h in sorted(d.items())) for d in sets)
+    return f"Made at commit {commits} on {provenance.get('machine') or several}; data md5: {md5 or 'unknown'}."
+
+
+def picture_lines(pictures: Iterable[str]) -> list[str]:
+    """Each picture of the report's folder, shown."""
+    return [f"![{p}]({p})" for p in pictures]
 
 
 def shown_setting(key: str, value: object) -> str:
@@ -46,11 +72,8 @@ def _epochs(g: Group) -> str:
     return f"{r.epochs_run} (best val {r.best_val_accuracy:.2%} at {r.best_epoch})"
 
 
-def _provenance_lines(provenance: dict) -> list[str]:
-    commits = ", ".join(c[:7] for c in provenance.get("commit") or []) or "unknown"
-    data = provenance.get("data_md5") or []
-    md5 = "; ".join(", ".join(f"{p.rsplit('/', 1)[-1]} {h[:8]}" for p, h in d.items()) for d in data) or "unknown"
-    lines = [f"Made at commit {commits} on {provenance.get('machine', 'an unrecorded machine')}; data md5: {md5}."]
+def _provenance_blocks(provenance: dict) -> list[list[str]]:
+    lines = [made_line(provenance)]
     setup = provenance.get("setup") or {}
     if setup:
         settings = ", ".join(f"`{shown_setting(k, v)}`" for k, v in setup.items())
@@ -62,7 +85,7 @@ def _provenance_lines(provenance: dict) -> list[str]:
             "accuracy is the mean ± sample standard deviation, min-max beside. A difference from the best no larger "
             "than the two experiments' standard deviations together is marked within noise."
         )
-    return [" ".join(lines[:1]), "", *(line for extra in lines[1:] for line in (extra, ""))]
+    return [[line] for line in lines]
 
 
 def table(lab: Lab, groups: list[Group]) -> list[str]:
@@ -80,7 +103,7 @@ def table(lab: Lab, groups: list[Group]) -> list[str]:
         *(["vs best"] if repeated else []),
         *(["published"] if published else []),
     ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for g in groups:
         low, high = g.accuracy_range
         loss = f"{g.loss:.4f} ± {g.loss_std:.4f}" if len(g.runs) > 1 else f"{g.loss:.4f}"
@@ -92,8 +115,8 @@ def table(lab: Lab, groups: list[Group]) -> list[str]:
         if repeated:
             cells.append("" if g is top else "within noise" if within_noise(g, top) else "worse")
         cells += [lab.published.get(g.name, "")] if published else []
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        rows.append(cells)
+    return markdown_table(header, rows)
 
 
 def markdown(
@@ -105,39 +128,42 @@ def markdown(
     pictures: list[str],
     curves: tuple[str, ...] | list[str] = (),
 ) -> str:
-    lines = [f"# {lab.name}: {lab.title}", ""]
+    """A lab's report.md."""
+    blocks = []
     if not groups:
-        lines.append(f"No finished experiments of this lab yet: run `python -m imgclf.experiments.sweep {lab.name}`.")
+        blocks.append(
+            [f"No finished experiments of this lab yet: run `python -m imgclf.experiments.sweep {lab.name}`."]
+        )
     else:
         top = best(groups)
-        lines += [*_provenance_lines(provenance), *table(lab, groups)]
-        lines += ["", f"Best: **{top.name}**, {_accuracy(top)} test accuracy."]
-        lines += _best_combination_line(lab, groups)
+        blocks += [*_provenance_blocks(provenance), table(lab, groups)]
+        blocks += [[f"Best: **{top.name}**, {_accuracy(top)} test accuracy."], [_best_combination_line(lab, groups)]]
     if unfinished:
         states = ", ".join(f"{name} ({state})" for name, state in unfinished.items())
-        lines += ["", f"Not finished (see `dvc queue status`): {states}"]
+        blocks.append([f"Not finished (see `dvc queue status`): {states}"])
     if not_run:
-        lines += ["", f"Not run: {', '.join(not_run)}"]
-    lines += ["", *(f"![{p}]({p})" for p in pictures)]
+        blocks.append([f"Not run: {', '.join(not_run)}"])
+    blocks.append(picture_lines(pictures))
     if curves:
-        lines += ["", "Training curves of every experiment (its first seed), overlaid (`dvc plots diff`, drawn "
-                  "offline; [curves/index.html](curves/index.html) is DVC's interactive page, which loads Vega from a "
-                  "CDN):", "", *(f"![{c}]({c})" for c in curves)]  # fmt: skip
-    return "\n".join(lines) + "\n"
+        about = (
+            "Training curves of every experiment (its first seed), overlaid (`dvc plots diff`, drawn offline; "
+            "[curves/index.html](curves/index.html) is DVC's interactive page, which loads Vega from a CDN):"
+        )
+        blocks += [[about], picture_lines(curves)]
+    return page(f"# {lab.name}: {lab.title}", blocks)
 
 
-def _best_combination_line(lab: Lab, groups: list[Group]) -> list[str]:
+def _best_combination_line(lab: Lab, groups: list[Group]) -> str:
     """Whether LAB-best (each sweep's best value together) beats the best single experiment."""
     combined = next((g for g in groups if g.name == best_name(lab)), None)
     if combined is None:
-        return [
-            "",
-            f"Each sweep's best value together: not run yet (`python -m imgclf.experiments.sweep {lab.name} --best`).",
-        ]
+        return (
+            f"Each sweep's best value together: not run yet (`python -m imgclf.experiments.sweep {lab.name} --best`)."
+        )
     values = ", ".join(f"`{k}={shown_value(combined.params.get(k))}`" for k in lab.swept_keys)
     singles = [g for g in groups if g.name != combined.name]
     if not singles:
-        return ["", f"{combined.name} ({values}): {_accuracy(combined)} test accuracy."]
+        return f"{combined.name} ({values}): {_accuracy(combined)} test accuracy."
     rival = best(singles)
     same = next((g.name for g in singles if g.params == combined.params), None)
     if same:
@@ -148,4 +174,4 @@ def _best_combination_line(lab: Lab, groups: list[Group]) -> list[str]:
         beats = "beats" if combined.accuracy > rival.accuracy else "does not beat"
         verdict = f"it {beats} the best single experiment, {rival.name} ({_accuracy(rival)})"
     head = f"**{combined.name}**, each sweep's best value together ({values}): {_accuracy(combined)} test accuracy"
-    return ["", f"{head}; {verdict}."]
+    return f"{head}; {verdict}."

@@ -14,13 +14,15 @@ params.yaml, the lab's base and its point, whatever the workspace's params.yaml 
 experiments of the same name. With --seeds N, each experiment runs N times as NAME-seedS, train.seed S from the
 committed train.seed on, the split fixed; the report shows mean ± std. Only a complete run of the lab (every
 experiment, its own settings, at least the committed report's seeds) replaces reports/LAB/; any other run's report
-goes to reports/partial/LAB/. With --jobs N, an experiment that fails beside others runs once more, alone.
+goes to reports/partial/LAB/ (with --only: partial by choice). With --jobs N, an experiment that fails beside others
+runs once more, alone.
 Ctrl-C stops the sweep's experiments: the running ones are interrupted, the queued ones taken off DVC's queue.
 """
 
 import argparse
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -46,6 +48,7 @@ from imgclf.experiments.labs import (
     set_param_values,
     with_seeds,
 )
+from imgclf.experiments.queue_log import relayed
 from imgclf.experiments.repeats import group
 from imgclf.experiments.report import write_report
 
@@ -90,15 +93,14 @@ def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
 
 def run_queue(jobs: int, project: Path) -> None:
     """`dvc exp run --run-all`: starts DVC's queue workers and follows their logs until the queue is empty. Ctrl-C
-    reaches this process alone, and run_or_stop stops the experiments; so DVC's line saying they would go on is
-    left out of the log."""
+    reaches this process alone, and run_or_stop stops the experiments; DVC's generic hints, and its line saying they
+    would go on, are left out (queue_log.relayed)."""
     command = [sys.executable, "-m", "dvc", "exp", "run", "--run-all", "--jobs", str(jobs)]
     print(f"running the queue, {jobs} at once (Ctrl-C stops the sweep's experiments)", flush=True)
     with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, text=True, start_new_session=True) as follow:
         try:
-            for line in follow.stdout or []:
-                if not line.startswith("Following logs for all queued experiments"):
-                    print(line, end="", flush=True)
+            for line in relayed(follow.stdout or []):
+                print(line, end="", flush=True)
         finally:
             follow.kill()
 
@@ -167,6 +169,13 @@ def rerun_failed_alone(runs: list[Experiment], committed: dict, project: Path) -
     run_queue(1, project)
 
 
+def default_jobs(tiny: bool, cores: int | None = None) -> int:
+    """Two tiny experiments at once: their time is mostly single-threaded start-up (TensorFlow's import, DVC's
+    copies), which a second worker overlaps; a full-size training already keeps every core busy."""
+    cores = cores or os.cpu_count() or 1
+    return 2 if tiny and cores >= 2 else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lab", help="a lab of sweeps.yaml")
@@ -174,12 +183,14 @@ def main() -> None:
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every experiment")
     parser.add_argument("--sweep", type=int, help="only the lab's Nth sweep (1 is the first in sweeps.yaml)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only this experiment (repeatable)")
-    parser.add_argument("--jobs", type=int, default=1, help="experiments at once (dvc queue workers)")
+    parser.add_argument("--jobs", type=int, help="experiments at once (dvc queue workers); default 2 with --tiny "
+                        "on 2 or more cores, else 1")  # fmt: skip
     parser.add_argument("--queue-only", action="store_true", help="queue the experiments, run nothing")
     parser.add_argument("--best", action="store_true", help="run LAB-best: each sweep's best value together")
     parser.add_argument("--seeds", type=int, default=1, help="run each experiment with N training seeds (default 1)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/LAB/ is written (default reports)")
     args = parser.parse_args()
+    args.jobs = args.jobs or default_jobs(args.tiny)
     project = Path(".")
     lab = find_lab(load_labs(), args.lab)
     extra = parse_set(args.set)
@@ -204,7 +215,7 @@ def main() -> None:
         print(f"queued {len(runs)} experiments; run them with: dvc queue start --jobs {args.jobs}")
         return
     run_or_stop(runs, committed, args.jobs, project)
-    groups, _ = write_report(lab, args.out, project, only_sweep=args.sweep)
+    groups, _ = write_report(lab, args.out, project, only_sweep=args.sweep, chosen=set(args.only) or None)
     finished = {run.name for g in groups for run in g.runs}
     failed = [run.name for run in runs if run.name not in finished]
     if failed:

@@ -1,13 +1,13 @@
 """A study's record for its report: each trial as plain values, the settings the search ran with, and where its
-numbers came from. Read from the Optuna study and the trials' experiment commits."""
+numbers came from (experiments/provenance.py's, as a lab's report). Read from the Optuna study and the trials'
+experiment commits."""
 
-import socket
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from imgclf.experiments.exp_show import data_md5_of, lock_at
-from imgclf.experiments.provenance import is_source, machine
+from imgclf.experiments.provenance import other_setting, partial_reason_of, provenance_of
 from imgclf.experiments.search_space import Space, values_of
 
 STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
@@ -52,7 +52,7 @@ def trial_records(study, space: Space) -> list[TrialRecord]:
     for t in study.get_trials(deepcopy=False):
         a = t.user_attrs
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
-        state = STATES.get(t.state.name, t.state.name.lower())
+        state = "surplus" if a.get("surplus") else STATES.get(t.state.name, t.state.name.lower())  # ran nothing
         epochs = a.get("pruned_at_epoch") if state == "pruned" else a.get("epochs_run")
         values = (t.values or [None, None]) if state == "complete" else [None, None]
         records.append(
@@ -81,38 +81,29 @@ def pareto_front(records: list[TrialRecord]) -> list[TrialRecord]:
     return front
 
 
-def partial_reason(settings: Settings, records: list[TrialRecord]) -> str | None:
-    """Why this study may not replace the committed report, or None: all its trials done, on the lab's own setup."""
+def study_partial_reason(settings: Settings, records: list[TrialRecord]) -> str | None:
+    """Why this study may not replace the committed report (partial_reason_of), or None: all its trials done, on the
+    lab's own setup (other_setting's rule, the seed counting), one at least completed."""
     counted = sum(r.state in ("complete", "pruned") for r in records)
-    if counted < settings.trials:
-        return f"{counted} of its {settings.trials} trials done"
-    if settings.tiny:
-        return "--tiny: a tiny sample"
-    other = [k for k in settings.overrides if not is_source(k) and k != "data.dataset"]  # as a lab's report
-    if other:
-        return f"-S {other[0]}: not the lab's setup"
-    if not ranked(records):
-        return "no trial completed"
-    return None
+    unfinished = f"{counted} of its {settings.trials} trials done" if counted < settings.trials else None
+    key = other_setting({}, settings.overrides, seeds_vary=False)
+    other = "--tiny: a tiny sample" if settings.tiny else f"-S {key}: not the lab's setup" if key else None
+    return partial_reason_of(unfinished, other or (None if ranked(records) else "no trial completed"))
 
 
-def provenance(records: list[TrialRecord], project: Path) -> dict:
-    """The commits the trials ran on (their experiments' parents), the data of the best one, the machines."""
-    done = [r for r in records if r.commit]
-    parents = set()
-    for r in done:
+def study_provenance(records: list[TrialRecord], project: Path) -> dict:
+    """A search's provenance: the commits the trials ran on (their experiments' parents), the data of the best one,
+    the hosts that ran them."""
+    parents = []
+    for r in records:
+        if not r.commit:
+            continue
         shown = subprocess.run(["git", "rev-parse", f"{r.commit}^"], cwd=project, capture_output=True, text=True)
         if shown.returncode == 0:
-            parents.add(shown.stdout.strip())
+            parents.append(shown.stdout.strip())
     best = ranked(records)
     data = data_md5_of(lock_at(project)(best[0].commit)) if best else None
-    hosts = sorted({r.host for r in records if r.host})
-    return {
-        "commit": sorted(parents),
-        "data_md5": data,
-        "hosts": hosts,
-        "machine": machine() if hosts in ([], [socket.gethostname()]) else None,
-    }
+    return provenance_of(parents, data, hosts=(r.host for r in records if r.host))
 
 
 def as_json(settings: Settings, records: list[TrialRecord], source: dict, reason: str | None) -> dict:

@@ -1,16 +1,20 @@
 """The tuner's loop: trials until the study has --trials finished (complete or pruned), on this machine and the
 others that share it.
 
-Each round first fails the trials whose heartbeat went stale (a lost machine's: their params are queued again),
-then counts the trials finished and running. It starts up to --jobs trials while fewer than --trials are finished
+All along, a thread fails the trials whose heartbeat went stale (a lost machine's: their params are queued again),
+so none stays running past the grace period while this tuner lives, even during a long trial of its own. Each
+round counts the trials finished and running. It starts up to --jobs trials while fewer than --trials are finished
 or running, and while the rest run elsewhere it waits, looking again every POLL_S: a machine lost now leaves its
 trial to this one."""
 
+import contextlib
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from imgclf.errors import PipelineError
-from imgclf.search.storage import STUDY_DIR
+from imgclf.search.storage import STUDY_DIR, Storage
 from imgclf.search.study import counted, running
 from imgclf.search.trial_lines import best_line, trial_line
 from imgclf.search.trial_objective import Surplus, TrialObjective
@@ -18,6 +22,25 @@ from imgclf.search.trial_run import TrialFailed
 
 FAILURES_IN_A_ROW = 3  # then the fault is the setup's, not one trial's: stop rather than fail every trial
 POLL_S = 5.0  # while waiting for trials that run elsewhere
+
+
+@contextlib.contextmanager
+def failing_stale_trials(study, storage: Storage) -> Iterator[None]:
+    """A thread that fails stale trials every POLL_S until the block ends."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(POLL_S):
+            with contextlib.suppress(Exception):  # a database that blinks: the next look, or the loop, sees it
+                storage.fail_stale(study)
+
+    watcher = threading.Thread(target=watch, name="stale-trials", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def run_trials(study, objective: TrialObjective) -> None:
@@ -34,24 +57,24 @@ def run_trials(study, objective: TrialObjective) -> None:
     deadline = None if search.timeout_s is None else time.monotonic() + search.timeout_s
     waiting_for = 0
     try:
-        while len(failed) < FAILURES_IN_A_ROW:
-            search.storage.fail_stale(study)
-            done, elsewhere = counted(study), running(study)
-            budget = None if deadline is None else deadline - time.monotonic()
-            if done >= search.trials or (budget is not None and budget <= 0):
-                break
-            left = search.trials - done - elsewhere
-            if left <= 0:
-                if elsewhere != waiting_for:
-                    print(f"      waiting for {elsewhere} trial(s) running elsewhere", flush=True)
-                    waiting_for = elsewhere
-                time.sleep(POLL_S if budget is None else max(0.0, min(POLL_S, budget)))
-                continue
-            waiting_for = 0
-            study.optimize(
-                objective, n_trials=min(left, search.jobs), timeout=budget, n_jobs=search.jobs,
-                catch=(TrialFailed, Surplus), callbacks=[report],
-            )  # fmt: skip
+        with failing_stale_trials(study, search.storage):
+            while len(failed) < FAILURES_IN_A_ROW:
+                done, elsewhere = counted(study), running(study)
+                budget = None if deadline is None else deadline - time.monotonic()
+                if done >= search.trials or (budget is not None and budget <= 0):
+                    break
+                left = search.trials - done - elsewhere
+                if left <= 0:
+                    if elsewhere != waiting_for:
+                        print(f"      waiting for {elsewhere} trial(s) running elsewhere", flush=True)
+                        waiting_for = elsewhere
+                    time.sleep(POLL_S if budget is None else max(0.0, min(POLL_S, budget)))
+                    continue
+                waiting_for = 0
+                study.optimize(
+                    objective, n_trials=min(left, search.jobs), timeout=budget, n_jobs=search.jobs,
+                    catch=(TrialFailed, Surplus), callbacks=[report],
+                )  # fmt: skip
     except KeyboardInterrupt:
         raise PipelineError(
             f"interrupted with {counted(study)} of {search.trials} trials done; "

@@ -1,12 +1,13 @@
 """`imgclf tune --seeds K`: the study's two best trials trained again with K training seeds each, and whether the
-winner's validation accuracy beats the runner-up's beyond the seeds' noise (the rule of a lab's --seeds: the means
-differ by more than the two standard deviations together)."""
+winner's validation accuracy beats the runner-up's beyond the seeds' noise, by the rule of a lab's --seeds
+(repeats.means_within_noise)."""
 
 import statistics
 from dataclasses import dataclass
 
 from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.labs import SEED_KEY, Experiment
+from imgclf.experiments.repeats import means_within_noise, sample_std
 from imgclf.search.plan import Search
 from imgclf.search.record import TrialRecord
 from imgclf.search.storage import STUDY_DIR
@@ -26,11 +27,7 @@ class Seeded:
 
     @property
     def val_std(self) -> float:
-        return statistics.stdev(self.val) if len(self.val) > 1 else 0.0
-
-
-def beyond_noise(winner: Seeded, runner_up: Seeded) -> bool:
-    return winner.val_mean - runner_up.val_mean > winner.val_std + runner_up.val_std
+        return sample_std(self.val)
 
 
 def rerun_with_seeds(
@@ -60,9 +57,16 @@ def rerun_with_seeds(
 
 
 def verdict(seeded: list[Seeded]) -> str:
-    """One line: each trial's mean ± std over the seeds, and whether the first beats the second beyond noise."""
+    """One line: each trial's mean ± std over the seeds, and whether the first beats the second beyond noise (or the
+    second beats it: the study's winner was picked on one seed)."""
     shown = ", ".join(f"{s.experiment} val {s.val_mean:.2%} ± {s.val_std:.2%}" for s in seeded)
     if len(seeded) < 2:
         return f"over {len(seeded[0].seeds)} seeds: {shown}"
-    beats = "beats the runner-up beyond noise" if beyond_noise(*seeded[:2]) else "is within noise of the runner-up"
+    winner, runner_up = seeded[:2]
+    if means_within_noise((winner.val_mean, winner.val_std), (runner_up.val_mean, runner_up.val_std)):
+        beats = "is within noise of the runner-up"
+    elif winner.val_mean > runner_up.val_mean:
+        beats = "beats the runner-up beyond noise"
+    else:
+        beats = "falls behind the runner-up beyond noise"
     return f"over {len(seeded[0].seeds)} seeds: {shown}: the winner {beats}"

@@ -59,7 +59,7 @@ class Storage:
         warnings.filterwarnings("ignore", category=ExperimentalWarning)  # heartbeats: experimental since Optuna 2.9
         # SQLite waits up to a minute for its lock (a trial writes once an epoch, beside the tuner's heartbeat)
         engine = {"connect_args": {"timeout": 60}} if self.url.startswith("sqlite") else {"pool_pre_ping": True}
-        self.retry = RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
+        self.retry = Retry(RetryHeartbeatStaleTrialCallback(max_retry=RETRIES), self.grace_s)
         beat = {}
         if self.grace_s is not None:
             beat = {"heartbeat_interval": max(1, self.grace_s // 4), "grace_period": self.grace_s,
@@ -95,7 +95,8 @@ class Storage:
                 self.optuna.set_trial_state_values(trial_id, state=TrialState.FAIL)
             except UpdateFinishedTrialError:  # another tuner failed it first
                 continue
-            self.retry(study, self.optuna.get_trial(trial_id))
+            self.retry.queue(study, self.optuna.get_trial(trial_id))
+            said(trial, "its tuner on this machine is gone")
             failed.append(trial.number)
         return failed
 
@@ -103,6 +104,23 @@ class Storage:
 def tuner() -> tuple[int, float | None]:
     """This process and when it started (a pid is reused in time)."""
     return os.getpid(), process_started(os.getpid())
+
+
+class Retry:
+    """Queues a lost trial's params again (Optuna's callback), and says so on the terminal of the tuner that saw it."""
+
+    def __init__(self, queue, grace_s: int | None) -> None:
+        self.queue = queue
+        self.grace_s = grace_s
+
+    def __call__(self, study, trial) -> None:
+        self.queue(study, trial)
+        said(trial, f"silent for {self.grace_s} s, its machine lost")
+
+
+def said(trial, why: str) -> None:
+    host = trial.user_attrs.get("host", "?")
+    print(f"      trial {trial.number} on {host}: {why}; failed, its params run again", flush=True)
 
 
 def connected(connect: Callable[[], T], url: str, tries: int = 5) -> T:

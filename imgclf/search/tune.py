@@ -163,8 +163,7 @@ def prepare(study, search: Search) -> None:
         removed = remove_experiments(search.study, search.project)
         if removed:
             print(f"removed {removed} experiments of an earlier study named {search.study}")
-    for number in search.storage.fail_dead_local(study):
-        print(f"trial {number}: its tuner on this machine is gone; marked failed, its params will run again")
+    search.storage.fail_dead_local(study)  # each says so
     for number in requeue_interrupted(study):
         print(f"trial {number} was interrupted: its params run again")
 
