@@ -76,9 +76,11 @@ def test_two_clones_one_killed_mid_trial_finish_the_study_and_a_third_applies_it
         clone = tmp_path / "three" / "imgclf"
         best = max((t for t in finished if t.state == TrialState.COMPLETE), key=lambda t: (t.value, -t.number))
         assert f"applied {best.user_attrs['experiment']}" in third.stdout
+        pulled = run(["dvc", "exp", "ls", "--all-commits", "--name-only"], clone).stdout.split()
+        assert {t.user_attrs["experiment"] for t in finished if t.state == TrialState.COMPLETE} <= set(pulled)
         params = yaml.safe_load((clone / "params.yaml").read_text())
         assert params["train"]["lr"] == best.params["train.lr"]
-        assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout, "nothing missing"
+        assert run(["dvc", "status"], clone).stdout == "fetch:\n\talways changed\n", "nothing missing, nothing stale"
         assert (clone / "models" / "model.keras").stat().st_size > 0
         assert (clone / "plots" / "confusion_matrix.png").stat().st_size > 0
         assert any((clone / "exported").iterdir())

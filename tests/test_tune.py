@@ -358,3 +358,36 @@ def test_a_lab_and_a_search_judge_noise_by_one_rule():
 
     assert within_noise(runs("a", a.val), runs("b", b.val))
     assert not within_noise(runs("a", (0.90,)), runs("b", (0.90,))), "single runs have no measured spread"
+
+
+def test_the_undo_of_apply_takes_back_exactly_what_it_changed():
+    from imgclf.search.apply import undo_commands
+
+    changed = {"params.yaml": " M", "metrics/a b.json": "M ", "dvclive/new.tsv": "??", "dvc.lock": " M"}
+    assert undo_commands(changed) == [
+        "git checkout HEAD -- dvc.lock 'metrics/a b.json' params.yaml",
+        "rm -r -- dvclive/new.tsv",
+        "dvc checkout",
+    ]
+
+
+def test_apply_is_refused_while_a_committed_file_has_changes_it_would_overwrite(tmp_path: Path):
+    import subprocess
+
+    from imgclf.search.apply import refuse_uncommitted
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "r.md").write_text("old\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "c")
+    (tmp_path / "notes.txt").write_text("mine\n")  # new files: dvc exp apply leaves them
+    (tmp_path / "reports" / "r.md").write_text("this run's report\n")
+    refuse_uncommitted(tmp_path, Path("reports"))
+    (tmp_path / "params.yaml").write_text("a: 2\n")
+    with pytest.raises(PipelineError, match=r"--apply: params.yaml has uncommitted changes that `dvc exp apply`"):
+        refuse_uncommitted(tmp_path, Path("reports"))

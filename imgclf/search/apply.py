@@ -6,6 +6,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import yaml
+
 from imgclf.errors import PipelineError
 from imgclf.experiments.dvc_command import dvc
 from imgclf.search.record import Settings
@@ -26,18 +28,60 @@ def refuse_uncommitted(project: Path, reports: Path) -> None:
 
 def apply_best(best: str | None, project: Path, tiny_keys: list[str], settings: Settings) -> list[str]:
     """`dvc exp apply` of the best trial; returns the lines to print, with the undo of what it changed. A trial
-    stops at evaluate, so plots and exports are the committed ones until `dvc repro` makes the trial's own."""
+    stops at evaluate, so plots and exports are the committed ones (missing, on a machine that never made them)
+    until `dvc repro` makes the trial's own."""
     if not best:
         raise PipelineError("--apply: no trial has completed yet")
+    made_at, head = baseline_of(best, project), _git_out(["rev-parse", "HEAD"], project)
+    if made_at is None:
+        raise PipelineError(f"--apply: {best} is not on this machine; `dvc exp pull origin {best}` first")
+    if made_at != head:
+        raise PipelineError(
+            f"--apply: {best} was made at commit {made_at[:7]}, not at HEAD ({head[:7]}): applying it would take back "
+            f"what changed since; `git checkout {made_at[:7]}` first, or run the study at HEAD"
+        )
     before = changed_files(project)  # this run's report, when the study is complete
+    not_made = []
     try:
         dvc("exp", "apply", best, cwd=project)
     except PipelineError as e:
-        pull = f"on a machine that did not run it, `dvc exp pull origin {best}` first"
-        raise PipelineError(f"--apply: {e}; {pull}") from None
+        not_made = missing_outputs_of_stages_it_did_not_run(project)
+        if "missing-files" not in str(e) or not_made is None:
+            pull = f"on a machine that did not run it, `dvc exp pull origin {best}` first"
+            raise PipelineError(f"--apply: {e}; {pull}") from None
     after = changed_files(project)
     applied = {path: status for path, status in after.items() if before.get(path) != status}
-    return applied_lines(best, tiny_keys, settings) + undo_lines(applied)
+    lines = applied_lines(best, tiny_keys, settings)
+    if not_made:
+        lines.append(f"  not made by the trial, nor in any cache here: {', '.join(not_made)}; `dvc repro` makes them")
+    return lines + undo_lines(applied)
+
+
+def missing_outputs_of_stages_it_did_not_run(project: Path) -> list[str] | None:
+    """The outputs missing from the workspace after `dvc exp apply`, when each belongs to a stage the trial did not
+    run (its dvc.lock entry is HEAD's: plot, export, ...), so that `dvc repro` makes it from the trial's model;
+    None when an output of the trial's own stages is missing (its data never reached this machine)."""
+    head = yaml.safe_load(_git_out(["show", "HEAD:dvc.lock"], project) or "{}").get("stages", {})
+    now = (yaml.safe_load((project / "dvc.lock").read_text()) or {}).get("stages", {})
+    missing = []
+    for name, stage in now.items():
+        for out in stage.get("outs", []):
+            if not (project / out["path"]).exists():
+                if head.get(name) != stage:
+                    return None
+                missing.append(out["path"])
+    return missing
+
+
+def baseline_of(experiment: str, project: Path) -> str | None:
+    """The commit an experiment was made at (DVC keeps it as refs/exps/AB/CDEF.../NAME), or None where it is not."""
+    refs = _git_out(["for-each-ref", "--format=%(refname)", "refs/exps/"], project).split()
+    parts = [ref.split("/") for ref in refs if ref.rsplit("/", 1)[-1] == experiment]
+    return parts[0][2] + parts[0][3] if parts else None
+
+
+def _git_out(args: list[str], project: Path) -> str:
+    return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True).stdout.strip()
 
 
 def changed_files(project: Path) -> dict[str, str]:
