@@ -363,9 +363,10 @@ def test_a_lab_and_a_search_judge_noise_by_one_rule():
 def test_the_undo_of_apply_takes_back_exactly_what_it_changed():
     from imgclf.search.apply import undo_commands
 
-    changed = {"params.yaml": " M", "metrics/a b.json": "M ", "dvclive/new.tsv": "??", "dvc.lock": " M"}
+    changed = {"params.yaml": " M", "metrics/a b.json": "M ", "metrics/eval.json": " M", "dvclive/new.tsv": "??",
+               "dvc.lock": " M", "my folder/x": " D"}  # fmt: skip
     assert undo_commands(changed) == [
-        "git checkout HEAD -- dvc.lock 'metrics/a b.json' params.yaml",
+        "git checkout HEAD -- dvc.lock metrics 'my folder' params.yaml",
         "rm -r -- dvclive/new.tsv",
         "dvc checkout",
     ]

@@ -92,9 +92,9 @@ def changed_files(project: Path) -> dict[str, str]:
 
 
 def undo_commands(changed: dict[str, str]) -> list[str]:
-    """Back to HEAD: git's files as committed, new ones removed, then DVC's outputs (the model) as HEAD's dvc.lock
-    names them."""
-    tracked = sorted(path for path, status in changed.items() if status != "??")
+    """Back to HEAD: git's files as committed (whole top-level folders: `--apply` is refused while a committed file
+    elsewhere in them has changes), new ones removed, then DVC's outputs (the model) as HEAD's dvc.lock names them."""
+    tracked = sorted({path.split("/", 1)[0] for path, status in changed.items() if status != "??"})
     new = sorted(path for path, status in changed.items() if status == "??")
     commands = []
     if tracked:
