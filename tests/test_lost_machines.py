@@ -36,6 +36,7 @@ class Objective:
         return lr
 
 
+@pytest.mark.slow  # waits out real grace periods and polls
 def test_a_lost_machines_trial_is_waited_for_then_failed_and_its_params_run_again(tmp_path: Path, monkeypatch):
     from imgclf.search import run_trials
 
@@ -58,6 +59,7 @@ def test_a_lost_machines_trial_is_waited_for_then_failed_and_its_params_run_agai
     assert study.trials[3].system_attrs["failed_trial"] == lost.number
 
 
+@pytest.mark.slow  # waits out real grace periods and polls
 def test_a_machine_waits_while_the_last_trials_run_elsewhere(tmp_path: Path, monkeypatch, capsys):
     from imgclf.search import run_trials
 
@@ -158,6 +160,7 @@ def sleepers() -> list[int]:
     return [p.pid for p in psutil.process_iter(["cmdline"]) if "time.sleep(600)" in " ".join(p.info["cmdline"] or [])]
 
 
+@pytest.mark.slow  # waits out real grace periods and polls
 def test_a_lost_trial_is_failed_while_this_machine_trains_its_own(tmp_path: Path, monkeypatch):
     """A long trial of this tuner's does not keep a lost machine's trial running past the grace period."""
     from imgclf.search import run_trials
