@@ -12,6 +12,7 @@ from imgclf.errors import PipelineError
 from imgclf.experiments.dvc_command import dvc
 from imgclf.search.record import Settings
 from imgclf.search.trial_lines import WIDTH
+from imgclf.search.trial_run import git
 
 
 def refuse_uncommitted(project: Path, reports: Path) -> None:
@@ -32,7 +33,7 @@ def apply_best(best: str | None, project: Path, tiny_keys: list[str], settings: 
     until `dvc repro` makes the trial's own."""
     if not best:
         raise PipelineError("--apply: no trial has completed yet")
-    made_at, head = baseline_of(best, project), _git_out(["rev-parse", "HEAD"], project)
+    made_at, head = baseline_of(best, project), git(["rev-parse", "HEAD"], project)
     if made_at is None:
         raise PipelineError(f"--apply: {best} is not on this machine; `dvc exp pull origin {best}` first")
     if made_at != head:
@@ -61,7 +62,7 @@ def missing_outputs_of_stages_it_did_not_run(project: Path) -> list[str] | None:
     """The outputs missing from the workspace after `dvc exp apply`, when each belongs to a stage the trial did not
     run (its dvc.lock entry is HEAD's: plot, export, ...), so that `dvc repro` makes it from the trial's model;
     None when an output of the trial's own stages is missing (its data never reached this machine)."""
-    head = yaml.safe_load(_git_out(["show", "HEAD:dvc.lock"], project) or "{}").get("stages", {})
+    head = yaml.safe_load(git(["show", "HEAD:dvc.lock"], project) or "{}").get("stages", {})
     now = (yaml.safe_load((project / "dvc.lock").read_text()) or {}).get("stages", {})
     missing = []
     for name, stage in now.items():
@@ -75,17 +76,14 @@ def missing_outputs_of_stages_it_did_not_run(project: Path) -> list[str] | None:
 
 def baseline_of(experiment: str, project: Path) -> str | None:
     """The commit an experiment was made at (DVC keeps it as refs/exps/AB/CDEF.../NAME), or None where it is not."""
-    refs = _git_out(["for-each-ref", "--format=%(refname)", "refs/exps/"], project).split()
+    refs = git(["for-each-ref", "--format=%(refname)", "refs/exps/"], project).split()
     parts = [ref.split("/") for ref in refs if ref.rsplit("/", 1)[-1] == experiment]
     return parts[0][2] + parts[0][3] if parts else None
 
 
-def _git_out(args: list[str], project: Path) -> str:
-    return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True).stdout.strip()
-
-
 def changed_files(project: Path) -> dict[str, str]:
     """Files git sees changed or new in the workspace -> their status (` M`, `??`, ...)."""
+    # not trial_run.git: its output is stripped, and a status may begin with a space
     done = subprocess.run(["git", "status", "--porcelain", "-z"], cwd=project, capture_output=True, text=True)
     entries = [e for e in done.stdout.split("\0") if e]
     return {e[3:]: e[:2] for e in entries}

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from imgclf.errors import PipelineError
-from imgclf.search.storage import STUDY_DIR, Storage
+from imgclf.search.storage import STUDY_DIR
 from imgclf.search.study import counted, running
 from imgclf.search.trial_lines import best_line, trial_line
 from imgclf.search.trial_objective import Surplus, TrialObjective
@@ -25,14 +25,17 @@ POLL_S = 5.0  # while waiting for trials that run elsewhere
 
 
 @contextlib.contextmanager
-def failing_stale_trials(study, storage: Storage) -> Iterator[None]:
-    """A thread that fails stale trials every POLL_S until the block ends."""
+def failing_stale_trials(study) -> Iterator[None]:
+    """A thread that fails stale trials every POLL_S until the block ends (the study's storage queues their params
+    again)."""
+    from optuna.storages import fail_stale_trials
+
     done = threading.Event()
 
     def watch() -> None:
         while not done.wait(POLL_S):
             with contextlib.suppress(Exception):  # a database that blinks: the next look, or the loop, sees it
-                storage.fail_stale(study)
+                fail_stale_trials(study)
 
     watcher = threading.Thread(target=watch, name="stale-trials", daemon=True)
     watcher.start()
@@ -57,7 +60,7 @@ def run_trials(study, objective: TrialObjective) -> None:
     deadline = None if search.timeout_s is None else time.monotonic() + search.timeout_s
     waiting_for = 0
     try:
-        with failing_stale_trials(study, search.storage):
+        with failing_stale_trials(study):
             while len(failed) < FAILURES_IN_A_ROW:
                 done, elsewhere = counted(study), running(study)
                 budget = None if deadline is None else deadline - time.monotonic()

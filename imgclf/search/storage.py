@@ -73,12 +73,6 @@ class Storage:
         """The trial's state now, e.g. RUNNING or FAIL."""
         return self.optuna.get_trial(self.trial_id(study, number)).state.name
 
-    def fail_stale(self, study) -> None:
-        """Fails the trials whose heartbeat went silent for the grace period, and queues their params again."""
-        from optuna.storages import fail_stale_trials
-
-        fail_stale_trials(study)
-
     def fail_dead_local(self, study) -> list[int]:
         """Trials left running by a tuner on this machine that no longer runs (killed outright): failed now, without
         waiting for their heartbeat to go stale, and their params queued again."""

@@ -135,8 +135,8 @@ def last_error(log: Path) -> str:
 
 def experiment_commit(name: str, project: Path) -> str:
     """The commit DVC made for the experiment named `name` on HEAD."""
-    head = _git(["rev-parse", "HEAD"], project)
-    refs = _git(["for-each-ref", "--format=%(objectname) %(refname)", f"refs/exps/{head[:2]}/{head[2:]}"], project)
+    head = git(["rev-parse", "HEAD"], project)
+    refs = git(["for-each-ref", "--format=%(objectname) %(refname)", f"refs/exps/{head[:2]}/{head[2:]}"], project)
     for line in refs.splitlines():
         commit, ref = line.split(" ", 1)
         if ref.rsplit("/", 1)[-1] == name:
@@ -147,12 +147,12 @@ def experiment_commit(name: str, project: Path) -> str:
 def read_result(commit: str, project: Path, keeps_best_epoch: bool) -> TrialResult:
     """The experiment's figures, from its commit. The objective is the val accuracy of the weights the model keeps:
     the best epoch's where early stopping restores them, else the last epoch's."""
-    train = json.loads(_git(["show", f"{commit}:metrics/train.json"], project))
-    evaluation = json.loads(_git(["show", f"{commit}:metrics/eval.json"], project))
-    timing = json.loads(_git(["show", f"{commit}:metrics/timing.json"], project) or "{}")
+    train = json.loads(git(["show", f"{commit}:metrics/train.json"], project))
+    evaluation = json.loads(git(["show", f"{commit}:metrics/eval.json"], project))
+    timing = json.loads(git(["show", f"{commit}:metrics/timing.json"], project) or "{}")
     val = train["val_accuracy"]
     if keeps_best_epoch:
-        series = _git(["show", f"{commit}:{EVAL_SERIES}"], project).splitlines()[1:]
+        series = git(["show", f"{commit}:{EVAL_SERIES}"], project).splitlines()[1:]
         val = float(series[train["best_epoch"] - 1].split()[1])
     return TrialResult(
         commit,
@@ -161,7 +161,7 @@ def read_result(commit: str, project: Path, keeps_best_epoch: bool) -> TrialResu
         float(evaluation["test_loss"]),
         int(train["epochs_run"]),
         (timing.get("train") or {}).get("train_seconds"),
-        model_bytes(_git(["show", f"{commit}:dvc.lock"], project)),
+        model_bytes(git(["show", f"{commit}:dvc.lock"], project)),
     )
 
 
@@ -171,7 +171,8 @@ def model_bytes(lock_text: str) -> int | None:
     return next((int(o["size"]) for o in outs if o.get("path") == MODEL_OUT and "size" in o), None)
 
 
-def _git(args: list[str], project: Path) -> str:
+def git(args: list[str], project: Path) -> str:
+    """git's output, stripped; a failure is one line."""
     done = subprocess.run(["git", *args], cwd=project, capture_output=True, text=True)
     if done.returncode != 0:
         raise PipelineError(f"git {' '.join(args)}: {done.stderr.strip()}")

@@ -94,7 +94,7 @@ def check_space(committed: dict, shared: Overrides, space: Space, lab: str) -> N
 
 def main() -> None:
     args = arguments()
-    search = plan(args)
+    search, lab = plan(args)
     if args.apply:
         refuse_uncommitted(search.project, args.out)
     s = search
@@ -117,15 +117,14 @@ def main() -> None:
         with interrupts_passed_on(processes):
             seeded = rerun_with_seeds(top, list(range(first, first + args.seeds)), search, processes)
         print(verdict(seeded))
-    lab = find_lab(load_labs(), s.lab)
     folder = write_tune_report(study, lab, s.space, s.settings(), args.out, s.project, args.test_top, seeded)
     if args.apply:
         best = best_experiment(folder / "results.json")
         print("\n".join(apply_best(best, s.project, list(lab.tiny), s.settings())))
 
 
-def plan(args: argparse.Namespace) -> Search:
-    """The search the command line asks for, checked whole before the study is opened."""
+def plan(args: argparse.Namespace) -> tuple[Search, Lab]:
+    """The search the command line asks for, checked whole before the study is opened, and its lab."""
     project = Path(".")
     lab = find_lab(load_labs(), args.lab)
     extra = parse_set(args.set)
@@ -136,12 +135,13 @@ def plan(args: argparse.Namespace) -> Search:
     train = parse_params(apply(committed, shared), source=f"sweeps.yaml {lab.name}").train
     goal = parse_objective(args.objective)
     name = args.study or f"{lab.name}-tune{goal.study_suffix()}"
-    return Search(
+    search = Search(
         project, lab.name, name, Storage(storage_url(args.storage, name, project), args.grace), committed, shared,
         extra, space, args.trials, args.jobs, args.timeout, args.sampler, args.seed, pruner_for(goal, args.pruner),
         train.epochs, train.early_stopping.enabled and train.early_stopping.restore_best_weights, args.tiny, goal,
         args.push,
     )  # fmt: skip
+    return search, lab
 
 
 def same_setup(study, setup: dict) -> None:
