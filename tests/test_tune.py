@@ -16,13 +16,13 @@ from imgclf.experiments.exp_show import Result
 from imgclf.experiments.labs import load_labs, shared_overrides
 from imgclf.experiments.repeats import Group
 from imgclf.experiments.search_space import parse_space, sample, values_of
+from imgclf.search.checks import check_space
 from imgclf.search.link import TrialLink, trial_link
 from imgclf.search.objectives import Objective
 from imgclf.search.storage import Storage, redacted, storage_url, tuner
 from imgclf.search.study import make_pruner, make_sampler, open_study, requeue_interrupted
 from imgclf.search.trial_lines import WIDTH, trial_line
 from imgclf.search.trial_run import experiment_name, last_error
-from imgclf.search.tune import check_space
 from tests.helpers.project import REPO
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
@@ -40,6 +40,7 @@ COMMITTED = yaml.safe_load((REPO / "params.yaml").read_text())
         ({"train.lr": [0.1, 0.2]}, "search.train.lr: give {low, high} (with log: true or a step) or {choice: [...]}"),
         ({"train.epochs": {"low": 1, "high": 5, "step": 9}}, "search.train.epochs.step: must be above 0 and at most"),
         ({"train.batch_size": {"choice": [32, 32]}}, "search.train.batch_size.choice: lists a value twice"),
+        ({"train.epochs": {"low": 1, "high": 5, "step": 0.5}}, "train.epochs.step: an integer range takes a whole"),
     ],
 )
 def test_a_bad_range_is_one_line_naming_its_key(spec: dict, message: str):

@@ -66,6 +66,10 @@ def _range(key: str, spec: object, where: str) -> Range:
     step = spec.get("step")
     if step is not None and (step <= 0 or step > high - low):
         raise PipelineError(f"{where}.step: must be above 0 and at most high - low ({high - low}); got {step}")
+    whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
+    if whole and step is not None and not isinstance(step, int):
+        raise PipelineError(f"{where}.step: an integer range takes a whole step; got {step} (low: {float(low)} makes "
+                            "the range one of floats)")  # fmt: skip
     return Range(key, low=low, high=high, log=log, step=step)
 
 

@@ -22,13 +22,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from imgclf.cli import COMMAND, exit_on_error
-from imgclf.config.params import parse_params
 from imgclf.errors import PipelineError
-from imgclf.experiments.labs import Lab, Overrides, apply, committed_params, find_lab, load_labs, shared_overrides
+from imgclf.experiments.labs import Lab, committed_params, find_lab, load_labs, shared_overrides
 from imgclf.experiments.provenance import is_source
 from imgclf.experiments.search_space import Space
 from imgclf.experiments.sweep import parse_set
 from imgclf.search.apply import apply_best, refuse_uncommitted
+from imgclf.search.checks import (
+    check_lab_setup,
+    check_model,
+    check_out,
+    check_space,
+    check_study_name,
+    check_timeout,
+)
 from imgclf.search.objectives import ACCURACY, COSTS, parse_objective, pruner_for
 from imgclf.search.plan import Search
 from imgclf.search.record import ranked, trial_records
@@ -41,7 +48,7 @@ from imgclf.search.trial_objective import TrialObjective
 from imgclf.search.trial_run import TrialProcesses, remove_experiments
 
 
-def arguments() -> argparse.Namespace:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lab", help="a lab of sweeps.yaml with a search: space")
     parser.add_argument("--trials", type=int, default=20, help="trials the study should have in all (default 20)")
@@ -63,11 +70,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=1, help="then train the 2 best trials with K seeds each")
     parser.add_argument("--push", metavar="GIT_REMOTE", help="dvc exp push each completed trial there (and its data)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports/tune-LAB/ is written there")
-    args = parser.parse_args()
-    if min(args.trials, args.jobs, args.test_top, args.seeds, args.grace) < 1 or not (args.timeout or 1) > 0:
-        raise PipelineError(
-            "--trials, --jobs, --test-top, --seeds and --grace take 1 or more, --timeout a number of seconds above 0"
-        )
+    args = parser.parse_args(argv)
+    if min(args.trials, args.jobs, args.test_top, args.seeds, args.grace) < 1:
+        raise PipelineError("--trials, --jobs, --test-top, --seeds and --grace take 1 or more")
+    check_timeout(args.timeout)
+    check_out(args.out)
     return args
 
 
@@ -79,17 +86,6 @@ def searched(lab: Lab, tiny: bool, extra: dict) -> Space:
     if clash:
         raise PipelineError(f"-S {clash[0]}: lab {lab.name} searches this key; leave it out, or edit sweeps.yaml")
     return tuple(r for r in lab.search if not (tiny and r.key in lab.tiny))
-
-
-def check_space(committed: dict, shared: Overrides, space: Space, lab: str) -> None:
-    """Each end of each range (every choice) as params validation takes it, before any trial runs."""
-    for r in space:
-        for value in r.ends():
-            try:
-                parse_params(apply(committed, {**shared, r.key: value}), source="params")
-            except PipelineError as e:
-                reason = str(e).removeprefix("params: ")
-                raise PipelineError(f"sweeps.yaml: {lab}.search.{r.key}: {value!r} is refused: {reason}") from None
 
 
 def main() -> None:
@@ -131,10 +127,11 @@ def plan(args: argparse.Namespace) -> tuple[Search, Lab]:
     space = searched(lab, args.tiny, extra)
     committed = committed_params(project)
     shared = shared_overrides(lab, args.tiny, extra)
+    train = check_lab_setup(committed, shared, extra, lab.name)
+    check_model(space, train, lab.name)
     check_space(committed, shared, space, lab.name)
-    train = parse_params(apply(committed, shared), source=f"sweeps.yaml {lab.name}").train
     goal = parse_objective(args.objective)
-    name = args.study or f"{lab.name}-tune{goal.study_suffix()}"
+    name = check_study_name(args.study or f"{lab.name}-tune{goal.study_suffix()}")
     search = Search(
         project, lab.name, name, Storage(storage_url(args.storage, name, project), args.grace), committed, shared,
         extra, space, args.trials, args.jobs, args.timeout, args.sampler, args.seed, pruner_for(goal, args.pruner),
