@@ -62,3 +62,10 @@ def test_an_unknown_set_key_is_blamed_on_set_not_on_the_space():
 def test_another_model_than_the_space_searches_is_refused():
     said = refusal(["mnist_mlp", "-S", "train.model=cnn"])
     assert said.startswith("train.model is cnn, but lab mnist_mlp searches train.mlp.hidden_units, which only the mlp")
+
+
+def test_jobs_are_bounded_by_the_machine_s_cores():
+    cores = os.cpu_count()
+    assert refusal(["mnist_mlp", "--jobs", str(cores + 1)]) == (
+        f"--jobs {cores + 1}: at most {cores} here, one trial per core of this machine; give --jobs {cores}"
+    )

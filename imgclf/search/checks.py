@@ -31,6 +31,16 @@ def check_timeout(timeout_s: float | None) -> None:
         raise PipelineError(f"--timeout {timeout_s}: give a number of seconds above 0, e.g. --timeout 3600")
 
 
+def check_jobs(jobs: int, cores: int | None = None) -> None:
+    """Trials at once on this machine: each trains with every core (and the one GPU), so more than the cores only
+    slows each down; their DVC commands take the repository in turn (trial_run.run_experiment)."""
+    cores = cores or os.cpu_count() or 1
+    if jobs > cores:
+        raise PipelineError(
+            f"--jobs {jobs}: at most {cores} here, one trial per core of this machine; give --jobs {cores}"
+        )
+
+
 def check_out(out: Path) -> None:
     """--out is a folder the report can be written in: neither it nor a folder above it is a file."""
     for path in (out, *out.parents):

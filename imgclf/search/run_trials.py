@@ -78,7 +78,7 @@ def run_trials(study, objective: TrialObjective) -> None:
                     objective, n_trials=min(left, search.jobs), timeout=budget, n_jobs=search.jobs,
                     catch=(TrialFailed, Surplus), callbacks=[report],
                 )  # fmt: skip
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # TrialInterrupted too
         raise PipelineError(
             f"interrupted with {counted(study)} of {search.trials} trials done; "
             "run the same command to go on (interrupted trials run again)"

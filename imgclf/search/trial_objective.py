@@ -47,6 +47,9 @@ class TrialObjective:
             check(s.committed, [run])
             link = TrialLink(s.storage.url, s.study, trial.number, s.pruner, s.epochs, ACCURACY, *tuner())
             run_experiment(run, s.committed, link, s.project, log, self.processes)
+        except KeyboardInterrupt:  # Ctrl-C in this thread, or TrialInterrupted from any
+            trial.set_user_attr("interrupted", True)
+            raise
         except (TrialFailed, PipelineError) as e:
             if "pruned_at_epoch" in attrs_now(trial):
                 import optuna
@@ -54,9 +57,6 @@ class TrialObjective:
                 raise optuna.TrialPruned() from None
             trial.set_user_attr("error", str(e))
             raise TrialFailed(str(e)) from None
-        except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
-            raise
         result = read_result(experiment_commit(run.name, s.project), s.project, s.keeps_best)
         for key, value in vars(result).items():
             trial.set_user_attr(key, value)

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from imgclf.errors import PipelineError
-from imgclf.experiments.dvc_command import dvc
+from imgclf.experiments.dvc_command import busy_pause, dvc, is_busy
 from imgclf.experiments.labs import Experiment, pinned, set_param_args
 from imgclf.search.link import TrialLink
 
@@ -28,6 +28,11 @@ EVAL_SERIES = "dvclive/plots/metrics/eval/accuracy.tsv"  # val_accuracy per epoc
 
 class TrialFailed(Exception):
     """A trial's experiment did not complete (its reason is the last error line of its log)."""
+
+
+class TrialInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the trial's experiment, in whichever thread it ran: it stops the study as Ctrl-C
+    does, and its params run again when the study goes on."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,16 @@ class TrialProcesses:
     def __init__(self) -> None:
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
+        self.interrupted = threading.Event()  # set by interrupt_all: no trial starts after it
 
     def run(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> int:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as out:
             guarded = [sys.executable, "-m", "imgclf.search.guard", str(os.getpid()), "--", *command]
-            process = subprocess.Popen(guarded, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
             with self._lock:
+                if self.interrupted.is_set():
+                    raise TrialInterrupted("interrupted before it started")
+                process = subprocess.Popen(guarded, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
                 self._running.add(process)
             try:
                 return process.wait()
@@ -72,6 +80,7 @@ class TrialProcesses:
 
     def interrupt_all(self) -> None:
         with self._lock:
+            self.interrupted.set()
             running = list(self._running)
         for process in running:
             with contextlib.suppress(ProcessLookupError):
@@ -91,13 +100,20 @@ def _interrupt(process: subprocess.Popen, patience_s: float = 120) -> None:
 def run_experiment(
     run: Experiment, committed: dict, link: TrialLink | None, project: Path, log: Path, processes: TrialProcesses
 ) -> None:
-    """`dvc exp run --temp` of the trial, its output into `log`; without `link`, an experiment no study prunes."""
+    """`dvc exp run --temp` of the trial, its output into `log`; without `link`, an experiment no study prunes.
+    While another DVC command holds the repository (a parallel trial starting, a user's `dvc exp run`), DVC refuses
+    to start and runs nothing: the trial waits its turn (dvc_command.busy_pause)."""
     command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", run.name]
     command += [*set_param_args(pinned(committed, run)), TARGET]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the stages' `python`: ours
     env = {**os.environ, "PATH": path, **(link.env() if link else {})}
-    if processes.run(command, project, env, log) != 0:
-        raise TrialFailed(last_error(log))
+    waited_since = None
+    while processes.run(command, project, env, log) != 0:
+        if processes.interrupted.is_set():
+            raise TrialInterrupted(last_error(log))
+        if not is_busy(log.read_text(errors="replace")) or not busy_pause(waited_since, run.name):
+            raise TrialFailed(last_error(log))
+        waited_since = waited_since or time.monotonic()
 
 
 def remove_experiments(study: str, project: Path) -> int:

@@ -29,6 +29,7 @@ from imgclf.experiments.search_space import Space
 from imgclf.experiments.sweep import parse_set
 from imgclf.search.apply import apply_best, refuse_uncommitted
 from imgclf.search.checks import (
+    check_jobs,
     check_lab_setup,
     check_model,
     check_out,
@@ -74,6 +75,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     if min(args.trials, args.jobs, args.test_top, args.seeds, args.grace) < 1:
         raise PipelineError("--trials, --jobs, --test-top, --seeds and --grace take 1 or more")
     check_timeout(args.timeout)
+    check_jobs(args.jobs)
     check_out(args.out)
     return args
 
