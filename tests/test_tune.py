@@ -292,17 +292,6 @@ def test_applying_a_tiny_or_set_studys_best_says_the_workspace_now_keeps_that_se
     assert said.endswith("`dvc repro` trains with them")
 
 
-def test_a_study_goes_on_only_with_the_setup_it_began_with():
-    from imgclf.search.tune import same_setup
-
-    study = optuna.create_study()
-    same_setup(study, {"lab": "mnist_mlp", "tiny": False, "-S": {}})
-    same_setup(study, {"lab": "mnist_mlp", "tiny": False, "-S": {}})
-    with pytest.raises(PipelineError) as refused:
-        same_setup(study, {"lab": "mnist_mlp", "tiny": True, "-S": {}})
-    assert str(refused.value).endswith("give those, or name another --study")
-
-
 def test_trials_that_keep_failing_stop_the_study_with_the_reason(tmp_path: Path):
     from imgclf.search.run_trials import run_trials
     from imgclf.search.trial_run import TrialFailed

@@ -28,6 +28,7 @@ class Settings:
     tiny: bool
     overrides: dict = field(default_factory=dict)  # -S
     objective: str = "val_accuracy"  # or val_accuracy,COST: two objectives (imgclf/search/objectives.py)
+    code_dirty: bool = False  # the trials ran uncommitted changes to the code DVC tracks (search/setup.py)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def study_partial_reason(settings: Settings, records: list[TrialRecord]) -> str 
     unfinished = f"{counted} of its {settings.trials} trials done" if counted < settings.trials else None
     key = other_setting({}, settings.overrides, seeds_vary=False)
     other = "--tiny: a tiny sample" if settings.tiny else f"-S {key}: not the lab's setup" if key else None
+    other = "uncommitted code" if settings.code_dirty else other
     return partial_reason_of(unfinished, other or (None if ranked(records) else "no trial completed"))
 
 

@@ -4,6 +4,7 @@ the top 10 trials by validation), results.json, and its plots (plots.py). It is 
 goes to reports/partial/tune-LAB/, which git ignores."""
 
 import json
+import re
 import statistics
 from dataclasses import asdict
 from pathlib import Path
@@ -88,6 +89,13 @@ def tune_markdown(
         ],
         [made_line(source, no_commit="no completed trial")],
     ]
+    part = re.fullmatch(r"(.+)-part(\d+)", settings.study)
+    if part:
+        blocks.append([f"Part {part[2]} of study `{part[1]}`: begun with `--new-part` when the setup changed; the "
+                       "earlier parts' trials ran another setup and are reported apart."])  # fmt: skip
+    if settings.code_dirty:
+        blocks.append(["**Uncommitted code.** Its trials ran changes to the code DVC tracks that no commit holds: "
+                       "commit them and run the study again for numbers others can reproduce."])  # fmt: skip
     if settings.tiny or settings.overrides:
         sets = [f"`{k}={shown_value(v)}`" for k, v in settings.overrides.items()]
         blocks.append(["Beyond the lab's base: " + ", ".join((["`--tiny`"] if settings.tiny else []) + sets)])

@@ -4,6 +4,9 @@ winner's validation accuracy beats the runner-up's beyond the seeds' noise, by t
 
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.labs import SEED_KEY, Experiment
@@ -11,7 +14,7 @@ from imgclf.experiments.repeats import means_within_noise, sample_std
 from imgclf.search.plan import Search
 from imgclf.search.record import TrialRecord
 from imgclf.search.storage import STUDY_DIR
-from imgclf.search.trial_run import TrialProcesses, experiment_commit, read_result, run_experiment
+from imgclf.search.trial_run import TrialProcesses, experiment_commit, git, read_result, run_experiment
 
 
 @dataclass(frozen=True)
@@ -45,15 +48,20 @@ def rerun_with_seeds(
         val, test = [], []
         for seed in seeds:
             name = f"{record.experiment}-seed{seed}"
-            run = Experiment(name, {**search.shared, **record.params, SEED_KEY: seed}, {SEED_KEY: seed})
+            run = Experiment(name, {SEED_KEY: seed}, {SEED_KEY: seed})
             log = project / STUDY_DIR / search.study / f"{name}.log"
-            run_experiment(run, search.committed, None, project, log, processes)
+            run_experiment(run, trial_params(record, project), None, project, log, processes)
             result = read_result(experiment_commit(name, project), project, search.keeps_best)
             val.append(result.val_accuracy)
             test.append(result.test_accuracy)
             print(f"      {name}: val {result.val_accuracy:.2%}", flush=True)
         found.append(Seeded(record.experiment, tuple(seeds), tuple(val), tuple(test)))
     return found
+
+
+def trial_params(record: TrialRecord, project: Path) -> dict:
+    """The params.yaml the trial's experiment ran with: a re-run with another seed changes that seed alone."""
+    return yaml.safe_load(git(["show", f"{record.commit}:params.yaml"], project))
 
 
 def verdict(seeded: list[Seeded]) -> str:

@@ -3,11 +3,13 @@
 from dataclasses import dataclass
 
 from imgclf.errors import PipelineError
+from imgclf.experiments.exp_show import data_md5_of, lock_at
 from imgclf.experiments.labs import Experiment, check
 from imgclf.experiments.search_space import sample
 from imgclf.search.link import TrialLink
 from imgclf.search.objectives import ACCURACY
 from imgclf.search.plan import Search
+from imgclf.search.setup import data_check
 from imgclf.search.storage import STUDY_DIR, owner, tuner
 from imgclf.search.study import is_surplus
 from imgclf.search.trial_run import (
@@ -17,6 +19,7 @@ from imgclf.search.trial_run import (
     experiment_name,
     push_experiment,
     read_result,
+    remove_experiments,
     run_experiment,
 )
 
@@ -58,6 +61,11 @@ class TrialObjective:
             trial.set_user_attr("error", str(e))
             raise TrialFailed(str(e)) from None
         result = read_result(experiment_commit(run.name, s.project), s.project, s.keeps_best)
+        other_data = data_check(trial.study, data_md5_of(lock_at(s.project)(result.commit)))
+        if other_data:
+            remove_experiments(run.name, s.project, exact=True)
+            trial.set_user_attr("error", other_data)
+            raise PipelineError(f"trial {trial.number}: {other_data}; a study is one data set: name another --study")
         for key, value in vars(result).items():
             trial.set_user_attr(key, value)
         if s.push:

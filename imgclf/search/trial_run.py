@@ -116,13 +116,11 @@ def run_experiment(
         waited_since = waited_since or time.monotonic()
 
 
-def remove_experiments(study: str, project: Path) -> int:
-    """Removes HEAD's experiments named STUDY-NNNN (an earlier study's of that name); returns how many."""
-    names = [
-        n
-        for n in dvc("exp", "ls", "--name-only", cwd=project).split()
-        if re.fullmatch(rf"{re.escape(study)}-\d{{4,}}", n)
-    ]
+def remove_experiments(study: str, project: Path, exact: bool = False) -> int:
+    """Removes HEAD's experiments named STUDY-NNNN (an earlier study's of that name), or with `exact` the one named
+    STUDY; returns how many."""
+    pattern = re.escape(study) if exact else rf"{re.escape(study)}-\d{{4,}}"
+    names = [n for n in dvc("exp", "ls", "--name-only", cwd=project).split() if re.fullmatch(pattern, n)]
     if names:
         dvc("exp", "remove", *names, cwd=project)
     return len(names)

@@ -15,7 +15,7 @@ trial leaves no experiment. Running the command again continues the study until 
 
 import argparse
 import contextlib
-import json
+import dataclasses
 import signal
 import time
 from collections.abc import Iterator
@@ -24,7 +24,6 @@ from pathlib import Path
 from imgclf.cli import COMMAND, exit_on_error
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, committed_params, find_lab, load_labs, shared_overrides
-from imgclf.experiments.provenance import is_source
 from imgclf.experiments.search_space import Space
 from imgclf.experiments.sweep import parse_set
 from imgclf.search.apply import apply_best, refuse_uncommitted
@@ -43,6 +42,7 @@ from imgclf.search.record import ranked, trial_records
 from imgclf.search.report import best_experiment, write_tune_report
 from imgclf.search.run_trials import run_trials
 from imgclf.search.seeds import rerun_with_seeds, verdict
+from imgclf.search.setup import open_part, study_setup
 from imgclf.search.storage import GRACE_S, Storage, redacted, storage_url
 from imgclf.search.study import PRUNERS, SAMPLERS, counted, make_pruner, make_sampler, open_study, requeue_interrupted
 from imgclf.search.trial_objective import TrialObjective
@@ -59,6 +59,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--storage", help="a database URL (default: sqlite .tune/STUDY.db in the repository)")
     parser.add_argument("--grace", type=int, default=GRACE_S, metavar="SECONDS", help="a trial silent this long (its "
                         f"machine lost) is failed and its params run again (default {GRACE_S})")  # fmt: skip
+    parser.add_argument("--new-part", action="store_true", help="go on with a study whose setup (space, base, -S, "
+                        "code) changed, as a new part of it: STUDY-partN, reported apart")  # fmt: skip
     parser.add_argument("--seed", type=int, help="the sampler's seed")
     parser.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="default tpe")
     parser.add_argument("--pruner", choices=PRUNERS, help="default median (none with two objectives)")
@@ -96,13 +98,21 @@ def main() -> None:
     if args.apply:
         refuse_uncommitted(search.project, args.out)
     s = search
-    study = open_study(s.storage, s.study, make_pruner(s.pruner, s.epochs), s.objective.directions)
+    pruner = make_pruner(s.pruner, s.epochs)
+    setup = study_setup(s)
+    first = open_study(s.storage, s.study, pruner, s.objective.directions)
+    study, changed = open_part(
+        first, setup, args.new_part, lambda n: open_study(s.storage, n, pruner, first.directions)
+    )
+    if study is not first:
+        s = search = dataclasses.replace(s, study=study.study_name)
+    if changed:
+        print(f"study {first.study_name}: part {s.study} begins, its setup changed: {'; '.join(changed)}")
     study.sampler = make_sampler(s.sampler, s.seed, len(study.trials))
-    setup = {"lab": s.lab, "tiny": s.tiny, "-S": {k: v for k, v in s.overrides.items() if not is_source(k)}}
-    same_setup(study, {**setup, **({"objective": s.objective.text} if s.objective.multi else {})})
     prepare(study, s)
+    dirty = " (uncommitted changes to the code DVC tracks run in every trial)" if setup["dirty"] else ""
     print(f"study {s.study} in {redacted(s.storage.url)}: {counted(study)} of {s.trials} trials done; {s.sampler} "
-          f"sampler, {s.pruner} pruner, objective {s.objective.text}")  # fmt: skip
+          f"sampler, {s.pruner} pruner, objective {s.objective.text}{dirty}")  # fmt: skip
     processes = TrialProcesses()
     started = time.monotonic()
     with interrupts_passed_on(processes):
@@ -115,10 +125,11 @@ def main() -> None:
         with interrupts_passed_on(processes):
             seeded = rerun_with_seeds(top, list(range(first, first + args.seeds)), search, processes)
         print(verdict(seeded))
-    folder = write_tune_report(study, lab, s.space, s.settings(), args.out, s.project, args.test_top, seeded)
+    settings = dataclasses.replace(s.settings(), code_dirty=setup["dirty"])
+    folder = write_tune_report(study, lab, s.space, settings, args.out, s.project, args.test_top, seeded)
     if args.apply:
         best = best_experiment(folder / "results.json")
-        print("\n".join(apply_best(best, s.project, list(lab.tiny), s.settings())))
+        print("\n".join(apply_best(best, s.project, list(lab.tiny), settings)))
 
 
 def plan(args: argparse.Namespace) -> tuple[Search, Lab]:
@@ -141,18 +152,6 @@ def plan(args: argparse.Namespace) -> tuple[Search, Lab]:
         args.push,
     )  # fmt: skip
     return search, lab
-
-
-def same_setup(study, setup: dict) -> None:
-    """A study goes on only with the lab, sample and -S it began with (data sources may differ by machine)."""
-    began = study.user_attrs.get("setup")
-    if began is None:
-        study.set_user_attr("setup", setup)
-    elif began != setup:
-        raise PipelineError(
-            f"study {study.study_name} began with {json.dumps(began)}, not {json.dumps(setup)}; "
-            "give those, or name another --study"
-        )
 
 
 def prepare(study, search: Search) -> None:
