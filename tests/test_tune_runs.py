@@ -158,3 +158,26 @@ def test_a_study_of_experiments_pruned_interrupted_and_resumed(project: Path):
         run(["bash", "-c", command.strip()], project)
     assert run(["git", "status", "--porcelain"], project).stdout == "", "the workspace is HEAD's again"
     assert run(["dvc", "status", "--json"], project).stdout == dvc_status
+
+
+def test_ctrl_c_while_applying_finishes_the_apply_and_leaves_the_branch_checked_out(project: Path):
+    """Ctrl-C from the terminal (to the whole process group) as DVC starts applying, and a moment into it."""
+    branch = run(["git", "symbolic-ref", "HEAD"], project).stdout
+    for delay in (0.0, 0.6):
+        tuner = subprocess.Popen([*TUNE, "--apply", "--out", str(project.parent / "elsewhere")], cwd=project,
+                                 env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not any(" exp apply " in p for p in processes_in(project)):
+            assert tuner.poll() is None and time.monotonic() < deadline, tuner.stdout.read()
+            time.sleep(0.02)
+        time.sleep(delay)
+        os.killpg(tuner.pid, signal.SIGINT)
+        said = tuner.communicate(timeout=120)[0]
+        assert tuner.returncode == 0, said
+        assert ": it finishes first (a few seconds); then undo it as below if you wish" in said
+        assert run(["git", "symbolic-ref", "HEAD"], project).stdout == branch, "HEAD is on its branch"
+        undo = said.split("to go back to HEAD (params, dvc.lock, metrics, model):\n", 1)[1].splitlines()
+        for command in undo:
+            run(["bash", "-c", command.strip()], project)
+        assert run(["git", "status", "--porcelain"], project).stdout == "", "the undo takes back the whole apply"

@@ -16,10 +16,14 @@ BUSY_WAIT_S = 900  # the longest a command waits for another DVC command on the 
 BUSY_PAUSE_S = 5.0  # between its tries
 
 
-def dvc(*args: str, cwd: Path = Path(".")) -> str:
+def dvc(*args: str, cwd: Path = Path("."), own_session: bool = False) -> str:
+    """DVC's output; `own_session`: in a session of its own, where the terminal's Ctrl-C does not reach it (a
+    command that must not stop halfway, such as `dvc exp apply`, whose caller holds Ctrl-C until it ends)."""
     waited_since = None
     while True:
-        result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, start_new_session=own_session
+        )
         if result.returncode == 0:
             return result.stdout
         message = (result.stderr.strip() or result.stdout.strip()).splitlines()

@@ -1,9 +1,12 @@
 """`imgclf tune --apply`: the study's best trial into the workspace with `dvc exp apply`, and the commands that
 take the workspace back to HEAD afterwards (params, dvc.lock, metrics, DVCLive log and the model)."""
 
+import contextlib
 import shlex
+import signal
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -44,7 +47,8 @@ def apply_best(best: str | None, project: Path, tiny_keys: list[str], settings: 
     before = changed_files(project)  # this run's report, when the study is complete
     not_made = []
     try:
-        dvc("exp", "apply", best, cwd=project)
+        with interrupts_held(f"applying {best}"):
+            dvc("exp", "apply", best, cwd=project, own_session=True)
     except PipelineError as e:
         not_made = missing_outputs_of_stages_it_did_not_run(project)
         if "missing-files" not in str(e) or not_made is None:
@@ -56,6 +60,26 @@ def apply_best(best: str | None, project: Path, tiny_keys: list[str], settings: 
     if not_made:
         lines.append(f"  not made by the trial, nor in any cache here: {', '.join(not_made)}; `dvc repro` makes them")
     return lines + undo_lines(applied)
+
+
+@contextlib.contextmanager
+def interrupts_held(doing: str) -> Iterator[None]:
+    """Ctrl-C and SIGTERM are held while the block runs: `dvc exp apply` stopped halfway leaves HEAD detached on
+    the experiment's commit. It is the command's last step, so the command then ends as if uninterrupted, with
+    the undo of what it applied."""
+    came: list[int] = []
+
+    def hold(signum, frame) -> None:
+        if not came:
+            print(f"{doing}: it finishes first (a few seconds); then undo it as below if you wish", flush=True)
+        came.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def missing_outputs_of_stages_it_did_not_run(project: Path) -> list[str] | None:

@@ -26,18 +26,31 @@ def _tools():
 
 
 def start(folder: Path) -> str:
-    """Creates the server's data in `folder` (once), starts it on a free port of 127.0.0.1; returns its URL."""
+    """Creates the server's data in `folder` (once), starts it on 127.0.0.1 (the port of its last start where it is
+    free, so a restarted server keeps its URL); returns its URL."""
     get_server, pg_ctl = _tools()
     data = folder.resolve() / "data"
     user = get_server(data, cleanup_mode=None).system_user  # initdb on first use, then a socket-only server
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port(folder / "url")
     pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {port} -k {data}", "-l", str(data / "log"), "start"], pgdata=data, user=user)
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     (folder / "url").write_text(url + "\n")
     return url
+
+
+def free_port(url_file: Path) -> int:
+    """The port of the server's last start (its URL stays the studies' --storage), or a free one if that is taken."""
+    earlier = url_file.read_text().strip().rsplit(":", 1)[-1].split("/")[0] if url_file.exists() else "0"
+    for port in (int(earlier) if earlier.isdigit() else 0, 0):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as PostgreSQL binds: past closed connections
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise PipelineError("no free port on 127.0.0.1")
 
 
 def stop(folder: Path) -> None:

@@ -13,7 +13,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from imgclf.cli import COMMAND
 from imgclf.errors import PipelineError
+from imgclf.search.steady_storage import file_lost, gone_line, sqlite_path
 from imgclf.search.storage import STUDY_DIR
 from imgclf.search.study import counted, running
 from imgclf.search.trial_lines import best_line, trial_line
@@ -62,6 +64,8 @@ def run_trials(study, objective: TrialObjective) -> None:
     try:
         with failing_stale_trials(study):
             while len(failed) < FAILURES_IN_A_ROW:
+                if file_lost(search.storage.url, search.storage.opened):  # SQLite would write on into a deleted
+                    raise PipelineError(gone_line(sqlite_path(search.storage.url), COMMAND))  # file, unseen
                 done, elsewhere = counted(study), running(study)
                 budget = None if deadline is None else deadline - time.monotonic()
                 if done >= search.trials or (budget is not None and budget <= 0):

@@ -5,6 +5,7 @@ database Optuna takes, such as a PostgreSQL server that several machines share. 
 (Optuna's heartbeat) every quarter of the grace period; a trial silent for the whole grace period is stale, and the
 first tuner that looks fails it and queues its params to run again (Optuna's RetryHeartbeatStaleTrialCallback)."""
 
+import itertools
 import os
 import socket
 import time
@@ -47,14 +48,17 @@ def redacted(url: str) -> str:
 
 @dataclass
 class Storage:
-    """Optuna's storage at `url`, and the callback that queues a stale trial's params again."""
+    """Optuna's storage at `url` (steady through a server that blinks: steady_storage.py), and the callback that
+    queues a stale trial's params again."""
 
     url: str
     grace_s: int | None = None  # None: no heartbeat (a trial's train stage, which only reads and reports)
 
     def __post_init__(self) -> None:
         from optuna.exceptions import ExperimentalWarning
-        from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        from imgclf.search.steady_storage import SteadyRDBStorage, file_identity
 
         warnings.filterwarnings("ignore", category=ExperimentalWarning)  # heartbeats: experimental since Optuna 2.9
         # SQLite waits up to a minute for its lock (a trial writes once an epoch, beside the tuner's heartbeat)
@@ -64,7 +68,8 @@ class Storage:
         if self.grace_s is not None:
             beat = {"heartbeat_interval": max(1, self.grace_s // 4), "grace_period": self.grace_s,
                     "heartbeat_stale_trial_callback": self.retry}  # fmt: skip
-        self.optuna = connected(lambda: RDBStorage(self.url, engine_kwargs=engine, **beat), self.url)
+        self.optuna = connected(lambda: SteadyRDBStorage(self.url, engine_kwargs=engine, **beat), self.url)
+        self.opened = file_identity(self.url)  # a SQLite file's, to tell when it is deleted or replaced
 
     def trial_id(self, study: str, number: int) -> int:
         return self.optuna.get_trial_id_from_study_id_trial_number(self.optuna.get_study_id_from_name(study), number)
@@ -119,16 +124,21 @@ def said(trial, why: str) -> None:
 
 def connected(connect: Callable[[], T], url: str, tries: int = 5) -> T:
     """`connect()`, retried while machines that start together on a new database race to create Optuna's tables
-    (the losers see a duplicate key, and find them made on a retry); any other error is one line."""
-    for attempt in range(tries):
+    (the losers see a duplicate key, and find them made on a retry), and while a server that blinks is out of reach
+    (up to steady_storage.BLIP_S); any other error is one line."""
+    from imgclf.search import steady_storage
+
+    began = time.monotonic()
+    for attempt in itertools.count():
         try:
             return connect()
         except Exception as e:  # a server that does not answer, a file that is no database
-            racing = "duplicate key" in str(e).lower() or "already exists" in str(e)
-            if attempt == tries - 1 or not racing:
+            racing = attempt < tries - 1 and ("duplicate key" in str(e).lower() or "already exists" in str(e))
+            blinking = steady_storage.is_blink(e) and time.monotonic() - began < steady_storage.BLIP_S
+            if not (racing or blinking):
                 reason = str(e).splitlines()[0]
                 raise PipelineError(f"--storage {redacted(url)}: cannot open the study: {reason}") from None
-            time.sleep(1 + attempt)
+            time.sleep(1 + attempt if racing else 1)
     raise AssertionError("unreachable")
 
 

@@ -43,6 +43,7 @@ from imgclf.search.report import best_experiment, write_tune_report
 from imgclf.search.run_trials import run_trials
 from imgclf.search.seeds import rerun_with_seeds, verdict
 from imgclf.search.setup import open_part, study_setup
+from imgclf.search.steady_storage import storage_faults_as_lines
 from imgclf.search.storage import GRACE_S, Storage, redacted, storage_url
 from imgclf.search.study import PRUNERS, SAMPLERS, counted, make_pruner, make_sampler, open_study, requeue_interrupted
 from imgclf.search.trial_objective import TrialObjective
@@ -95,6 +96,13 @@ def searched(lab: Lab, tiny: bool, extra: dict) -> Space:
 def main() -> None:
     args = arguments()
     search, lab = plan(args)
+    storage = search.storage
+    with storage_faults_as_lines(storage.url, redacted(storage.url), COMMAND, storage.opened):
+        tune(args, search, lab)
+
+
+def tune(args: argparse.Namespace, search: Search, lab: Lab) -> None:
+    """The study's trials, then --seeds, the report and --apply."""
     if args.apply:
         refuse_uncommitted(search.project, args.out)
     s = search
