@@ -13,7 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.helpers.project import TUNE_CHECK_LAB, copy_repo, processes_in, project_env, run
+from tests.helpers.project import processes_in, project_env, run, tune_project
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
@@ -31,13 +31,7 @@ with repo.lock:  # as a user's own `dvc exp run` holds it
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    copy_repo(tmp_path)
-    with open(tmp_path / "sweeps.yaml", "a") as f:
-        f.write(TUNE_CHECK_LAB)
-    run(["git", "init", "-q"], tmp_path)
-    run(["git", "add", "-A"], tmp_path)
-    run(["git", "commit", "-qm", "baseline"], tmp_path)
-    return tmp_path
+    return tune_project(tmp_path)
 
 
 def test_parallel_trials_wait_for_the_repository_and_ctrl_c_leaves_them_to_run_again(project: Path):

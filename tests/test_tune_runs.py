@@ -15,7 +15,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tests.helpers.project import TUNE_CHECK_LAB, copy_repo, processes_in, project_env, run
+from tests.helpers.project import processes_in, project_env, run, tune_project
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` leaves it out
 
@@ -37,18 +37,7 @@ def other_project(tmp_path_factory) -> Path:
 
 
 def new_project(tmp_path_factory, built: bool = False) -> Path:
-    project = tmp_path_factory.mktemp("tune")
-    copy_repo(project)
-    with open(project / "sweeps.yaml", "a") as f:
-        f.write(TUNE_CHECK_LAB)
-    run(["git", "init", "-q"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "baseline"], project)
-    if built:
-        run(["dvc", "repro", "--quiet"], project)
-        run(["git", "add", "-A"], project)
-        run(["git", "commit", "-qm", "its results", "--allow-empty"], project)  # empty where dvc.lock was current
-    return project
+    return tune_project(tmp_path_factory.mktemp("tune"), built)
 
 
 def interrupted_during_the_fourth_trial(project: Path) -> str:

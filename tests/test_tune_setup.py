@@ -83,3 +83,11 @@ def test_a_trial_on_other_data_is_named_with_what_moved():
     assert data_check(study, {"data/split/train": "c", "data/split/test": "b"}) == (
         "it trained on other data than the study's first trials (data/split/train changed)"
     )
+
+
+def test_an_experiment_s_params_are_matched_against_the_trial_s_as_yaml_reads_them_back():
+    from imgclf.search.trial_objective import same_value
+
+    assert same_value("1e-07", 1e-07) and same_value(1.0e-7, 1e-07) and same_value([800, 500], [800, 500])
+    assert not same_value(0.01, 0.02) and not same_value(None, 3) and not same_value([800], [800, 500])
+    assert not same_value("relu", "tanh")

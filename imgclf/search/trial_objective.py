@@ -2,9 +2,11 @@
 
 from dataclasses import dataclass
 
+import yaml
+
 from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import data_md5_of, lock_at
-from imgclf.experiments.labs import Experiment, check
+from imgclf.experiments.labs import Experiment, check, flatten
 from imgclf.experiments.search_space import sample
 from imgclf.search.link import TrialLink
 from imgclf.search.objectives import ACCURACY
@@ -17,6 +19,7 @@ from imgclf.search.trial_run import (
     TrialProcesses,
     experiment_commit,
     experiment_name,
+    git,
     push_experiment,
     read_result,
     remove_experiments,
@@ -61,11 +64,7 @@ class TrialObjective:
             trial.set_user_attr("error", str(e))
             raise TrialFailed(str(e)) from None
         result = read_result(experiment_commit(run.name, s.project), s.project, s.keeps_best)
-        other_data = data_check(trial.study, data_md5_of(lock_at(s.project)(result.commit)))
-        if other_data:
-            remove_experiments(run.name, s.project, exact=True)
-            trial.set_user_attr("error", other_data)
-            raise PipelineError(f"trial {trial.number}: {other_data}; a study is one data set: name another --study")
+        self.check_experiment(trial, run, result.commit)
         for key, value in vars(result).items():
             trial.set_user_attr(key, value)
         if s.push:
@@ -73,6 +72,34 @@ class TrialObjective:
         if not s.objective.multi:
             return result.val_accuracy
         return result.val_accuracy, cost_of(trial, s.objective.cost, getattr(result, s.objective.cost))
+
+    def check_experiment(self, trial, run: Experiment, commit: str) -> None:
+        """The experiment DVC kept ran the trial's params on the study's data; else it is removed and the trial
+        fails (params DVC mixed up are queued again; other data stops the study: it is another study)."""
+        project = self.search.project
+        ran = flatten(yaml.safe_load(git(["show", f"{commit}:params.yaml"], project)) or {})
+        mixed = sorted(k for k, v in run.point.items() if not same_value(ran.get(k), v))
+        other_data = data_check(trial.study, data_md5_of(lock_at(project)(commit)))
+        if not (mixed or other_data):
+            return
+        remove_experiments(run.name, project, exact=True)
+        if other_data:
+            trial.set_user_attr("error", other_data)
+            raise PipelineError(f"trial {trial.number}: {other_data}; a study is one data set: name another --study")
+        error = f"DVC's experiment ran other params than the trial's ({', '.join(mixed)}); they run again"
+        trial.set_user_attr("error", error)
+        trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+        raise TrialFailed(error)
+
+
+def same_value(written: object, sampled: object) -> bool:
+    """A params.yaml value as read back against the sampled one: YAML 1.1 reads `1e-07` as text."""
+    if isinstance(written, list) and isinstance(sampled, list):
+        return len(written) == len(sampled) and all(map(same_value, written, sampled))
+    try:
+        return written == sampled or float(written) == float(sampled)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def attrs_now(trial) -> dict:

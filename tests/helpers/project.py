@@ -47,6 +47,22 @@ def copy_repo(target: Path) -> None:
             shutil.copy2(REPO / name, target / name)
 
 
+def tune_project(folder: Path, built: bool = False) -> Path:
+    """A fresh repository of this project's files with the tune_check lab, committed; `built`: its committed
+    pipeline has run, as after `make repro`."""
+    copy_repo(folder)
+    with open(folder / "sweeps.yaml", "a") as f:
+        f.write(TUNE_CHECK_LAB)
+    run(["git", "init", "-q"], folder)
+    run(["git", "add", "-A"], folder)
+    run(["git", "commit", "-qm", "baseline"], folder)
+    if built:
+        run(["dvc", "repro", "--quiet"], folder)
+        run(["git", "add", "-A"], folder)
+        run(["git", "commit", "-qm", "its results", "--allow-empty"], folder)  # empty where dvc.lock was current
+    return folder
+
+
 def processes_in(folder: Path) -> list[str]:
     """The command lines of the processes working in `folder` or below (DVC's copies of the repository)."""
     found = []
