@@ -57,7 +57,9 @@ def test_a_study_goes_on_only_with_its_setup_and_names_what_changed(project: Pat
         "to start part 2 of it (its report keeps the parts apart)"
     )
     linear = parse_space({"train.lr": {"low": 0.001, "high": 0.1}}, "test")
-    assert changes(study.user_attrs["setup"], a_setup(project, space=linear)) == ["space train.lr"]
+    assert changes(study.user_attrs["setup"], a_setup(project, space=linear)) == [
+        "space train.lr {low: 0.001, high: 0.1, log: true} -> {low: 0.001, high: 0.1}"
+    ]
     (project / "train.py").write_text("print('changed')\n")
     assert changes(study.user_attrs["setup"], a_setup(project)) == ["the code DVC tracks (uncommitted changes)"]
 

@@ -66,7 +66,9 @@ def changes(began: dict, now: dict) -> list[str]:
             if old.get(key) != new.get(key):
                 found.append(f"{part} {key} {_shown(old.get(key))} -> {_shown(new.get(key))}")
     old, new = ({r["key"]: r for r in s.get("space") or []} for s in (began, now))
-    found += [f"space {key}" for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            found.append(f"space {key} {_range_shown(old.get(key))} -> {_range_shown(new.get(key))}")
     if began.get("params") != now.get("params"):
         found.append("the committed params.yaml")
     if began.get("code") != now.get("code"):
@@ -119,3 +121,10 @@ def data_check(study, data_md5: dict | None) -> str | None:
 
 def _shown(value: object) -> str:
     return "unset" if value is None else json.dumps(value)
+
+
+def _range_shown(spec: dict | None) -> str:
+    """A recorded range as sweeps.yaml says it, less its key: `{low: 0.001, high: 0.1, log: true}`."""
+    if spec is None:
+        return "unset"
+    return "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in spec.items() if k != "key") + "}"
