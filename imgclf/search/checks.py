@@ -60,14 +60,19 @@ def check_lab_setup(committed: dict, shared: Overrides, extra: Overrides, lab: s
     return parse_params(apply(committed, shared), source="-S").train
 
 
-def check_model(space: Space, train: TrainParams, lab: str) -> None:
+def check_model(space: Space, train: TrainParams, lab: str, extra: Overrides) -> None:
     """A space that searches one model's settings (train.mlp.*) searches nothing when another model trains."""
     for r in space:
         section = r.key.split(".")[1] if r.key.startswith("train.") and r.key.count(".") >= 2 else None
         if section in MODELS and section != train.model:
+            if "train.model" in extra:
+                raise PipelineError(
+                    f"train.model is {train.model}, but lab {lab} searches {r.key}, which only the {section} model "
+                    f"reads; leave -S train.model out, or tune a lab that searches {train.model}"
+                )
             raise PipelineError(
-                f"train.model is {train.model}, but lab {lab} searches {r.key}, which only the {section} model "
-                f"reads; leave -S train.model out, or tune a lab that searches {train.model}"
+                f"sweeps.yaml: {lab}.search.{r.key}: only the {section} model reads it, and the lab trains "
+                f"{train.model}; search {train.model}'s keys, or set train.model in its base"
             )
 
 

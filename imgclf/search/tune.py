@@ -149,7 +149,7 @@ def plan(args: argparse.Namespace) -> tuple[Search, Lab]:
     committed = committed_params(project)
     shared = shared_overrides(lab, args.tiny, extra)
     train = check_lab_setup(committed, shared, extra, lab.name)
-    check_model(space, train, lab.name)
+    check_model(space, train, lab.name, extra)
     check_space(committed, shared, space, lab.name)
     goal = parse_objective(args.objective)
     name = check_study_name(args.study or f"{lab.name}-tune{goal.study_suffix()}")
