@@ -187,6 +187,7 @@ def run_predict(*args: object) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a train or predict process of its own
 def test_good_images_are_predicted_and_bad_ones_listed_or_strict(tmp_path: Path, model_dir):
     """A folder of photos with one empty file: every other photo is predicted, the empty one is named."""
     for i in range(3):
@@ -250,6 +251,7 @@ def test_annotate_into_a_file_and_csv_onto_a_photo_are_one_line_refusals(tmp_pat
     assert run_predict("--model", model_dir, *photos, "--csv", tmp_path / "p.csv").returncode == 0, "its own CSV"
 
 
+@pytest.mark.slow  # a train or predict process of its own
 def test_the_installed_command_predicts_outside_the_checkout(tmp_path: Path, model_dir):
     """`pip install .` failed (flat layout), and outside the checkout predict said "No module named 'imgclf'"."""
     source = tmp_path / "source"  # a copy: setuptools builds in the source folder

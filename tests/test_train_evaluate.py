@@ -182,6 +182,7 @@ def kill_train_stage_after_epoch_4(workdir: Path, code: Path = REPO) -> None:
     shutil.rmtree(workdir / "dvclive")  # as DVC does: it removes a stage's outputs before running it again
 
 
+@pytest.mark.slow  # a train or predict process of its own
 def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path: Path, params):
     data, val = twelve_epochs_on_four_shards(tmp_path)
     kill_train_stage_after_epoch_4(tmp_path)
@@ -203,6 +204,7 @@ def test_a_killed_run_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_o
     assert logged == uninterrupted_log.read_text().splitlines(), "the resumed log is the uninterrupted run's"
 
 
+@pytest.mark.slow  # a train or predict process of its own
 def test_a_killed_run_starts_over_when_the_code_changed_since(tmp_path: Path):
     """Its backup was made by other code: DVC re-runs train for the change, and resuming would mix the two."""
     code = tmp_path / "code"
