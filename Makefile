@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup repro test test-fast soak lint compare
+.PHONY: setup repro test test-fast soak lint compare ui
 
 setup: $(VENV)/.installed
 
@@ -40,3 +40,7 @@ soak: setup
 # the params that differ (imgclf/experiments/compare.py). `make compare ARGS=--md`: a markdown table, e.g. for a pull request.
 compare: setup
 	@python -m imgclf.experiments.compare $(ARGS)
+
+# The experiments, their plots and the search studies as a local web app: http://127.0.0.1:8765 (imgclf/ui/).
+ui: setup
+	python -m imgclf.ui.serve $(ARGS)

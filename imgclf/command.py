@@ -4,6 +4,7 @@ imgclf predict --model models photos/      # = python -m imgclf.serving.predict 
 imgclf compare                             # = python -m imgclf.experiments.compare
 imgclf sweep mnist_mlp --tiny              # = python -m imgclf.experiments.sweep ...
 imgclf tune mnist_mlp --trials 30          # = python -m imgclf.search.tune ...
+imgclf ui                                  # = python -m imgclf.ui.serve
 """
 
 import importlib
@@ -22,6 +23,7 @@ SUBCOMMANDS = {  # name -> (module, what it does)
     "results-table": ("imgclf.experiments.results_table", "the README's table of the committed reports"),
     "plots-page": ("imgclf.experiments.plots_page", "DVC's plots as one offline HTML page"),
     "pr-report": ("imgclf.experiments.pr_report", "the working tree against a revision, for a pull request"),
+    "ui": ("imgclf.ui.serve", "a local web page of the experiments, their plots and the studies"),
 }
 
 

@@ -8,7 +8,7 @@ from tests.helpers import REPO
 
 LAYERS = [  # top first; the rooms of a layer sit side by side and import nothing of each other
     ["stages"],
-    ["imgclf.fitting", "imgclf.evaluation", "imgclf.serving"],
+    ["imgclf.fitting", "imgclf.evaluation", "imgclf.serving", "imgclf.ui"],
     ["imgclf.modeling", "imgclf.distribution", "imgclf.search"],
     ["imgclf.data", "imgclf.experiments"],
     ["imgclf.command", "imgclf.stage_deps"],

@@ -1,0 +1,46 @@
+"""How the pages write values: accuracies as percentages, losses to 4 digits, sampled floats to 4 significant ones."""
+
+import json
+
+from flask import Flask
+
+PERCENT = ("test_accuracy", "val_accuracy", "balanced_accuracy")
+TITLES = {  # metric column -> its header
+    "test_accuracy": "test acc",
+    "val_accuracy": "val acc",
+    "balanced_accuracy": "balanced",
+    "f1_macro": "macro-F1",
+    "test_loss": "test loss",
+    "train_seconds": "train s",
+    "images_per_second": "images/s",
+}
+
+
+def metric_text(value: float | None, column: str) -> str:
+    if value is None:
+        return ""
+    if column in PERCENT:
+        return f"{value:.2%}"
+    if column == "train_seconds":
+        return f"{value:.1f}"
+    if column == "images_per_second":
+        return f"{value:,.0f}"
+    return f"{value:.4f}"
+
+
+def param_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["metric"] = metric_text
+    app.jinja_env.filters["param"] = param_text
+    app.jinja_env.globals["TITLES"] = TITLES

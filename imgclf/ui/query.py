@@ -1,0 +1,96 @@
+"""The experiments table's query: which rows (a text filter and conditions such as `val_accuracy > 0.98` or
+`train.lr < 0.05`), in which order, with which columns. Read from the page's URL, so a view can be bookmarked."""
+
+import json
+import operator
+import re
+from dataclasses import dataclass
+
+from imgclf.ui.rows import METRICS, Row
+
+OPERATORS = {">=": operator.ge, "<=": operator.le, "!=": operator.ne, "==": operator.eq, "=": operator.eq,
+             ">": operator.gt, "<": operator.lt}  # fmt: skip
+CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|!=|==|=|>|<)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str  # a METRICS column or a params key (dotted)
+    op: str
+    value: object
+
+
+class QueryError(ValueError):
+    """A condition the page cannot read: said above the table, which then shows every row."""
+
+
+def parse_conditions(text: str) -> list[Condition]:
+    """`val_accuracy > 0.98, train.lr < 0.05` (or joined by `and`) -> conditions."""
+    found = []
+    for part in re.split(r",|\band\b", text or ""):
+        if not part.strip():
+            continue
+        matched = CONDITION.match(part)
+        if not matched:
+            raise QueryError(f"cannot read the condition {part.strip()!r}: write e.g. val_accuracy > 0.98")
+        key, op, raw = matched.groups()
+        found.append(Condition(key, op, number_or_text(raw)))
+    return found
+
+
+def number_or_text(raw: str) -> object:
+    try:
+        return float(raw)
+    except ValueError:
+        return {"true": True, "false": False}.get(raw.lower(), raw.strip("'\""))
+
+
+def value_of(row: Row, key: str) -> object:
+    return row.metrics.get(key) if key in METRICS else row.params.get(key)
+
+
+def holds(row: Row, condition: Condition) -> bool:
+    value = value_of(row, condition.key)
+    if value is None:
+        return False
+    compare = OPERATORS[condition.op]
+    if isinstance(value, int | float) and not isinstance(value, bool) and isinstance(condition.value, float):
+        return compare(float(value), condition.value)
+    if condition.op in ("=", "==", "!="):
+        return compare(str(value).lower(), str(condition.value).lower())
+    return False  # an order between a number and a text has no meaning
+
+
+def matches_text(row: Row, text: str) -> bool:
+    return not text or text.lower() in f"{row.name} {row.group} {row.state}".lower()
+
+
+def sort_key(key: str):
+    """Rows with the value first (numbers by size, others as text), rows without it last."""
+
+    def of(row: Row) -> tuple:
+        value = value_of(row, key) if key not in ("name", "group", "state") else getattr(row, key)
+        if value is None:
+            return (2, 0.0, "")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return (0, float(value), "")
+        return (1, 0.0, json.dumps(value) if not isinstance(value, str) else value)
+
+    return of
+
+
+def select(rows: list[Row], text: str, conditions: list[Condition], sort: str | None, descending: bool) -> list[Row]:
+    chosen = [r for r in rows if matches_text(r, text) and all(holds(r, c) for c in conditions)]
+    if sort:
+        named = sort in ("name", "group", "state")
+        present = [r for r in chosen if named or value_of(r, sort) is not None]
+        absent = [r for r in chosen if not named and value_of(r, sort) is None]
+        chosen = sorted(present, key=sort_key(sort), reverse=descending) + absent
+    return chosen
+
+
+def differing_params(rows: list[Row]) -> list[str]:
+    """The params keys whose values differ between the rows, the most varied first: what a sweep or study varies."""
+    keys = dict.fromkeys(k for r in rows for k in r.params)
+    values = {k: {json.dumps(r.params.get(k), sort_keys=True) for r in rows} for k in keys}
+    return sorted((k for k in keys if len(values[k]) > 1), key=lambda k: -len(values[k]))

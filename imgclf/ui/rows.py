@@ -1,0 +1,137 @@
+"""`dvc exp show --json` as the app's rows: one a baseline commit, one an experiment (finished, queued, running or
+failed), with the metrics that matter, the flattened params, and the lab or study each belongs to.
+
+Listing asks DVC (seconds on a big repository); the answer is kept until an experiment ref, HEAD or a workspace
+file DVC reads changes, so a reload with nothing changed is answered at once."""
+
+import json
+import re
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imgclf.experiments.dvc_command import dvc
+from imgclf.experiments.exp_show import params_of
+from imgclf.experiments.labs import repeat_of
+from imgclf.timing import timed_for
+
+# column -> (metrics file, key) in the order the table shows them; val accuracy is the best epoch's, as reports say
+METRICS = {
+    "test_accuracy": ("metrics/eval.json", "test_accuracy"),
+    "val_accuracy": ("metrics/train.json", "best_val_accuracy"),
+    "balanced_accuracy": ("metrics/eval.json", "balanced_accuracy"),
+    "f1_macro": ("metrics/eval.json", "f1_macro"),
+    "test_loss": ("metrics/eval.json", "test_loss"),
+    "train_seconds": ("metrics/timing.json", "train_seconds"),
+    "images_per_second": ("metrics/timing.json", "images_per_second"),
+}
+STUDY_TRIAL = re.compile(r"^(?P<study>.+)-\d{4}$")  # imgclf tune names its trials STUDY-NNNN
+WORKSPACE_FILES = ("params.yaml", "dvc.yaml", "dvc.lock", "metrics", "dvclive/metrics.json")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    group: str  # the lab or study it belongs to; "baselines" for commits and the workspace
+    state: str  # baseline, workspace, success, queued, running or failed
+    rev: str | None  # its git revision (None: queued, or the workspace)
+    commit: str | None  # the baseline commit it ran on
+    metrics: dict[str, float] = field(default_factory=dict)  # METRICS columns present
+    params: dict[str, object] = field(default_factory=dict)  # params.yaml, flattened
+    timestamp: str | None = None
+    error: str | None = None  # what DVC could not read of it (a broken dvc.yaml in the workspace)
+
+
+def group_of(name: str, labs: set[str]) -> str:
+    """A trial's study (STUDY-NNNN), a sweep's lab (LAB-...), or "other" for a `dvc exp run` of its own; a
+    --seeds repeat (NAME-seedS) belongs where NAME does."""
+    name = repeat_of(name)[0]
+    study = STUDY_TRIAL.match(name)
+    if study:
+        return study["study"]
+    lab = name.split("-", 1)[0]
+    return lab if lab in labs else "other"
+
+
+def metrics_of(data: dict, model_md5: str | None) -> dict[str, float]:
+    files = {path: (entry or {}).get("data") or {} for path, entry in (data.get("metrics") or {}).items()}
+    timing = timed_for(files.get("metrics/timing.json") or {}, "train", model_md5) or files.get("metrics/train.json")
+    files["metrics/timing.json"] = timing or {}
+    found = {}
+    for column, (path, key) in METRICS.items():
+        value = (files.get(path) or {}).get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            found[column] = float(value)
+    return found
+
+
+def row_of(name: str, group: str, state: str, entry: dict, commit: str | None) -> Row:
+    data = entry.get("data") or {}
+    model_md5 = ((data.get("outs") or {}).get("models/model.keras") or {}).get("hash")
+    metrics = metrics_of(data, model_md5) if state != "queued" else {}
+    if state == "success" and "test_accuracy" not in metrics:
+        state = "failed"  # DVC calls it a success, but it holds the baseline's metrics or none
+    rev = entry.get("rev") if entry.get("rev") not in (None, "workspace") else None
+    error = (entry.get("error") or {}).get("msg") if isinstance(entry.get("error"), dict) else None
+    return Row(name, group, state, rev, commit, metrics, params_of(data), data.get("timestamp"), error)
+
+
+def read_rows(shown: list[dict], labs: set[str]) -> list[Row]:
+    """`dvc exp show --json` -> rows in DVC's order: each baseline, then its experiments (newest run of a name)."""
+    rows: list[Row] = []
+    for baseline in shown:
+        rev = baseline.get("rev")
+        if rev == "workspace":
+            rows.append(row_of("workspace", "baselines", "workspace", baseline, None))
+            continue
+        name = baseline.get("name") or str(rev)[:7]
+        rows.append(row_of(name, "baselines", "baseline", baseline, rev))
+        seen: set[str] = set()
+        for group in baseline.get("experiments") or []:
+            state = (group.get("executor") or {}).get("state") or "success"
+            for exp in group.get("revs") or []:
+                exp_name = exp.get("name") or str(exp.get("rev", ""))[:7]
+                if exp_name in seen:
+                    continue
+                seen.add(exp_name)
+                rows.append(row_of(exp_name, group_of(exp_name, labs), state, exp, rev))
+    return rows
+
+
+def state_key(project: Path) -> str:
+    """What the listing depends on: every experiment and branch ref, HEAD, and the workspace files DVC reads."""
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps", "refs/heads", "refs/tags"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    ).stdout
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout
+    stamps = []
+    for name in WORKSPACE_FILES:
+        path = project / name
+        for file in sorted(path.glob("*.json")) if path.is_dir() else [path]:
+            stat = file.stat() if file.exists() else None
+            stamps.append(f"{file}:{stat.st_mtime_ns}:{stat.st_size}" if stat else f"{file}:-")
+    return refs + head + "\n".join(stamps)
+
+
+class ExperimentList:
+    """The rows of a repository, asked of DVC again only when state_key changes or an experiment is unfinished."""
+
+    def __init__(self, project: Path, labs: set[str], all_commits: bool = False):
+        self.project, self.labs, self.all_commits = project, labs, all_commits
+        self.lock = threading.Lock()
+        self.key: str | None = None
+        self.rows: list[Row] = []
+
+    def read(self) -> list[Row]:
+        with self.lock:
+            key = state_key(self.project)
+            if key != self.key or any(r.state in ("queued", "running") for r in self.rows):
+                args = ["exp", "show", "--json", *(["--all-commits"] if self.all_commits else [])]
+                shown = json.loads(dvc(*args, cwd=self.project) or "[]")
+                self.rows = read_rows(shown, self.labs)
+                self.key = key
+            return self.rows

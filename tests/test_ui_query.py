@@ -1,0 +1,69 @@
+"""The web app's table logic: conditions as a user types them, sorting with missing values last, which lab or study
+an experiment belongs to, and which of an experiment's pictures are an older run's."""
+
+import pytest
+
+from imgclf.errors import PipelineError
+from imgclf.ui.plots import stale_outputs
+from imgclf.ui.query import QueryError, parse_conditions, select
+from imgclf.ui.rows import Row, group_of
+from imgclf.ui.serve import check_host
+
+
+def row(name: str, accuracy: float | None, lr: object = None) -> Row:
+    metrics = {} if accuracy is None else {"test_accuracy": accuracy}
+    return Row(name, "g", "success", "abc", "def", metrics, {} if lr is None else {"train.lr": lr})
+
+
+ROWS = [row("a", 0.9, 0.1), row("b", None, 0.01), row("c", 0.95, 0.5), row("d", 0.5, "auto")]
+
+
+def test_conditions_on_metrics_and_params_keep_only_the_rows_that_hold():
+    assert [r.name for r in select(ROWS, "", parse_conditions("test_accuracy > 0.8"), None, False)] == ["a", "c"]
+    assert [
+        r.name for r in select(ROWS, "", parse_conditions("train.lr < 0.2 and test_accuracy>=0.9"), None, False)
+    ] == ["a"]
+    assert [r.name for r in select(ROWS, "", parse_conditions("train.lr = auto"), None, False)] == ["d"]
+
+
+@pytest.mark.parametrize("text", ["test_accuracy >", "val_accuracy ~ 3", "> 0.9", "lr"])
+def test_a_condition_that_cannot_be_read_names_itself_and_an_example(text):
+    with pytest.raises(QueryError, match=r"cannot read the condition .*: write e.g. val_accuracy > 0.98"):
+        parse_conditions(text)
+
+
+def test_sorting_puts_the_best_first_and_rows_without_the_value_last():
+    assert [r.name for r in select(ROWS, "", [], "test_accuracy", True)] == ["c", "a", "d", "b"]
+    assert [r.name for r in select(ROWS, "", [], "test_accuracy", False)] == ["d", "a", "c", "b"]
+    assert [r.name for r in select(ROWS, "", [], "train.lr", False)][:3] == ["b", "a", "c"], "numbers before text"
+
+
+def test_a_trial_and_its_seed_repeats_belong_to_the_study_a_sweep_run_to_its_lab():
+    labs = {"mnist_mlp"}
+    assert group_of("mnist_mlp-tune-0007", labs) == "mnist_mlp-tune"
+    assert group_of("mnist_mlp-tune-0007-seed43", labs) == "mnist_mlp-tune"
+    assert group_of("mnist_mlp-hidden_units-800", labs) == "mnist_mlp"
+    assert group_of("tawny-arms", labs) == "other"
+
+
+def test_the_outputs_of_a_stage_that_did_not_run_after_its_inputs_changed_are_stale():
+    lock = {
+        "stages": {
+            "evaluate": {"outs": [{"path": "metrics/predictions.csv", "md5": "new"}]},
+            "plot": {
+                "deps": [{"path": "metrics/predictions.csv", "md5": "old"}, {"path": "plot.py", "md5": "x"}],
+                "outs": [{"path": "plots/confusion_matrix.png", "md5": "p"}],
+            },
+        }
+    }
+    assert stale_outputs(lock) == {"plots/confusion_matrix.png": "plot"}
+    lock["stages"]["plot"]["deps"][0]["md5"] = "new"
+    assert stale_outputs(lock) == {}
+
+
+def test_listing_beyond_this_machine_needs_remote_and_then_a_token():
+    assert check_host("127.0.0.1", remote=False) is False
+    assert check_host("localhost", remote=False) is False
+    with pytest.raises(PipelineError, match="--host 0.0.0.0 reaches beyond this machine: add --remote"):
+        check_host("0.0.0.0", remote=False)
+    assert check_host("0.0.0.0", remote=True) is True
