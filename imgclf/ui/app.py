@@ -12,6 +12,7 @@ from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import data_md5_of, lock_at
 from imgclf.experiments.labs import load_labs, set_param_args, short_key
 from imgclf.ui import studies as study_data
+from imgclf.ui.action_pages import ON_EXPERIMENTS, action_pages
 from imgclf.ui.format import register_filters
 from imgclf.ui.plots import experiment_plots
 from imgclf.ui.query import QueryError, differing_params, parse_conditions, select
@@ -21,15 +22,24 @@ MOST_COMPARED = 8  # experiments on one comparison page: more curves than colour
 CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
 
 
-def create_app(project: Path, storages: list[str] | None = None, token: str | None = None, all_commits: bool = False):
+def create_app(
+    project: Path,
+    storages: list[str] | None = None,
+    token: str | None = None,
+    all_commits: bool = False,
+    actions: bool = False,
+):
     """The app for the repository at `project`; `token`: required of every request (the server listens beyond
-    this machine), in the URL once, then kept in a cookie."""
+    this machine), in the URL once, then kept in a cookie; `actions`: its pages may apply, queue, remove and push."""
     project = Path(project).resolve()
     app = Flask(__name__)
     register_filters(app)
     labs = set(load_labs(project / "sweeps.yaml")) if (project / "sweeps.yaml").exists() else set()
     experiments = ExperimentList(project, labs, all_commits)
     storages = list(storages or [])
+    app.jinja_env.globals["actions_on"] = actions
+    if actions:
+        app.register_blueprint(action_pages(project, experiments, secrets.token_urlsafe(24)))
 
     @app.before_request
     def check_token():
@@ -55,6 +65,10 @@ def create_app(project: Path, storages: list[str] | None = None, token: str | No
     @app.errorhandler(404)
     def not_found(error):
         return render_template("problem.html", title="Not found", problem=error.description), 404
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("problem.html", title="Refused", problem=error.description), 403
 
     @app.get("/")
     def experiments_page():
@@ -87,7 +101,7 @@ def create_app(project: Path, storages: list[str] | None = None, token: str | No
         changed = {k: v for k, v in row.params.items() if baseline and baseline.params.get(k) != v}
         return render_template(
             "experiment.html", row=row, metrics=list(METRICS), data_md5=data_md5, plots=plots, notes=notes,
-            commands=commands_for(row, baseline), changed=changed, baseline=baseline,
+            commands=commands_for(row, baseline), changed=changed, baseline=baseline, actions=ON_EXPERIMENTS,
         )  # fmt: skip
 
     @app.get("/compare")

@@ -4,6 +4,7 @@
     imgclf ui --all-commits            # the experiments of every commit and branch
     imgclf ui --storage postgresql://user@host/db   # also the studies of a shared database
     imgclf ui --host 0.0.0.0 --remote  # listen beyond this machine: the URL then carries a token
+    imgclf ui --actions                # the pages may apply, queue, remove and push (each confirmed first)
 
 Served by waitress; nothing is fetched from the network, so it works on a GPU box reached by `ssh -L PORT:...`."""
 
@@ -27,6 +28,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--remote", action="store_true", help="allow a --host other than this machine's loopback")
     parser.add_argument("--all-commits", action="store_true", help="list the experiments of every commit")
     parser.add_argument("--storage", action="append", default=[], help="a study database URL (repeatable)")
+    parser.add_argument("--actions", action="store_true", help="let the pages apply, queue, remove and push")
     return parser.parse_args(argv)
 
 
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     from imgclf.ui.app import create_app
 
     token = secrets.token_urlsafe(24) if guarded else None
-    app = create_app(project, args.storage, token=token, all_commits=args.all_commits)
+    app = create_app(project, args.storage, token=token, all_commits=args.all_commits, actions=args.actions)
     try:
         server = create_server(app, host=args.host, port=args.port, threads=4)
     except OSError as e:
