@@ -67,11 +67,23 @@ def test_one_experiment_shows_its_metrics_changed_params_plots_and_commands(clie
     assert page.count("<svg") >= 2, "the curve and the confusion matrix, drawn inline"
 
 
+def test_an_experiments_report_shows_and_its_tracked_files_download_and_nothing_else(client):
+    page = client.get("/exp/demo-0000").get_data(as_text=True)
+    assert '<pre class="report">' in page and "&lt;img src=x onerror=alert(1)&gt;  0.80" in page
+    assert 'href="/exp/demo-0000/file/models/model.txt"' in page
+    model = client.get("/exp/demo-0000/file/models/model.txt")
+    assert model.get_data(as_text=True) == "model lr=0.3\n", "the experiment's own, not the workspace's"
+    assert model.headers["Content-Disposition"] == 'attachment; filename="model.txt"'
+    for path in ("params.yaml", "../../../etc/passwd", "%2e%2e/dvc.yaml", "models/../params.yaml", "models"):
+        assert client.get(f"/exp/demo-0000/file/{path}").status_code == 404, path
+
+
 def test_comparing_overlays_the_curves_and_marks_the_params_that_differ(client):
     page = client.get("/compare?e=demo-0000&e=demo-0001").get_data(as_text=True)
     assert '<tr class="differs"><th>train.lr</th><td>0.3</td><td>0.1</td></tr>' in page
     curves = page[page.index("dvclive/plots/metrics") :]
     assert "demo-0000" in curves and "demo-0001" in curves, "both in one chart's legend"
+    assert page.count('<pre class="report">') == 2, "the classification reports side by side"
 
 
 @pytest.mark.parametrize("url", ["/compare?e=demo-0000", "/compare", "/exp/no-such-experiment"])

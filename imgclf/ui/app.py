@@ -6,15 +6,16 @@ import secrets
 import shlex
 from pathlib import Path
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, Response, abort, render_template, request
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import data_md5_of, lock_at
 from imgclf.experiments.labs import load_labs, set_param_args, short_key
 from imgclf.ui import studies as study_data
 from imgclf.ui.action_pages import ON_EXPERIMENTS, action_pages
+from imgclf.ui.files import chunks, report_text
 from imgclf.ui.format import register_filters
-from imgclf.ui.plots import experiment_plots
+from imgclf.ui.plots import experiment_plots, stale_outputs
 from imgclf.ui.query import QueryError, differing_params, parse_conditions, select
 from imgclf.ui.rows import METRICS, ExperimentList, Row
 
@@ -96,13 +97,23 @@ def create_app(
     def experiment_page(name: str):
         row = find(experiments.read(), name)
         baseline = next((r for r in experiments.read() if r.state == "baseline"), None)
-        data_md5 = data_md5_of(lock_at(project)(row.rev)) if row.rev else None
+        lock = lock_at(project)(row.rev) if row.rev else {}
+        data_md5, stale = data_md5_of(lock), stale_outputs(lock)
         plots, notes = experiment_plots(project, {row.name: row.rev}) if row.rev else ([], [])
         changed = {k: v for k, v in row.params.items() if baseline and baseline.params.get(k) != v}
         return render_template(
             "experiment.html", row=row, metrics=list(METRICS), data_md5=data_md5, plots=plots, notes=notes,
             commands=commands_for(row, baseline), changed=changed, baseline=baseline, actions=ON_EXPERIMENTS,
+            stale=stale, report=report_text(project, row.rev, row.files) if row.rev else None,
         )  # fmt: skip
+
+    @app.get("/exp/<name>/file/<path:path>")
+    def experiment_file(name: str, path: str):
+        row = find(experiments.read(), name)
+        if path not in row.files or not row.rev:
+            abort(404, f"{name} has no output {path} that DVC tracks")
+        headers = {"Content-Disposition": f'attachment; filename="{Path(path).name}"'}
+        return Response(chunks(project, row.rev, path), mimetype="application/octet-stream", headers=headers)
 
     @app.get("/compare")
     def compare_page():
@@ -117,10 +128,11 @@ def create_app(
         differ = set(differing_params(chosen))
         every = request.args.get("all") == "1"
         plots, notes = experiment_plots(project, {r.name: r.rev for r in chosen})
+        reports = {r.name: report_text(project, r.rev, r.files) for r in chosen}
         measured = [m for m in METRICS if any(m in r.metrics for r in chosen)]
         return render_template(
             "compare.html", rows=chosen, metrics=measured, keys=keys if every else sorted(differ),
-            differ=differ, every=every, plots=plots, notes=notes, names=names,
+            differ=differ, every=every, plots=plots, notes=notes, names=names, reports=reports,
         )  # fmt: skip
 
     @app.get("/studies")

@@ -41,6 +41,7 @@ class Row:
     params: dict[str, object] = field(default_factory=dict)  # params.yaml, flattened
     timestamp: str | None = None
     error: str | None = None  # what DVC could not read of it (a broken dvc.yaml in the workspace)
+    files: dict[str, int] = field(default_factory=dict)  # its DVC-tracked single-file outputs -> bytes
 
 
 def group_of(name: str, labs: set[str]) -> str:
@@ -74,7 +75,12 @@ def row_of(name: str, group: str, state: str, entry: dict, commit: str | None) -
         state = "failed"  # DVC calls it a success, but it holds the baseline's metrics or none
     rev = entry.get("rev") if entry.get("rev") not in (None, "workspace") else None
     error = (entry.get("error") or {}).get("msg") if isinstance(entry.get("error"), dict) else None
-    return Row(name, group, state, rev, commit, metrics, params_of(data), data.get("timestamp"), error)
+    files = {
+        path: out.get("size") or 0
+        for path, out in (data.get("outs") or {}).items()
+        if isinstance(out, dict) and out.get("use_cache") and not str(out.get("hash") or ".dir").endswith(".dir")
+    }
+    return Row(name, group, state, rev, commit, metrics, params_of(data), data.get("timestamp"), error, files)
 
 
 def read_rows(shown: list[dict], labs: set[str]) -> list[Row]:

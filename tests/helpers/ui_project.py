@@ -26,6 +26,10 @@ classes = CLASSES
 lines = ["actual,predicted"] + [f"{a},{a if i % 3 else classes[(classes.index(a) + 1) % 3]}"
                                 for i, a in enumerate(classes * 4)]
 pathlib.Path("metrics/predictions.csv").write_text("\\n".join(lines) + "\\n")
+pathlib.Path("models").mkdir(exist_ok=True)
+pathlib.Path("models/model.txt").write_text(f"model lr={lr}\\n")
+report = "\\n".join(f"{c:>30}  {quality:.2f}" for c in classes)
+pathlib.Path("metrics/classification_report.txt").write_text(f"{'class':>30}  recall\\n{report}\\n")
 """
 
 DVC_YAML = """
@@ -34,6 +38,7 @@ stages:
     cmd: python train.py
     deps: [train.py]
     params: [train.lr, train.note]
+    outs: [models/model.txt, metrics/classification_report.txt]
     metrics:
       - metrics/eval.json: {cache: false}
       - metrics/train.json: {cache: false}
