@@ -4,6 +4,7 @@ is served, and every value is escaped."""
 
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,19 @@ def test_the_studies_link_each_trial_to_its_experiment_and_a_damaged_file_is_sai
         assert "broken" in studies and "cannot be read: (sqlite3.DatabaseError) file is not a database" in studies
     finally:
         damaged.unlink()
+    newer = project / ".tune" / "newer.db"
+    shutil.copy(project / ".tune" / "demo.db", newer)
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'v9.9.9.z'")  # as a newer Optuna leaves it
+    locked = sqlite3.connect(project / ".tune" / "demo.db", isolation_level=None)
+    locked.execute("BEGIN EXCLUSIVE")  # a tuner writing
+    try:
+        studies = client.get("/studies").get_data(as_text=True)
+        assert re.search(r"cannot be read: The runtime optuna version \S+ is no longer compatible", studies)
+        assert "cannot be read: (sqlite3.OperationalError) database is locked" in studies
+    finally:
+        locked.execute("ROLLBACK")
+        newer.unlink()
     study = client.get("/study/demo").get_data(as_text=True)
     assert '<a href="/exp/demo-0000">demo-0000</a>' in study and "data:image/png;base64," in study
     assert client.get("/study/no-such-study").status_code == 404
