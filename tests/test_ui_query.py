@@ -6,7 +6,7 @@ import pytest
 from imgclf.errors import PipelineError
 from imgclf.ui.plots import stale_outputs
 from imgclf.ui.query import QueryError, parse_conditions, select
-from imgclf.ui.rows import Row, group_of
+from imgclf.ui.rows import Row, group_of, read_rows
 from imgclf.ui.serve import check_host
 
 
@@ -67,3 +67,38 @@ def test_listing_beyond_this_machine_needs_remote_and_then_a_token():
     with pytest.raises(PipelineError, match="--host 0.0.0.0 reaches beyond this machine: add --remote"):
         check_host("0.0.0.0", remote=False)
     assert check_host("0.0.0.0", remote=True) is True
+
+
+def exp(name: str, state: str, metrics: dict | None = None, outs: dict | None = None) -> dict:
+    data = {"params": {"params.yaml": {"data": {"train": {"lr": 0.1}}}}, "metrics": metrics or {}, "outs": outs or {}}
+    return {"name": name, "executor": {"state": state} if state else None, "revs": [{"name": name, "rev": "e" * 40,
+            "data": data}]}  # fmt: skip
+
+
+def test_dvc_exp_show_becomes_rows_with_their_state_timing_and_files():
+    evaluated = {"metrics/eval.json": {"data": {"test_accuracy": 0.9, "test_loss": 0.3}}}
+    timed = {**evaluated, "metrics/timing.json": {"data": {"train": {"model_md5": "m", "train_seconds": 4.0}}}}
+    shown = [
+        {"rev": "workspace", "error": {"msg": "unable to read: 'dvc.yaml'"}, "data": {}},
+        {"rev": "b" * 40, "name": "main", "data": {"metrics": {**evaluated, "metrics/timing.json": {"data": {}}}},
+         "experiments": [
+             exp("lab-a", None, timed, {"models/model.keras": {"hash": "m", "size": 7, "use_cache": True},
+                                        "exported": {"hash": "x.dir", "size": 9, "use_cache": True}}),
+             exp("lab-b", "running"),
+             exp("lab-c", "queued"),
+             exp("lab-d", None),  # DVC says success, but it has no test metrics of its own
+         ]},
+    ]  # fmt: skip
+    rows = {r.name: r for r in read_rows(shown, {"lab"})}
+    assert rows["workspace"].error == "unable to read: 'dvc.yaml'"
+    assert rows["main"].state == "baseline" and rows["main"].cached, "timing.json holds no run of its model"
+    a = rows["lab-a"]
+    assert (a.state, a.group, a.commit, a.metrics["train_seconds"], a.cached) == (
+        "success",
+        "lab",
+        "b" * 40,
+        4.0,
+        False,
+    )
+    assert a.files == {"models/model.keras": 7}, "single files only: a folder is not offered"
+    assert [rows[n].state for n in ("lab-b", "lab-c", "lab-d")] == ["running", "queued", "failed"]

@@ -42,6 +42,7 @@ class Row:
     timestamp: str | None = None
     error: str | None = None  # what DVC could not read of it (a broken dvc.yaml in the workspace)
     files: dict[str, int] = field(default_factory=dict)  # its DVC-tracked single-file outputs -> bytes
+    cached: bool = False  # its train stage was restored from DVC's run-cache: no training time of its own
 
 
 def group_of(name: str, labs: set[str]) -> str:
@@ -80,7 +81,9 @@ def row_of(name: str, group: str, state: str, entry: dict, commit: str | None) -
         for path, out in (data.get("outs") or {}).items()
         if isinstance(out, dict) and out.get("use_cache") and not str(out.get("hash") or ".dir").endswith(".dir")
     }
-    return Row(name, group, state, rev, commit, metrics, params_of(data), data.get("timestamp"), error, files)
+    timing = (data.get("metrics") or {}).get("metrics/timing.json")
+    cached = bool(timing) and "test_accuracy" in metrics and "train_seconds" not in metrics
+    return Row(name, group, state, rev, commit, metrics, params_of(data), data.get("timestamp"), error, files, cached)
 
 
 def read_rows(shown: list[dict], labs: set[str]) -> list[Row]:
