@@ -42,6 +42,27 @@ FAULTS = {
 }
 
 
+def test_a_waiting_trial_is_claimed_by_one_worker_only(tmp_path: Path):
+    """Interrupted trials' params wait in the study; with --jobs 2 (or two tuners) on SQLite, two workers that read
+    one waiting at once both ran it, and the second failed to record it ("Cannot tell a COMPLETE trial")."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="s", storage=url)
+    for x in range(16):
+        study.enqueue_trial({"x": x})
+    claimed: list[int] = []
+
+    def worker() -> None:
+        mine = optuna.load_study(study_name="s", storage=steady_storage.SteadyRDBStorage(url))  # its own connections
+        claimed.extend(mine.ask({"x": optuna.distributions.IntDistribution(0, 99)}).number for _ in range(4))
+
+    workers = [threading.Thread(target=worker) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert sorted(claimed) == list(range(16)), "each waiting trial once"
+
+
 @pytest.fixture
 def folder(tmp_path: Path, request):
     """A folder for the study's file; for the disk-full fault, a 1 MB tmpfs (mounting needs root)."""

@@ -7,14 +7,17 @@ file deleted, truncated, read-only, or its disk full), ends the command with one
 to do (storage_fault_line)."""
 
 import contextlib
+import fcntl
 import functools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from optuna.exceptions import StorageInternalError
 from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from imgclf.disk_space import disk_full_line, is_disk_full
@@ -79,6 +82,32 @@ class SteadyRDBStorage(RDBStorage):
 for _name in [n for n in vars(BaseStorage) if not n.startswith("_")] + ["get_heartbeat_interval"]:
     if _name in vars(RDBStorage):
         setattr(SteadyRDBStorage, _name, _steady(vars(RDBStorage)[_name]))
+
+
+def _claimed_one_at_a_time(set_state: Callable) -> Callable:
+    """A waiting trial (an interrupted or lost trial's params, queued again) is claimed by one worker only. Optuna
+    claims it with SELECT ... FOR UPDATE, which SQLite ignores: two workers that read it waiting at once both ran it,
+    and the second could not record its result ("Cannot tell a COMPLETE trial"). On SQLite, claims take turns
+    under a lock file beside the study's file; a later claim then reads the trial running and passes it by."""
+
+    @functools.wraps(set_state)
+    def call(self, trial_id: int, state, values=None) -> bool:
+        if state != TrialState.RUNNING or not self.url.startswith("sqlite"):
+            return set_state(self, trial_id, state, values)
+        with _CLAIMS:
+            try:
+                lock = open(f"{sqlite_path(self.url)}.claims", "a")  # noqa: SIM115 - held until the claim is made
+            except OSError:  # a folder that cannot be written: the claim's own write fails, in one line
+                return set_state(self, trial_id, state, values)
+            with lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # other tuners of the study on this host; released as it closes
+                return set_state(self, trial_id, state, values)
+
+    return call
+
+
+_CLAIMS = threading.Lock()  # this tuner's --jobs threads
+SteadyRDBStorage.set_trial_state_values = _claimed_one_at_a_time(SteadyRDBStorage.set_trial_state_values)
 
 
 def storage_fault_line(url: str, shown_url: str, error: BaseException, rerun: str, lost: bool = False) -> str:
