@@ -82,6 +82,7 @@ def test_an_experiments_report_shows_and_its_tracked_files_download_and_nothing_
 def test_comparing_overlays_the_curves_and_marks_the_params_that_differ(client):
     page = client.get("/compare?e=demo-0000&e=demo-0001").get_data(as_text=True)
     assert '<tr class="differs"><th>train.lr</th><td>0.3</td><td>0.1</td></tr>' in page
+    assert '<td class="num best">80.00%</td><td class="num">60.00%</td>' in page, "the better test accuracy marked"
     curves = page[page.index("dvclive/plots/metrics") :]
     assert "demo-0000" in curves and "demo-0001" in curves, "both in one chart's legend"
     assert page.count('<pre class="report">') == 2, "the classification reports side by side"

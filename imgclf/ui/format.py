@@ -16,6 +16,18 @@ TITLES = {  # metric column -> its header
 }
 
 
+LOWER_IS_BETTER = ("test_loss", "train_seconds")
+
+
+def best_of(rows: list, column: str) -> float | None:
+    """The best value of a metric among rows (anything with a `metrics` dict): the highest, or the lowest loss and
+    time; None where fewer than two rows have it."""
+    values = [r.metrics[column] for r in rows if column in r.metrics]
+    if len(values) < 2:
+        return None
+    return min(values) if column in LOWER_IS_BETTER else max(values)
+
+
 def metric_text(value: float | None, column: str) -> str:
     if value is None:
         return ""
@@ -44,3 +56,4 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["metric"] = metric_text
     app.jinja_env.filters["param"] = param_text
     app.jinja_env.globals["TITLES"] = TITLES
+    app.jinja_env.globals["best_of"] = best_of
