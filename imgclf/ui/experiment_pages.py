@@ -1,0 +1,103 @@
+"""The experiments' pages: the table, one experiment (its metrics, provenance, plots, report and files), an
+experiment's file, and a comparison of several."""
+
+import shlex
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from imgclf.experiments.exp_show import data_md5_of, lock_at
+from imgclf.experiments.labs import set_param_args, short_key
+from imgclf.ui.action_pages import ON_EXPERIMENTS
+from imgclf.ui.files import chunks, report_text
+from imgclf.ui.plots import experiment_plots, stale_outputs
+from imgclf.ui.query import QueryError, differing_params, parse_conditions, select
+from imgclf.ui.rows import METRICS, ExperimentList, Row
+
+MOST_COMPARED = 8  # experiments on one comparison page: more curves than colours tell apart
+
+
+def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
+    pages = Blueprint("experiments", __name__)
+
+    @pages.get("/")
+    def table():
+        rows = experiments.read()
+        text, where = request.args.get("q", ""), request.args.get("where", "")
+        sort, descending = request.args.get("sort") or None, request.args.get("desc") == "1"
+        try:
+            conditions, problem = parse_conditions(where), None
+        except QueryError as e:
+            conditions, problem = [], str(e)
+        every_param = sorted({k for r in rows for k in r.params})
+        varied = differing_params([r for r in rows if r.state != "workspace"])
+        return render_template(
+            "experiments.html", rows=select(rows, text, conditions, sort, descending), total=len(rows),
+            metrics=list(METRICS), params=[c for c in request.args.getlist("col") if c in every_param] or varied,
+            short={k: short_key(k, tuple(every_param)) for k in every_param}, every_param=every_param,
+            varied=varied, text=text, where=where, sort=sort, descending=descending, problem=problem,
+            refresh=any(r.state in ("queued", "running") for r in rows),
+            unreadable=[f"{r.name}: {r.error}" for r in rows if r.error],
+        )  # fmt: skip
+
+    @pages.get("/exp/<name>")
+    def one(name: str):
+        row = find(experiments.read(), name)
+        baseline = next((r for r in experiments.read() if r.state == "baseline"), None)
+        lock = lock_at(project)(row.rev) if row.rev else {}
+        plots, notes = experiment_plots(project, {row.name: row.rev}) if row.rev else ([], [])
+        changed = {k: v for k, v in row.params.items() if baseline and baseline.params.get(k) != v}
+        return render_template(
+            "experiment.html", row=row, metrics=list(METRICS), data_md5=data_md5_of(lock), plots=plots, notes=notes,
+            commands=commands_for(row, baseline), changed=changed, baseline=baseline, actions=ON_EXPERIMENTS,
+            stale=stale_outputs(lock), report=report_text(project, row.rev, row.files) if row.rev else None,
+        )  # fmt: skip
+
+    @pages.get("/exp/<name>/file/<path:path>")
+    def file(name: str, path: str):
+        row = find(experiments.read(), name)
+        if path not in row.files or not row.rev:
+            abort(404, f"{name} has no output {path} that DVC tracks")
+        headers = {"Content-Disposition": f'attachment; filename="{Path(path).name}"'}
+        return Response(chunks(project, row.rev, path), mimetype="application/octet-stream", headers=headers)
+
+    @pages.get("/compare")
+    def compare():
+        names = list(dict.fromkeys(request.args.getlist("e")))
+        if not 2 <= len(names) <= MOST_COMPARED:
+            abort(404, f"choose 2 to {MOST_COMPARED} experiments to compare (here {len(names)})")
+        chosen = [find(experiments.read(), n) for n in names]
+        if any(not r.rev for r in chosen):
+            abort(404, "only experiments that ran can be compared: a queued one has no results yet")
+        differ = set(differing_params(chosen))
+        every = request.args.get("all") == "1"
+        plots, notes = experiment_plots(project, {r.name: r.rev for r in chosen})
+        return render_template(
+            "compare.html", rows=chosen, metrics=[m for m in METRICS if any(m in r.metrics for r in chosen)],
+            keys=sorted({k for r in chosen for k in r.params} if every else differ), differ=differ, every=every,
+            plots=plots, notes=notes, names=names,
+            reports={r.name: report_text(project, r.rev, r.files) for r in chosen},
+        )  # fmt: skip
+
+    return pages
+
+
+def find(rows: list[Row], name: str) -> Row:
+    row = next((r for r in rows if r.name == name), None)
+    if row is None:
+        abort(404, f"no experiment named {name} in this repository (dvc exp show lists the names)")
+    return row
+
+
+def commands_for(row: Row, baseline: Row | None) -> dict[str, str]:
+    """The commands that bring the experiment into the workspace and re-run its params at HEAD."""
+    if row.state in ("workspace", "queued") or not row.rev:
+        return {}
+    found = {"bring it into the workspace": f"dvc exp apply {shlex.quote(row.name)}"}
+    if row.state == "baseline":
+        found = {"check it out": f"git checkout {shlex.quote(row.name)}"}
+    committed = baseline.params if baseline else {}
+    changed = {k: v for k, v in row.params.items() if committed.get(k) != v}
+    rerun = ["dvc", "exp", "run", "--name", f"{row.name}-at-head", *set_param_args(changed)]
+    found["re-run its params at HEAD"] = shlex.join(rerun)
+    return found
