@@ -13,6 +13,8 @@ PREFIX = "imgclf-"
 
 def use_private_tempdir() -> Path:
     base = Path(tempfile.gettempdir())
+    if base.name == f"{PREFIX}{os.getpid()}":  # a second command in this process (the imgclf command, a test)
+        return base
     for folder in base.glob(f"{PREFIX}*"):
         pid = folder.name.removeprefix(PREFIX)
         if pid.isdigit() and not _running(int(pid)) and _owned(folder):

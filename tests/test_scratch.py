@@ -29,3 +29,15 @@ def test_a_killed_commands_temporary_files_are_removed_by_the_next(tmp_path: Pat
     assert len(left) == 1, "SIGKILL runs no clean-up"
     assert run(tmp_path, "exit") == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgclf-notapid"], "both folders gone"
+
+
+def test_a_second_command_in_one_process_keeps_its_folder_instead_of_nesting_one(tmp_path: Path):
+    """Each command's exit_on_error asks for the folder: nested 21 deep, Chromium's socket path was too long."""
+    code = (
+        "from imgclf.scratch import use_private_tempdir\n"
+        "first, second = use_private_tempdir(), use_private_tempdir()\n"
+        "print(first == second, first.parent)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    said = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.split()
+    assert said == ["True", str(tmp_path)]
