@@ -26,7 +26,7 @@ lint: setup
 	ruff format --check .
 
 test: lint
-	python -m pytest
+	python -m pytest --durations=15  # the slowest, to keep .ci/run in its time
 
 # The edit-and-test loop: everything but the end-to-end tests marked slow (under 3 minutes on 2 cores).
 test-fast: setup
