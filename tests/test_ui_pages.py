@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from imgclf.ui.app import create_app
+from tests.helpers.project import run
 from tests.helpers.ui_project import XSS, ui_project
 
 pytestmark = pytest.mark.slow  # a repository with three `dvc exp run`s, and DVC listing them per app
@@ -140,6 +141,17 @@ def test_a_broken_dvc_yaml_is_said_above_the_experiments_that_can_be_read(projec
     page = create_app(copy).test_client().get("/").get_data(as_text=True)
     assert "DVC could not read workspace: unable to read: &#39;dvc.yaml&#39;, YAML file structure is corrupted" in page
     assert "lr-big" in names_in_table(page), "the committed experiments are still listed"
+
+
+def test_a_repository_without_experiments_says_how_to_make_some(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], copy).stdout.split()
+    for ref in refs:
+        run(["git", "update-ref", "-d", ref], copy)
+    page = create_app(copy).test_client().get("/").get_data(as_text=True)
+    assert names_in_table(page) == ["workspace", "master"]
+    assert "No experiments yet: <code>dvc exp run -S train.lr=0.05</code>" in page
 
 
 def test_a_folder_dvc_cannot_read_is_a_page_that_says_so_and_the_server_goes_on(project, tmp_path):

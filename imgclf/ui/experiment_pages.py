@@ -38,6 +38,7 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
             varied=varied, text=text, where=where, sort=sort, descending=descending, problem=problem,
             refresh=any(r.state in ("queued", "running") for r in rows),
             unreadable=[f"{r.name}: {r.error}" for r in rows if r.error],
+            none_yet=all(r.state in ("baseline", "workspace") for r in rows),
         )  # fmt: skip
 
     @pages.get("/exp/<name>")
