@@ -53,6 +53,22 @@ def test_a_condition_that_cannot_be_read_is_said_above_the_whole_table(client):
     assert len(names_in_table(page)) == 5
 
 
+def test_a_condition_on_a_key_no_row_has_names_it_and_what_it_may_mean(client):
+    page = client.get("/?where=val_acc+>+0.7").get_data(as_text=True)
+    assert "no metric or param is called val_acc; did you mean val_accuracy" in page
+    assert len(names_in_table(page)) == 5, "every row, as for any condition it cannot use"
+    assert names_in_table(client.get("/?where=test_accuracy+>+79%25").get_data(as_text=True)) == ["lr-big", "demo-0000"]
+    assert "No experiment matches" in client.get("/?q=nothing-like-it").get_data(as_text=True)
+
+
+def test_a_workspace_whose_metrics_were_not_made_with_its_params_is_said(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    (copy / "params.yaml").write_text((copy / "params.yaml").read_text().replace("lr: 0.2", "lr: 0.0123"))
+    page = create_app(copy).test_client().get("/").get_data(as_text=True)
+    assert "Warning: the workspace&#39;s metrics were not made with its params.yaml: train.lr 0.0123" in page
+
+
 def test_a_param_or_class_named_like_html_shows_as_text(client):
     for url in ("/", "/exp/lr-big", "/compare?e=lr-big&e=demo-0000"):
         page = client.get(url).get_data(as_text=True)
@@ -75,7 +91,8 @@ def test_an_experiments_report_shows_and_its_tracked_files_download_and_nothing_
     assert 'href="/exp/demo-0000/file/models/model.txt"' in page
     model = client.get("/exp/demo-0000/file/models/model.txt")
     assert model.get_data(as_text=True) == "model lr=0.3\n", "the experiment's own, not the workspace's"
-    assert model.headers["Content-Disposition"] == 'attachment; filename="model.txt"'
+    assert model.headers["Content-Disposition"] == 'inline; filename="model.txt"', "text: shown, as text"
+    assert model.headers["Content-Type"] == "text/plain; charset=utf-8"
     for path in ("params.yaml", "../../../etc/passwd", "%2e%2e/dvc.yaml", "models/../params.yaml", "models"):
         assert client.get(f"/exp/demo-0000/file/{path}").status_code == 404, path
 
@@ -89,12 +106,16 @@ def test_comparing_overlays_the_curves_and_marks_the_params_that_differ(client):
     assert page.count('<pre class="report">') == 2, "the classification reports side by side"
 
 
-@pytest.mark.parametrize("url", ["/compare?e=demo-0000", "/compare", "/exp/no-such-experiment"])
-def test_what_cannot_be_shown_is_a_page_that_says_why(client, url):
+@pytest.mark.parametrize(
+    "url, status, said",
+    [("/compare?e=demo-0000", 400, "choose 2 to 8 different experiments to compare (here 1)"),
+     ("/compare?e=demo-0000&e=demo-0000", 400, "(here 1)"), ("/compare", 400, "(here 0)"),
+     ("/exp/no-such-experiment", 404, "no experiment named no-such-experiment")],
+)  # fmt: skip
+def test_what_cannot_be_shown_is_a_page_that_says_why(client, url, status, said):
     response = client.get(url)
     page = response.get_data(as_text=True)
-    assert response.status_code == 404 and "Traceback" not in page
-    assert "choose 2 to 8 experiments" in page or "no experiment named no-such-experiment" in page
+    assert response.status_code == status and said in page and "Traceback" not in page
 
 
 @pytest.mark.parametrize(

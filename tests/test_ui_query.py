@@ -5,7 +5,7 @@ import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.ui.plots import stale_outputs
-from imgclf.ui.query import QueryError, parse_conditions, select
+from imgclf.ui.query import QueryError, check_keys, parse_conditions, select
 from imgclf.ui.rows import Row, group_of, read_rows
 from imgclf.ui.serve import check_host
 
@@ -30,6 +30,12 @@ def test_conditions_on_metrics_and_params_keep_only_the_rows_that_hold():
 def test_a_condition_that_cannot_be_read_names_itself_and_an_example(text):
     with pytest.raises(QueryError, match=r"cannot read the condition .*: write e.g. val_accuracy > 0.98"):
         parse_conditions(text)
+
+
+def test_a_percentage_reads_as_the_table_shows_it_and_an_unknown_key_is_named():
+    assert parse_conditions("val_accuracy >= 98.1%")[0].value == pytest.approx(0.981)
+    with pytest.raises(QueryError, match="no metric or param is called lr; did you mean train.lr"):
+        check_keys(parse_conditions("lr < 0.1"), {"train.lr", "train.epochs"})
 
 
 def test_sorting_puts_the_best_first_and_rows_without_the_value_last():

@@ -78,7 +78,10 @@ def plan_queue(project: Path, text: str, name: str) -> Plan:
         return Plan([], refused=f"{name[:80]!r}: name it with letters, digits, . - and _ (at most 80)")
     sets = [arg for value in set_param_values(overrides) for arg in ("-S", value)]
     run = ["exp", "run", "--queue", *(["--name", name] if name else []), *sets]
-    changes = [f"queued: {' '.join(set_param_values(overrides))}", "a DVC queue worker runs it (dvc queue start)"]
+    changes = [
+        f"queued: the workspace's params.yaml with {' '.join(set_param_values(overrides))}",
+        "a DVC queue worker runs it (dvc queue start); the table shows it queued, running, then done",
+    ]
     return Plan([run, ["queue", "start", "-j", "1"]], changes)
 
 

@@ -68,6 +68,10 @@ def guard(app: Flask, token: str | None) -> None:
     def not_found(error):
         return render_template("problem.html", title="Not found", problem=error.description), 404
 
+    @app.errorhandler(400)
+    def cannot(error):
+        return render_template("problem.html", title="Cannot show this", problem=error.description), 400
+
     @app.errorhandler(403)
     def forbidden(error):
         return render_template("problem.html", title="Refused", problem=error.description), 403

@@ -8,12 +8,14 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from imgclf.experiments.exp_show import data_md5_of, lock_at
 from imgclf.experiments.labs import set_param_args, short_key
+from imgclf.experiments.workspace_params import mismatch_warning
 from imgclf.ui.action_pages import ON_EXPERIMENTS
 from imgclf.ui.files import chunks, report_text
 from imgclf.ui.plots import experiment_plots, stale_outputs
-from imgclf.ui.query import QueryError, differing_params, parse_conditions, select
+from imgclf.ui.query import QueryError, check_keys, differing_params, parse_conditions, select
 from imgclf.ui.rows import METRICS, ExperimentList, Row
 
+TEXT_FILES = (".json", ".txt", ".csv", ".tsv", ".yaml", ".md", ".log")
 MOST_COMPARED = 8  # experiments on one comparison page: more curves than colours tell apart
 
 
@@ -25,11 +27,12 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
         rows = experiments.read()
         text, where = request.args.get("q", ""), request.args.get("where", "")
         sort, descending = request.args.get("sort") or None, request.args.get("desc") == "1"
+        every_param = sorted({k for r in rows for k in r.params})
         try:
             conditions, problem = parse_conditions(where), None
+            check_keys(conditions, set(every_param))
         except QueryError as e:
             conditions, problem = [], str(e)
-        every_param = sorted({k for r in rows for k in r.params})
         varied = differing_params([r for r in rows if r.state != "workspace"])
         return render_template(
             "experiments.html", rows=select(rows, text, conditions, sort, descending), total=len(rows),
@@ -38,7 +41,7 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
             varied=varied, text=text, where=where, sort=sort, descending=descending, problem=problem,
             refresh=any(r.state in ("queued", "running") for r in rows),
             unreadable=[f"{r.name}: {r.error}" for r in rows if r.error],
-            none_yet=all(r.state in ("baseline", "workspace") for r in rows),
+            none_yet=all(r.state in ("baseline", "workspace") for r in rows), stale=mismatch_warning(project),
         )  # fmt: skip
 
     @pages.get("/exp/<name>")
@@ -59,17 +62,20 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
         row = find(experiments.read(), name)
         if path not in row.files or not row.rev:
             abort(404, f"{name} has no output {path} that DVC tracks")
-        headers = {"Content-Disposition": f'attachment; filename="{Path(path).name}"'}
-        return Response(chunks(project, row.rev, path), mimetype="application/octet-stream", headers=headers)
+        text = Path(path).suffix in TEXT_FILES  # shown in the browser, as text: never run as a page
+        disposition = "inline" if text else "attachment"
+        headers = {"Content-Disposition": f'{disposition}; filename="{Path(path).name}"'}
+        kind = "text/plain" if text else "application/octet-stream"  # Flask adds utf-8 to a text type
+        return Response(chunks(project, row.rev, path), mimetype=kind, headers=headers)
 
     @pages.get("/compare")
     def compare():
         names = list(dict.fromkeys(request.args.getlist("e")))
         if not 2 <= len(names) <= MOST_COMPARED:
-            abort(404, f"choose 2 to {MOST_COMPARED} experiments to compare (here {len(names)})")
+            abort(400, f"choose 2 to {MOST_COMPARED} different experiments to compare (here {len(names)})")
         chosen = [find(experiments.read(), n) for n in names]
         if any(not r.rev for r in chosen):
-            abort(404, "only experiments that ran can be compared: a queued one has no results yet")
+            abort(400, "only experiments that ran can be compared: a queued one has no results yet")
         differ = set(differing_params(chosen))
         every = request.args.get("all") == "1"
         plots, notes = experiment_plots(project, {r.name: r.rev for r in chosen})

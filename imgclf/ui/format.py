@@ -4,6 +4,8 @@ import json
 
 from flask import Flask
 
+from imgclf.ui.studies import shown_storage
+
 PERCENT = ("test_accuracy", "val_accuracy", "balanced_accuracy")
 TITLES = {  # metric column -> its header
     "test_accuracy": "test acc",
@@ -57,3 +59,4 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["param"] = param_text
     app.jinja_env.globals["TITLES"] = TITLES
     app.jinja_env.globals["best_of"] = best_of
+    app.jinja_env.filters["storage"] = shown_storage

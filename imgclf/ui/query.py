@@ -1,6 +1,7 @@
 """The experiments table's query: which rows (a text filter and conditions such as `val_accuracy > 0.98` or
 `train.lr < 0.05`), in which order, with which columns. Read from the page's URL, so a view can be bookmarked."""
 
+import difflib
 import json
 import operator
 import re
@@ -40,13 +41,24 @@ def parse_conditions(text: str) -> list[Condition]:
 
 def number_or_text(raw: str) -> object:
     try:
-        return float(raw)
+        return float(raw.removesuffix("%")) / 100 if raw.endswith("%") else float(raw)  # 75% as the table shows it
     except ValueError:
         return {"true": True, "false": False}.get(raw.lower(), raw.strip("'\""))
 
 
 def value_of(row: Row, key: str) -> object:
     return row.metrics.get(key) if key in METRICS else row.params.get(key)
+
+
+def check_keys(conditions: list[Condition], params: set[str]) -> None:
+    """A condition on a key no row has would hide every row without a word: name it, and the keys it may mean."""
+    known = [*METRICS, *sorted(params)]
+    for condition in conditions:
+        if condition.key not in METRICS and condition.key not in params:
+            ends = [k for k in known if k.endswith("." + condition.key)]  # a column's short name: lr for train.lr
+            near = list(dict.fromkeys(ends + difflib.get_close_matches(condition.key, known, n=3, cutoff=0.5)))[:3]
+            hint = f"; did you mean {' or '.join(near)}?" if near else f" (metrics: {', '.join(METRICS)})"
+            raise QueryError(f"no metric or param is called {condition.key}{hint}")
 
 
 def holds(row: Row, condition: Condition) -> bool:

@@ -69,6 +69,13 @@ def trial_of(trial) -> Trial:
     )
 
 
+def shown_storage(url: str) -> str:
+    """A storage as the page names it: a study file's path, or the URL without its password."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///").removeprefix("file:").split("?")[0]
+    return redacted(url)
+
+
 def study_file_name(url: str) -> str:
     """What a storage that could not be read is called on the page: its file's name, or its URL."""
     path = url.removeprefix("sqlite:///").removeprefix("file:").split("?")[0]
