@@ -4,10 +4,12 @@ an experiment belongs to, and which of an experiment's pictures are an older run
 import pytest
 
 from imgclf.errors import PipelineError
+from imgclf.experiments.labs import Lab, load_labs
 from imgclf.ui.plots import stale_outputs
 from imgclf.ui.query import QueryError, check_keys, parse_conditions, select
 from imgclf.ui.rows import Row, group_of, read_rows
 from imgclf.ui.serve import check_host
+from tests.helpers import REPO
 
 
 def row(name: str, accuracy: float | None, lr: object = None) -> Row:
@@ -45,11 +47,21 @@ def test_sorting_puts_the_best_first_and_rows_without_the_value_last():
 
 
 def test_a_trial_and_its_seed_repeats_belong_to_the_study_a_sweep_run_to_its_lab():
-    labs = {"mnist_mlp"}
-    assert group_of("mnist_mlp-tune-0007", labs) == "mnist_mlp-tune"
-    assert group_of("mnist_mlp-tune-0007-seed43", labs) == "mnist_mlp-tune"
-    assert group_of("mnist_mlp-hidden_units-800", labs) == "mnist_mlp"
-    assert group_of("tawny-arms", labs) == "other"
+    labs = load_labs(REPO / "sweeps.yaml")
+    assert group_of("mnist_mlp-tune-0007", {}, labs) == "mnist_mlp-tune"
+    assert group_of("mnist_mlp-tune-0007-seed43", {}, labs) == "mnist_mlp-tune"
+    assert group_of("mnist_mlp-hidden_units-800", {}, labs) == "mnist_mlp"
+    assert group_of("tawny-arms", {}, labs) == "other"
+
+
+def test_a_run_under_a_random_name_belongs_to_the_lab_whose_setup_it_ran():
+    labs = load_labs(REPO / "sweeps.yaml")
+    mlp = labs["mnist_mlp"]
+    own_lr = {**mlp.base, "train.lr": 0.05}  # `dvc exp run -S train.lr=0.05` over the lab's setup: lr is swept
+    assert group_of("tawny-arms", own_lr, labs) == "mnist_mlp"
+    tiny = {**own_lr, **mlp.tiny}
+    assert group_of("tawny-arms", tiny, labs) == "mnist_mlp", "a --tiny run of the lab is still the lab's"
+    assert group_of("tawny-arms", {**own_lr, "data.dataset": "cifar10"}, labs) == "other", "another dataset"
 
 
 def test_the_outputs_of_a_stage_that_did_not_run_after_its_inputs_changed_are_stale():
@@ -75,6 +87,9 @@ def test_listing_beyond_this_machine_needs_remote_and_then_a_token():
     assert check_host("0.0.0.0", remote=True) is True
 
 
+LAB = Lab("lab", "a lab", {"train.lr": 0.3}, (), {}, {})
+
+
 def exp(name: str, state: str, metrics: dict | None = None, outs: dict | None = None) -> dict:
     data = {"params": {"params.yaml": {"data": {"train": {"lr": 0.1}}}}, "metrics": metrics or {}, "outs": outs or {}}
     return {"name": name, "executor": {"state": state} if state else None, "revs": [{"name": name, "rev": "e" * 40,
@@ -95,7 +110,7 @@ def test_dvc_exp_show_becomes_rows_with_their_state_timing_and_files():
              exp("lab-d", None),  # DVC says success, but it has no test metrics of its own
          ]},
     ]  # fmt: skip
-    rows = {r.name: r for r in read_rows(shown, {"lab"})}
+    rows = {r.name: r for r in read_rows(shown, {"lab": LAB})}
     assert rows["workspace"].error == "unable to read: 'dvc.yaml'"
     assert rows["main"].state == "baseline" and rows["main"].cached, "timing.json holds no run of its model"
     a = rows["lab-a"]
@@ -108,3 +123,16 @@ def test_dvc_exp_show_becomes_rows_with_their_state_timing_and_files():
     )
     assert a.files == {"models/model.keras": 7}, "single files only: a folder is not offered"
     assert [rows[n].state for n in ("lab-b", "lab-c", "lab-d")] == ["running", "queued", "failed"]
+
+
+def test_a_running_experiment_shows_the_epochs_dvclive_has_logged_in_its_folder(tmp_path):
+    series = tmp_path / "dvclive/plots/metrics/eval/accuracy.tsv"
+    series.parent.mkdir(parents=True)
+    series.write_text("step\taccuracy\n0\t0.81\n1\t0.93\n2\t0.90\n3\t")  # the last line half-written
+    running = exp("lab-live", "running")
+    running["executor"]["local"] = {"root": str(tmp_path), "pid": 1, "log": "x"}  # as `dvc exp show --json` has it
+    shown = [{"rev": "b" * 40, "name": "main", "data": {}, "experiments": [running, exp("lab-next", "running")]}]
+    rows = {r.name: r for r in read_rows(shown, {"lab": LAB})}
+    live = rows["lab-live"]
+    assert (live.progress.epochs, live.metrics["val_accuracy"]) == (3, 0.93), "the best epoch, as train.json will say"
+    assert rows["lab-next"].progress is None and "val_accuracy" not in rows["lab-next"].metrics, "nothing logged yet"

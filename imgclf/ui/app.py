@@ -31,7 +31,7 @@ def create_app(
     project = Path(project).resolve()
     app = Flask(__name__)
     register_filters(app)
-    labs = set(load_labs(project / "sweeps.yaml")) if (project / "sweeps.yaml").exists() else set()
+    labs = load_labs(project / "sweeps.yaml") if (project / "sweeps.yaml").exists() else {}
     experiments = ExperimentList(project, labs, all_commits)
     app.register_blueprint(experiment_pages(project, experiments))
     app.register_blueprint(study_pages(project, list(storages or []), experiments))

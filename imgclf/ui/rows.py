@@ -13,8 +13,9 @@ from pathlib import Path
 
 from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_show import params_of
-from imgclf.experiments.labs import repeat_of
+from imgclf.experiments.labs import Lab, repeat_of
 from imgclf.timing import timed_for
+from imgclf.ui.live import Progress, progress_in
 
 # column -> (metrics file, key) in the order the table shows them; val accuracy is the best epoch's, as reports say
 METRICS = {
@@ -43,17 +44,30 @@ class Row:
     error: str | None = None  # what DVC could not read of it (a broken dvc.yaml in the workspace)
     files: dict[str, int] = field(default_factory=dict)  # its DVC-tracked single-file outputs -> bytes
     cached: bool = False  # its train stage was restored from DVC's run-cache: no training time of its own
+    progress: Progress | None = None  # a running one's epochs so far; its val_accuracy is their best
 
 
-def group_of(name: str, labs: set[str]) -> str:
-    """A trial's study (STUDY-NNNN), a sweep's lab (LAB-...), or "other" for a `dvc exp run` of its own; a
-    --seeds repeat (NAME-seedS) belongs where NAME does."""
+def group_of(name: str, params: dict[str, object], labs: dict[str, Lab]) -> str:
+    """A trial's study (STUDY-NNNN), a sweep's lab (LAB-...), else the one lab whose setup it ran (a `dvc exp run`
+    under DVC's random name), or "other"; a --seeds repeat (NAME-seedS) belongs where NAME does."""
     name = repeat_of(name)[0]
     study = STUDY_TRIAL.match(name)
     if study:
         return study["study"]
     lab = name.split("-", 1)[0]
-    return lab if lab in labs else "other"
+    if lab in labs:
+        return lab
+    holding = [lab.name for lab in labs.values() if runs_setup_of(params, lab)]
+    return holding[0] if len(holding) == 1 else "other"
+
+
+def runs_setup_of(params: dict[str, object], lab: Lab) -> bool:
+    """The params are the lab's base, but for the keys the lab sweeps or searches, and its --tiny values."""
+    varied = {*lab.swept_keys, *(r.key for r in lab.search)}
+    return bool(lab.base) and all(
+        params.get(key) == value or key in varied or (key in lab.tiny and params.get(key) == lab.tiny[key])
+        for key, value in lab.base.items()
+    )
 
 
 def metrics_of(data: dict, model_md5: str | None) -> dict[str, float]:
@@ -68,10 +82,15 @@ def metrics_of(data: dict, model_md5: str | None) -> dict[str, float]:
     return found
 
 
-def row_of(name: str, group: str, state: str, entry: dict, commit: str | None) -> Row:
+def row_of(name: str, labs: dict[str, Lab], state: str, entry: dict, commit: str | None, root: str | None) -> Row:
+    """One row; `root` is the folder a running experiment runs in, where its progress is read."""
     data = entry.get("data") or {}
+    params = params_of(data)
     model_md5 = ((data.get("outs") or {}).get("models/model.keras") or {}).get("hash")
     metrics = metrics_of(data, model_md5) if state != "queued" else {}
+    progress = progress_in(root) if state == "running" else None
+    if progress and progress.best_val_accuracy is not None:
+        metrics["val_accuracy"] = progress.best_val_accuracy
     if state == "success" and "test_accuracy" not in metrics:
         state = "failed"  # DVC calls it a success, but it holds the baseline's metrics or none
     rev = entry.get("rev") if entry.get("rev") not in (None, "workspace") else None
@@ -83,28 +102,30 @@ def row_of(name: str, group: str, state: str, entry: dict, commit: str | None) -
     }
     timing = (data.get("metrics") or {}).get("metrics/timing.json")
     cached = bool(timing) and "test_accuracy" in metrics and "train_seconds" not in metrics
-    return Row(name, group, state, rev, commit, metrics, params_of(data), data.get("timestamp"), error, files, cached)
+    group = "baselines" if state in ("baseline", "workspace") else group_of(name, params, labs)
+    return Row(name, group, state, rev, commit, metrics, params, data.get("timestamp"), error, files, cached, progress)
 
 
-def read_rows(shown: list[dict], labs: set[str]) -> list[Row]:
+def read_rows(shown: list[dict], labs: dict[str, Lab]) -> list[Row]:
     """`dvc exp show --json` -> rows in DVC's order: each baseline, then its experiments (newest run of a name)."""
     rows: list[Row] = []
     for baseline in shown:
         rev = baseline.get("rev")
         if rev == "workspace":
-            rows.append(row_of("workspace", "baselines", "workspace", baseline, None))
+            rows.append(row_of("workspace", labs, "workspace", baseline, None, None))
             continue
         name = baseline.get("name") or str(rev)[:7]
-        rows.append(row_of(name, "baselines", "baseline", baseline, rev))
+        rows.append(row_of(name, labs, "baseline", baseline, rev, None))
         seen: set[str] = set()
         for group in baseline.get("experiments") or []:
-            state = (group.get("executor") or {}).get("state") or "success"
+            executor = group.get("executor") or {}
+            state, root = executor.get("state") or "success", (executor.get("local") or {}).get("root")
             for exp in group.get("revs") or []:
                 exp_name = exp.get("name") or str(exp.get("rev", ""))[:7]
                 if exp_name in seen:
                     continue
                 seen.add(exp_name)
-                rows.append(row_of(exp_name, group_of(exp_name, labs), state, exp, rev))
+                rows.append(row_of(exp_name, labs, state, exp, rev, root))
     return rows
 
 
@@ -129,7 +150,7 @@ def state_key(project: Path) -> str:
 class ExperimentList:
     """The rows of a repository, asked of DVC again only when state_key changes or an experiment is unfinished."""
 
-    def __init__(self, project: Path, labs: set[str], all_commits: bool = False):
+    def __init__(self, project: Path, labs: dict[str, Lab], all_commits: bool = False):
         self.project, self.labs, self.all_commits = project, labs, all_commits
         self.lock = threading.Lock()
         self.key: str | None = None

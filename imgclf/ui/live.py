@@ -1,0 +1,33 @@
+"""A running experiment's progress, read from the DVCLive log in the folder DVC runs it in. `dvc exp show` names
+that folder but reads only the metrics files dvc.yaml declares, which the train stage writes when it ends."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgclf.experiments.vega import LIVE_SERIES
+
+VAL_SERIES = f"{LIVE_SERIES}/eval/accuracy.tsv"  # validation accuracy per epoch, as DVCLive logs it
+
+
+@dataclass(frozen=True)
+class Progress:
+    epochs: int  # epochs DVCLive has logged so far
+    best_val_accuracy: float | None  # the best of them, as metrics/train.json will say when the run ends
+
+
+def progress_in(root: str | None) -> Progress | None:
+    """The progress logged under a running experiment's folder; None where it has logged nothing yet."""
+    if not root:
+        return None
+    try:
+        lines = (Path(root) / VAL_SERIES).read_text().splitlines()[1:]
+    except (OSError, UnicodeDecodeError):
+        return None
+    values = []
+    for line in lines:
+        fields = line.split("\t")
+        try:
+            values.append(float(fields[1]))
+        except (IndexError, ValueError):
+            continue  # the line DVCLive is writing now
+    return Progress(len(values), max(values, default=None)) if values else None
