@@ -2,9 +2,11 @@
 what each page shows, and that bad input is a page that says so (never a traceback), nothing outside what DVC names
 is served, and every value is escaped."""
 
+import io
 import re
 import shutil
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -91,10 +93,22 @@ def test_an_experiments_report_shows_and_its_tracked_files_download_and_nothing_
     assert 'href="/exp/demo-0000/file/models/model.txt"' in page
     model = client.get("/exp/demo-0000/file/models/model.txt")
     assert model.get_data(as_text=True) == "model lr=0.3\n", "the experiment's own, not the workspace's"
-    assert model.headers["Content-Disposition"] == 'inline; filename="model.txt"', "text: shown, as text"
+    assert model.headers["Content-Disposition"] == "inline; filename=model.txt", "text: shown, as text"
     assert model.headers["Content-Type"] == "text/plain; charset=utf-8"
     for path in ("params.yaml", "../../../etc/passwd", "%2e%2e/dvc.yaml", "models/../params.yaml", "models"):
         assert client.get(f"/exp/demo-0000/file/{path}").status_code == 404, path
+
+
+def test_a_folder_output_downloads_as_one_zip_of_the_experiments_own_files(client):
+    page = client.get("/exp/demo-0001").get_data(as_text=True)
+    assert 'href="/exp/demo-0001/folder/exported"' in page
+    answer = client.get("/exp/demo-0001/folder/exported")
+    assert answer.headers["Content-Disposition"] == "attachment; filename=demo-0001-exported.zip"
+    with zipfile.ZipFile(io.BytesIO(answer.get_data())) as archive:
+        assert sorted(archive.namelist()) == ["exported/info/about.json", "exported/model.txt"]
+        assert archive.read("exported/model.txt") == b"exported lr=0.1\n", "demo-0001's, not the workspace's"
+    for path in ("models", "exported/model.txt", "../exported", "metrics"):
+        assert client.get(f"/exp/demo-0001/folder/{path}").status_code == 404, path
 
 
 def test_comparing_overlays_the_curves_and_marks_the_params_that_differ(client):

@@ -59,23 +59,27 @@ def plan_push(project: Path, name: str) -> Plan:
 
 
 def plan_queue(project: Path, text: str, name: str) -> Plan:
-    """`dvc exp run --queue -S ...` from `key=value` lines, keys of params.yaml, then a worker to run it."""
+    """`dvc exp run --queue -S ...` from `key=value` lines, keys of params.yaml, then a worker to run it. Every
+    line it cannot take is named at once."""
     params = flatten(yaml.safe_load((project / "params.yaml").read_text()) or {})
     overrides: dict[str, object] = {}
+    problems = []
     for line in filter(None, (line.strip() for line in text.splitlines())):
-        key, sep, raw = line.partition("=")
-        key = key.strip()
+        key, sep, raw = (part.strip() for part in line.partition("="))
         if not sep or key not in params:
-            known = "key=value" if not sep else f"{key} is not a key of params.yaml"
-            return Plan([], refused=f"cannot queue {line[:80]!r}: {known} (e.g. train.lr=0.05)")
+            known = "write key=value" if not sep else f"{key} is not a key of params.yaml"
+            problems.append(f"cannot queue {line[:80]!r}: {known} (e.g. train.lr=0.05)")
+            continue
         try:
-            overrides[key] = yaml.safe_load(raw.strip())
+            overrides[key] = yaml.safe_load(raw)
         except yaml.YAMLError:
-            return Plan([], refused=f"cannot read the value of {key}: {raw.strip()[:80]!r}")
-    if not overrides or len(overrides) > MOST_OVERRIDES:
-        return Plan([], refused=f"give 1 to {MOST_OVERRIDES} params to change, one key=value a line")
+            problems.append(f"cannot read the value of {key}: {raw[:80]!r}")
+    if (not overrides and not problems) or len(overrides) > MOST_OVERRIDES:
+        problems.append(f"give 1 to {MOST_OVERRIDES} params to change, one key=value a line")
     if name and not EXPERIMENT_NAME.fullmatch(name):
-        return Plan([], refused=f"{name[:80]!r}: name it with letters, digits, . - and _ (at most 80)")
+        problems.append(f"{name[:80]!r}: name it with letters, digits, . - and _ (at most 80)")
+    if problems:
+        return Plan([], refused="; ".join(problems))
     sets = [arg for value in set_param_values(overrides) for arg in ("-S", value)]
     run = ["exp", "run", "--queue", *(["--name", name] if name else []), *sets]
     changes = [

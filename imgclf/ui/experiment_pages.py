@@ -1,16 +1,20 @@
 """The experiments' pages: the table, one experiment (its metrics, provenance, plots, report and files), an
 experiment's file, and a comparison of several."""
 
+import itertools
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
+from dvc.exceptions import DvcException
 from flask import Blueprint, Response, abort, render_template, request
+from werkzeug.http import dump_options_header
 
 from imgclf.experiments.exp_show import data_md5_of, lock_at
 from imgclf.experiments.labs import set_param_args, short_key
 from imgclf.experiments.workspace_params import mismatch_warning
 from imgclf.ui.action_pages import ON_EXPERIMENTS
-from imgclf.ui.files import chunks, report_text
+from imgclf.ui.files import chunks, report_text, zipped_folder
 from imgclf.ui.plots import experiment_plots, stale_outputs
 from imgclf.ui.query import QueryError, check_keys, differing_params, parse_conditions, select
 from imgclf.ui.rows import METRICS, ExperimentList, Row
@@ -63,10 +67,17 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
         if path not in row.files or not row.rev:
             abort(404, f"{name} has no output {path} that DVC tracks")
         text = Path(path).suffix in TEXT_FILES  # shown in the browser, as text: never run as a page
-        disposition = "inline" if text else "attachment"
-        headers = {"Content-Disposition": f'{disposition}; filename="{Path(path).name}"'}
         kind = "text/plain" if text else "application/octet-stream"  # Flask adds utf-8 to a text type
-        return Response(chunks(project, row.rev, path), mimetype=kind, headers=headers)
+        stream = started(chunks(project, row.rev, path), name, path)
+        return Response(stream, mimetype=kind, headers=disposition("inline" if text else "attachment", path))
+
+    @pages.get("/exp/<name>/folder/<path:path>")
+    def folder(name: str, path: str):
+        row = find(experiments.read(), name)
+        if path not in row.folders or not row.rev:
+            abort(404, f"{name} has no folder output {path} that DVC tracks")
+        stream = started(zipped_folder(project, row.rev, path), name, path)
+        return Response(stream, mimetype="application/zip", headers=disposition("attachment", f"{name}-{path}.zip"))
 
     @pages.get("/compare")
     def compare():
@@ -87,6 +98,20 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
         )  # fmt: skip
 
     return pages
+
+
+def started(stream: Iterator[bytes], name: str, path: str) -> Iterator[bytes]:
+    """The stream with its first block read now, so that a file DVC cannot find is a page, not a cut download."""
+    try:
+        first = next(stream, b"")
+    except (OSError, DvcException) as e:
+        abort(404, f"{path} of {name} cannot be read here ({type(e).__name__}): `dvc exp pull` or `dvc pull` brings it")
+    return itertools.chain([first], stream)
+
+
+def disposition(how: str, path: str) -> dict[str, str]:
+    """The Content-Disposition header naming the file, quoted whatever its name holds."""
+    return {"Content-Disposition": dump_options_header(how, {"filename": Path(path).name})}
 
 
 def find(rows: list[Row], name: str) -> Row:

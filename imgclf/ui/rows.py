@@ -45,6 +45,7 @@ class Row:
     files: dict[str, int] = field(default_factory=dict)  # its DVC-tracked single-file outputs -> bytes
     cached: bool = False  # its train stage was restored from DVC's run-cache: no training time of its own
     progress: Progress | None = None  # a running one's epochs so far; its val_accuracy is their best
+    folders: dict[str, int] = field(default_factory=dict)  # its DVC-tracked folder outputs -> bytes in all
 
 
 def group_of(name: str, params: dict[str, object], labs: dict[str, Lab]) -> str:
@@ -95,15 +96,21 @@ def row_of(name: str, labs: dict[str, Lab], state: str, entry: dict, commit: str
         state = "failed"  # DVC calls it a success, but it holds the baseline's metrics or none
     rev = entry.get("rev") if entry.get("rev") not in (None, "workspace") else None
     error = (entry.get("error") or {}).get("msg") if isinstance(entry.get("error"), dict) else None
-    files = {
-        path: out.get("size") or 0
-        for path, out in (data.get("outs") or {}).items()
-        if isinstance(out, dict) and out.get("use_cache") and not str(out.get("hash") or ".dir").endswith(".dir")
+    outs = {
+        path: out for path, out in (data.get("outs") or {}).items() if isinstance(out, dict) and out.get("use_cache")
     }
+    files = {path: out.get("size") or 0 for path, out in outs.items() if not is_folder(out)}
+    folders = {path: out.get("size") or 0 for path, out in outs.items() if is_folder(out)}
     timing = (data.get("metrics") or {}).get("metrics/timing.json")
     cached = bool(timing) and "test_accuracy" in metrics and "train_seconds" not in metrics
     group = "baselines" if state in ("baseline", "workspace") else group_of(name, params, labs)
-    return Row(name, group, state, rev, commit, metrics, params, data.get("timestamp"), error, files, cached, progress)
+    return Row(
+        name, group, state, rev, commit, metrics, params, data.get("timestamp"), error, files, cached, progress, folders
+    )
+
+
+def is_folder(out: dict) -> bool:
+    return str(out.get("hash") or "").endswith(".dir")  # DVC's hash of a folder's listing
 
 
 def read_rows(shown: list[dict], labs: dict[str, Lab]) -> list[Row]:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as e:
         raise PipelineError(f"--port {args.port}: cannot listen there ({e.strerror}); give another --port") from None
     port = server.effective_port
-    shown = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host  # every address: name this one
+    shown = socket.getfqdn() if args.host in ("0.0.0.0", "::") else args.host  # every address: name this one
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"imgclf ui: {url}  (Ctrl-C stops it)", flush=True)
     try:

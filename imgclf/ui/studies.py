@@ -133,6 +133,8 @@ def parallel_coordinates(study, folder: Path, goal) -> list[str]:
         except (ValueError, RuntimeError):
             plt.close("all")
             return []
+    for lines in axes.collections:
+        lines.set_cmap("viridis")  # Optuna's blues draw the best trial's line nearly white
     figure = axes.figure
     figure.set_size_inches(10, 5)
     figure.savefig(folder / "parallel.png", dpi=100, bbox_inches="tight")

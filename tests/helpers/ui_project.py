@@ -28,6 +28,9 @@ lines = ["actual,predicted"] + [f"{a},{a if i % 3 else classes[(classes.index(a)
 pathlib.Path("metrics/predictions.csv").write_text("\\n".join(lines) + "\\n")
 pathlib.Path("models").mkdir(exist_ok=True)
 pathlib.Path("models/model.txt").write_text(f"model lr={lr}\\n")
+pathlib.Path("exported/info").mkdir(parents=True, exist_ok=True)
+pathlib.Path("exported/model.txt").write_text(f"exported lr={lr}\\n")
+pathlib.Path("exported/info/about.json").write_text(json.dumps({"lr": lr}))
 report = "\\n".join(f"{c:>30}  {quality:.2f}" for c in classes)
 pathlib.Path("metrics/classification_report.txt").write_text(f"{'class':>30}  recall\\n{report}\\n")
 """
@@ -38,7 +41,7 @@ stages:
     cmd: python train.py
     deps: [train.py]
     params: [train.lr, train.note]
-    outs: [models/model.txt, metrics/classification_report.txt]
+    outs: [models/model.txt, metrics/classification_report.txt, exported]
     metrics:
       - metrics/eval.json: {cache: false}
       - metrics/train.json: {cache: false}
