@@ -115,6 +115,25 @@ def test_a_resumed_study_draws_new_params_from_the_same_seed():
     assert make_sampler("random", 7, 0)._rng.rng.random() != make_sampler("random", 7, 4)._rng.rng.random()
 
 
+def test_tpe_guides_the_trials_after_a_quarter_of_the_budget_not_after_ten():
+    import optuna
+
+    def drawn(sampler, finished_before: int = 0) -> list[float]:
+        study = optuna.create_study(sampler=sampler, direction="maximize")
+        for x in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)[:finished_before]:  # earlier finished trials
+            study.add_trial(optuna.trial.create_trial(params={"x": x}, distributions={"x": X}, value=-((x - 0.8) ** 2)))
+        study.optimize(lambda t: -((t.suggest_float("x", 0, 1) - 0.8) ** 2), n_trials=6)
+        return [t.params["x"] for t in study.trials[finished_before:]]
+
+    X = optuna.distributions.FloatDistribution(0, 1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    randomly = drawn(make_sampler("random", 3))
+    guided = drawn(make_sampler("tpe", 3, budget=12))  # a quarter of 12: 3 random draws, then TPE
+    assert guided[:3] == randomly[:3] and guided[3:] != randomly[3:]
+    warm = drawn(make_sampler("tpe", 3, budget=12), finished_before=9)
+    assert all(abs(x - 0.8) < 0.25 for x in warm[:3]), f"nine finished trials: TPE from the first draw, {warm}"
+
+
 def test_interrupted_trials_run_again_once_and_dead_tuners_trials_fail(tmp_path: Path):
     storage = Storage(f"sqlite:///{tmp_path}/s.db", grace_s=60)
     study = open_study(storage, "s", make_pruner("median", 5))

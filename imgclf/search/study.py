@@ -11,14 +11,27 @@ SAMPLERS = ("tpe", "random", "qmc", "nsga2")
 PRUNERS = ("median", "hyperband", "halving", "none")
 
 
-def make_sampler(name: str, seed: int | None, trials_before: int = 0):
+def startup_trials(budget: int) -> int:
+    """TPE's random start: a quarter of the study's --trials, at least 3 (Optuna's default of 10 left a study of 10
+    trials or fewer random search). Finished trials the study already holds count towards it."""
+    return max(3, budget // 4)
+
+
+def make_sampler(name: str, seed: int | None, trials_before: int = 0, budget: int = 20, jobs: int = 1):
     """The sampler of one run of the tuner. A study that goes on offsets the seed by its trials so far, so that
-    it does not draw its first trials' params again."""
+    it does not draw its first trials' params again. TPE models the params jointly (multivariate), and with
+    several trials at once counts the running ones as poor (the constant liar), so they do not sample one point."""
+    import warnings
+
     import optuna
 
     seed = None if seed is None else seed + trials_before
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=startup_trials(budget), multivariate=True, constant_liar=jobs > 1
+            )
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "qmc":

@@ -116,7 +116,7 @@ def tune(args: argparse.Namespace, search: Search, lab: Lab) -> None:
         s = search = dataclasses.replace(s, study=study.study_name)
     if changed:
         print(f"study {first.study_name}: part {s.study} begins, its setup changed: {'; '.join(changed)}")
-    study.sampler = make_sampler(s.sampler, s.seed, len(study.trials))
+    study.sampler = make_sampler(s.sampler, s.seed, len(study.trials), s.trials, s.jobs)
     prepare(study, s)
     dirty = " (uncommitted changes to the code DVC tracks run in every trial)" if setup["dirty"] else ""
     print(f"study {s.study} in {redacted(s.storage.url)}: {counted(study)} of {s.trials} trials done; {s.sampler} "
