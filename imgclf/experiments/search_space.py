@@ -91,3 +91,63 @@ def sample(trial, space: Space) -> dict[str, object]:
 def values_of(params: dict[str, object], space: Space) -> dict[str, object]:
     """A finished trial's Optuna params as params.yaml values (a choice's JSON text read back)."""
     return {r.key: json.loads(params[r.key]) if r.choice else params[r.key] for r in space if r.key in params}
+
+
+def distributions_of(space: Space) -> dict:
+    """The Optuna distribution `sample` asks each key from: an experiment of the past enters a study with these."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    found = {}
+    for r in space:
+        if r.choice:
+            found[r.key] = CategoricalDistribution([json.dumps(v, sort_keys=True) for v in r.choice])
+        elif r.is_int:
+            found[r.key] = IntDistribution(r.low, r.high, log=r.log, step=int(r.step or 1))
+        else:
+            found[r.key] = FloatDistribution(float(r.low), float(r.high), log=r.log, step=r.step)
+    return found
+
+
+def sampled_params(values: dict[str, object], space: Space) -> tuple[dict[str, object], str | None]:
+    """A run's values of the space's keys as the Optuna params a trial would have sampled (a choice as its JSON
+    text), and the first key whose value the space cannot sample (missing, between a choice's values or a step's
+    points, out of range), or None."""
+    params: dict[str, object] = {}
+    for r in space:
+        value = in_range(values.get(r.key), r)
+        if value is None:
+            return params, r.key
+        params[r.key] = value
+    return params, None
+
+
+def in_range(value: object, r: Range) -> object | None:
+    if r.choice:
+        return next((json.dumps(c, sort_keys=True) for c in r.choice if same_number_or_json(value, c)), None)
+    number = as_number(value)
+    if number is None or not r.low <= number <= r.high:
+        return None
+    points = (number - r.low) / (r.step or 1)
+    if (r.step or r.is_int) and abs(points - round(points)) > 1e-9:
+        return None
+    return round(number) if r.is_int else number
+
+
+def as_number(value: object) -> float | None:
+    """A params.yaml number; YAML 1.1 reads `1e-07` as text."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def same_number_or_json(a: object, b: object) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(same_number_or_json, a, b))
+    x, y = as_number(a), as_number(b)
+    if x is not None and y is not None:
+        return x == y
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

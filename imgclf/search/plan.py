@@ -32,7 +32,9 @@ class Search:
     tiny: bool = False
     objective: Objective = field(default_factory=Objective)
     push: str | None = None  # a git remote: each completed trial's experiment and data go there
+    history: str = "code"  # which experiments of the past the study learns from (search/history.py's HISTORY)
 
     def settings(self) -> Settings:
         return Settings(self.lab, self.study, redacted(self.storage.url), self.sampler, self.pruner, self.seed,
-                        self.trials, self.timeout_s, self.tiny, self.overrides, self.objective.text)  # fmt: skip
+                        self.trials, self.timeout_s, self.tiny, self.overrides, self.objective.text,
+                        history=self.history)  # fmt: skip

@@ -29,6 +29,7 @@ class Settings:
     overrides: dict = field(default_factory=dict)  # -S
     objective: str = "val_accuracy"  # or val_accuracy,COST: two objectives (imgclf/search/objectives.py)
     code_dirty: bool = False  # the trials ran uncommitted changes to the code DVC tracks (search/setup.py)
+    history: str = "code"  # which experiments of the past the study learned from (search/history.py)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TrialRecord:
     seconds: float | None
     host: str | None
     error: str | None
+    history: str | None = None  # an experiment of the past the study learned from: the commit it ran on
 
 
 def trial_records(study, space: Space) -> list[TrialRecord]:
@@ -60,7 +62,7 @@ def trial_records(study, space: Space) -> list[TrialRecord]:
             TrialRecord(
                 t.number, state, a.get("experiment"), a.get("commit"), values_of(t.params, space), values[0],
                 values[1] if len(values) > 1 else None, a.get("test_accuracy"), a.get("test_loss"), epochs,
-                None if seconds is None else round(seconds, 1), a.get("host"), a.get("error"),
+                None if seconds is None else round(seconds, 1), a.get("host"), a.get("error"), a.get("history"),
             )
         )  # fmt: skip
     return records
@@ -85,7 +87,7 @@ def pareto_front(records: list[TrialRecord]) -> list[TrialRecord]:
 def study_partial_reason(settings: Settings, records: list[TrialRecord]) -> str | None:
     """Why this study may not replace the committed report (partial_reason_of), or None: all its trials done, on the
     lab's own setup (other_setting's rule, the seed counting), one at least completed."""
-    counted = sum(r.state in ("complete", "pruned") for r in records)
+    counted = sum(r.state in ("complete", "pruned") and not r.history for r in records)
     unfinished = f"{counted} of its {settings.trials} trials done" if counted < settings.trials else None
     key = other_setting({}, settings.overrides, seeds_vary=False)
     other = "--tiny: a tiny sample" if settings.tiny else f"-S {key}: not the lab's setup" if key else None

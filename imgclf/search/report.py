@@ -72,7 +72,7 @@ def tune_markdown(
 ) -> str:  # fmt: skip
     """The study's report.md, written as a lab's (report_markdown.page)."""
     best = ranked(records)
-    states = {s: sum(r.state == s for r in records) for s in ("complete", "pruned", "failed")}
+    states = {s: sum(r.state == s and not r.history for r in records) for s in ("complete", "pruned", "failed")}
     seed = f" (seed {settings.seed})" if settings.seed is not None else ""
     budget = f", at most {settings.timeout_s:g} s a run" if settings.timeout_s else ""
     failed = " (failed trials do not count toward them)." if states["failed"] else "."
@@ -89,6 +89,7 @@ def tune_markdown(
         ],
         [made_line(source, no_commit="no completed trial")],
     ]
+    blocks += history_blocks(records, settings)
     part = re.fullmatch(r"(.+)-part(\d+)", settings.study)
     if part:
         blocks.append([f"Part {part[2]} of study `{part[1]}`: begun with `--new-part` when the setup changed; the "
@@ -108,7 +109,7 @@ def tune_markdown(
     blocks += [
         *(front_blocks(records, space, test_top, goal) if goal.multi else []),
         [
-            f"**{'Most accurate' if goal.multi else 'Best'}: {top.experiment}** (trial {top.number}): validation "
+            f"**{'Most accurate' if goal.multi else 'Best'}: {top.experiment}** ({origin(top)}): validation "
             f"accuracy {top.val_accuracy:.2%}; test accuracy {top.test_accuracy:.2%} (test loss "
             f"{top.test_loss:.4f}). Trials were ranked on {chosen_on}: the test set took no part in the choice."
         ],
@@ -120,9 +121,29 @@ def tune_markdown(
         picture_lines(pictures),
     ]
     if "importances.png" in pictures:
-        few = " (few: read them as a hint)" if states["complete"] < 10 else ""
-        blocks.append([f"Importances: {IMPORTANCE}, over the {states['complete']} completed trials{few}."])
+        done = states["complete"] + sum(r.history is not None for r in records)
+        few = " (few: read them as a hint)" if done < 10 else ""
+        blocks.append([f"Importances: {IMPORTANCE}, over the {done} completed trials{few}."])
     return page(heading, blocks)
+
+
+def history_blocks(records: list[TrialRecord], settings: Settings) -> list[list[str]]:
+    """What the study learned from the experiments already run (search/history.py), said apart from its trials."""
+    past = ranked([r for r in records if r.history])
+    if not past:
+        return []
+    commits = ", ".join(sorted({f"`{r.history[:7]}`" for r in past}))
+    which = "of any commit" if settings.history == "all" else "of commits with this code"
+    count, them = (f"{len(past)} experiments", "them") if len(past) > 1 else ("1 experiment", "it")
+    return [[
+        f"**From history: {count}** {which} ({commits}) ran this setup inside the space, so the study took {them} "
+        f"as completed trials before its first: best val {past[0].val_accuracy:.2%} ({past[0].experiment}). The "
+        f"sampler learned from {them}; `--trials` did not count {them}."
+    ]]  # fmt: skip
+
+
+def origin(record: TrialRecord) -> str:
+    return f"from history, run on `{record.history[:7]}`" if record.history else f"trial {record.number}"
 
 
 def front_blocks(records: list[TrialRecord], space: Space, test_top: int, goal: Objective) -> list[list[str]]:
@@ -145,7 +166,8 @@ def table(rows: list[TrialRecord], space: Space, test_top: int, goal: Objective)
     head += ["epochs run", "seconds", *(["test accuracy"] if test_top > 1 or goal.multi else [])]
     cells = []
     for rank, r in enumerate(rows, 1):
-        row = [str(rank), r.experiment or "", *[_short(r.params.get(k)) for k in keys]]
+        name = f"{r.experiment} (history)" if r.history else r.experiment or ""
+        row = [str(rank), name, *[_short(r.params.get(k)) for k in keys]]
         row += [f"{r.val_accuracy:.2%}", *([cost_text(goal.cost, r.cost, named=False)] if goal.multi else [])]
         row += [str(r.epochs_run or ""), f"{r.seconds:.0f}" if r.seconds else ""]
         if test_top > 1 or goal.multi:

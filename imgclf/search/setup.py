@@ -105,8 +105,8 @@ def open_part(first, setup: dict, new_part: bool, open_named) -> tuple[object, l
 
 
 def data_check(study, data_md5: dict | None) -> str | None:
-    """The first trial to end records the study's data md5; a later one on other data gets the reason it does not
-    count (the same params on other data is another experiment)."""
+    """The first trial to end (or the history the study learned from) records the study's data md5; a later one on
+    other data gets the reason it does not count (the same params on other data is another experiment)."""
     if not data_md5:
         return None
     began = study.user_attrs.get("data_md5")
@@ -115,7 +115,8 @@ def data_check(study, data_md5: dict | None) -> str | None:
         return None
     if began != data_md5:
         moved = [path for path in sorted(set(began) | set(data_md5)) if began.get(path) != data_md5.get(path)]
-        return f"it trained on other data than the study's first trials ({', '.join(moved)} changed)"
+        learned = " or the experiments it learned from" if any("history" in t.user_attrs for t in study.trials) else ""
+        return f"it trained on other data than the study's first trials{learned} ({', '.join(moved)} changed)"
     return None
 
 

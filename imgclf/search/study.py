@@ -78,10 +78,12 @@ def open_study(storage: Storage, name: str, pruner, directions: tuple[str, ...] 
 
 
 def counted(study) -> int:
-    """Trials that count towards --trials: completed and pruned ones."""
+    """Trials that count towards --trials: completed and pruned ones, less the experiments of the past the study
+    learned from (search/history.py)."""
     from optuna.trial import TrialState
 
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return sum("history" not in t.user_attrs for t in finished)
 
 
 def running(study) -> int:
@@ -97,7 +99,8 @@ def is_surplus(study, number: int, trials: int) -> bool:
     from optuna.trial import TrialState
 
     live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-    return sum(t.number < number for t in study.get_trials(deepcopy=False, states=live)) >= trials
+    before = [t for t in study.get_trials(deepcopy=False, states=live) if t.number < number]
+    return sum("history" not in t.user_attrs for t in before) >= trials
 
 
 def requeue_interrupted(study) -> list[int]:

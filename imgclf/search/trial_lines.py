@@ -68,7 +68,8 @@ def best_line(study, cost: str | None = None) -> str:
             textwrap.wrap(line, WIDTH, subsequent_indent=" " * 6, break_long_words=False, break_on_hyphens=False)
         )
     best = max(done, key=lambda t: t.value)
-    return f"      best so far: {best.user_attrs.get('experiment')}, val {best.value:.2%} (trial {best.number})"
+    origin = "from history" if "history" in best.user_attrs else f"trial {best.number}"
+    return f"      best so far: {best.user_attrs.get('experiment')}, val {best.value:.2%} ({origin})"
 
 
 def _text(value: object) -> str:

@@ -85,7 +85,10 @@ class TrialObjective:
         remove_experiments(run.name, project, exact=True)
         if other_data:
             trial.set_user_attr("error", other_data)
-            raise PipelineError(f"trial {trial.number}: {other_data}; a study is one data set: name another --study")
+            raise PipelineError(
+                f"trial {trial.number}: {other_data}; a study is one data set: name another --study (and give "
+                "--history none where the experiments it learned from are another data set's)"
+            )
         error = f"DVC's experiment ran other params than the trial's ({', '.join(mixed)}); they run again"
         trial.set_user_attr("error", error)
         trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)

@@ -11,6 +11,9 @@ lab's base, -S, the sampled values): `dvc exp show`, `make compare`, `dvc exp ap
 any experiment. Trials are chosen on the validation accuracy of the weights the model keeps; the test set takes no
 part. The train stage reports each epoch to the study, and the pruner may stop a trial early: a pruned or failed
 trial leaves no experiment. Running the command again continues the study until it has --trials trials.
+
+Before its first new trial, the study takes the experiments already run on its setup and data, inside its space
+(a sweep's, `dvc exp run -S`, an older study's), as completed trials to learn from: --history (search/history.py).
 """
 
 import argparse
@@ -36,6 +39,7 @@ from imgclf.search.checks import (
     check_study_name,
     check_timeout,
 )
+from imgclf.search.history import HISTORY, add_history
 from imgclf.search.objectives import ACCURACY, COSTS, parse_objective, pruner_for
 from imgclf.search.plan import Search
 from imgclf.search.record import ranked, trial_records
@@ -67,6 +71,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pruner", choices=PRUNERS, help="default median (none with two objectives)")
     parser.add_argument("--objective", default=ACCURACY, help=f"{ACCURACY} (default), or {ACCURACY},COST with COST "
                         f"one of {', '.join(COSTS)}: a Pareto front of accuracy against that cost")  # fmt: skip
+    parser.add_argument(
+        "--history",
+        default="code",
+        choices=HISTORY,
+        help="the experiments already run that the "
+        "study learns from: those of commits with HEAD's code (default), of all commits, or none",
+    )
     parser.add_argument("--tiny", action="store_true", help="add the lab's tiny-sample overrides (quick check)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="for every trial")
     parser.add_argument("--test-top", type=int, default=1, help="report the test accuracy of the top K (default 1)")
@@ -118,6 +129,8 @@ def tune(args: argparse.Namespace, search: Search, lab: Lab) -> None:
         print(f"study {first.study_name}: part {s.study} begins, its setup changed: {'; '.join(changed)}")
     study.sampler = make_sampler(s.sampler, s.seed, len(study.trials), s.trials, s.jobs)
     prepare(study, s)
+    for line in add_history(study, s, s.history):
+        print(line)
     dirty = " (uncommitted changes to the code DVC tracks run in every trial)" if setup["dirty"] else ""
     print(f"study {s.study} in {redacted(s.storage.url)}: {counted(study)} of {s.trials} trials done; {s.sampler} "
           f"sampler, {s.pruner} pruner, objective {s.objective.text}{dirty}")  # fmt: skip
@@ -157,7 +170,7 @@ def plan(args: argparse.Namespace) -> tuple[Search, Lab]:
         project, lab.name, name, Storage(storage_url(args.storage, name, project), args.grace), committed, shared,
         extra, space, args.trials, args.jobs, args.timeout, args.sampler, args.seed, pruner_for(goal, args.pruner),
         train.epochs, train.early_stopping.enabled and train.early_stopping.restore_best_weights, args.tiny, goal,
-        args.push,
+        args.push, args.history,
     )  # fmt: skip
     return search, lab
 
