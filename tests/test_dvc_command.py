@@ -50,3 +50,12 @@ def test_a_repository_busy_past_the_wait_fails_in_one_line(monkeypatch):
     monkeypatch.setattr(dvc_command, "BUSY_WAIT_S", -1.0)
     with pytest.raises(PipelineError, match="Unable to acquire lock"):
         dvc("exp", "run")
+
+
+def test_a_command_that_hangs_past_its_timeout_is_stopped_and_fails_in_one_line(monkeypatch, tmp_path):
+    hanging = tmp_path / "python"
+    hanging.write_text("#!/bin/sh\nexec sleep 30\n")  # a DVC that never answers
+    hanging.chmod(0o755)
+    monkeypatch.setattr(dvc_command.sys, "executable", str(hanging))
+    with pytest.raises(PipelineError, match=r"^dvc exp show --json did not answer in 0.5 s, and was stopped$"):
+        dvc("exp", "show", "--json", timeout_s=0.5)

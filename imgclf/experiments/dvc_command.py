@@ -16,14 +16,19 @@ BUSY_WAIT_S = 900  # the longest a command waits for another DVC command on the 
 BUSY_PAUSE_S = 5.0  # between its tries
 
 
-def dvc(*args: str, cwd: Path = Path("."), own_session: bool = False) -> str:
+def dvc(*args: str, cwd: Path = Path("."), own_session: bool = False, timeout_s: float | None = None) -> str:
     """DVC's output; `own_session`: in a session of its own, where the terminal's Ctrl-C does not reach it (a
-    command that must not stop halfway, such as `dvc exp apply`, whose caller holds Ctrl-C until it ends)."""
+    command that must not stop halfway, such as `dvc exp apply`, whose caller holds Ctrl-C until it ends);
+    `timeout_s`: a command still running then is killed, and that is the failure."""
     waited_since = None
     while True:
-        result = subprocess.run(
-            [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, start_new_session=own_session
-        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True,
+                start_new_session=own_session, timeout=timeout_s,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise PipelineError(f"dvc {' '.join(args)} did not answer in {timeout_s:g} s, and was stopped") from None
         if result.returncode == 0:
             return result.stdout
         message = (result.stderr.strip() or result.stdout.strip()).splitlines()

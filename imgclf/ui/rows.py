@@ -8,9 +8,11 @@ import json
 import re
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imgclf.errors import PipelineError
 from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_show import params_of
 from imgclf.experiments.labs import Lab, repeat_of
@@ -29,6 +31,8 @@ METRICS = {
 }
 STUDY_TRIAL = re.compile(r"^(?P<study>.+)-\d{4}$")  # imgclf tune names its trials STUDY-NNNN
 WORKSPACE_FILES = ("params.yaml", "dvc.yaml", "dvc.lock", "metrics", "dvclive/metrics.json")
+LISTING_TIMEOUT_S = 60  # a `dvc exp show` still running then is stopped
+RETRY_S = 30  # after DVC failed to list, the last listing is shown this long before DVC is asked again
 
 
 @dataclass(frozen=True)
@@ -155,20 +159,40 @@ def state_key(project: Path) -> str:
 
 
 class ExperimentList:
-    """The rows of a repository, asked of DVC again only when state_key changes or an experiment is unfinished."""
+    """The rows of a repository, asked of DVC again only when state_key changes or an experiment is unfinished.
+    While one request asks DVC, the others get the last listing; where DVC fails or hangs (`dvc exp show` can wait
+    forever on a queued run's copy as DVC removes it), the last listing stays, with `problem` saying why, and DVC
+    is asked again after RETRY_S."""
 
     def __init__(self, project: Path, labs: dict[str, Lab], all_commits: bool = False):
         self.project, self.labs, self.all_commits = project, labs, all_commits
         self.lock = threading.Lock()
         self.key: str | None = None
         self.rows: list[Row] = []
+        self.listed_at: float | None = None  # time.time() of the last listing
+        self.failed_at: float | None = None  # time.monotonic() of the last failure since
+        self.problem: str | None = None
 
     def read(self) -> list[Row]:
-        with self.lock:
-            key = state_key(self.project)
-            if key != self.key or any(r.state in ("queued", "running") for r in self.rows):
-                args = ["exp", "show", "--json", *(["--all-commits"] if self.all_commits else [])]
-                shown = json.loads(dvc(*args, cwd=self.project) or "[]")
-                self.rows = read_rows(shown, self.labs)
-                self.key = key
+        if not self.lock.acquire(blocking=self.listed_at is None):
             return self.rows
+        try:
+            key = state_key(self.project)
+            unfinished = any(r.state in ("queued", "running") for r in self.rows)
+            waiting = self.failed_at is not None and time.monotonic() - self.failed_at < RETRY_S
+            if self.listed_at is not None and ((key == self.key and not unfinished) or waiting):
+                return self.rows
+            args = ["exp", "show", "--json", *(["--all-commits"] if self.all_commits else [])]
+            try:
+                shown = json.loads(dvc(*args, cwd=self.project, timeout_s=LISTING_TIMEOUT_S) or "[]")
+            except PipelineError as e:
+                if self.listed_at is None:
+                    raise
+                when = time.strftime("%H:%M:%S", time.localtime(self.listed_at))
+                self.problem, self.failed_at = f"{e}: the table is DVC's listing of {when}", time.monotonic()
+                return self.rows
+            self.rows, self.key, self.listed_at = read_rows(shown, self.labs), key, time.time()
+            self.problem = self.failed_at = None
+            return self.rows
+        finally:
+            self.lock.release()
