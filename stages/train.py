@@ -8,6 +8,7 @@ from pathlib import Path
 from imgclf.cli import exit_on_error
 from imgclf.config.params import load_params
 from imgclf.errors import PipelineError
+from imgclf.experiments.provenance import machine
 from imgclf.fitting.memory import keep_large_blocks_returnable
 
 
@@ -52,6 +53,7 @@ def main() -> None:
     if is_chief():  # in a multi-worker cluster, the other workers write nothing
         save_model(model, train_data.class_names, args.model_dir)
         timing = {key: metrics.pop(key) for key in ("train_seconds", "images_per_second")}
+        timing["machine"] = machine()  # what the seconds were measured on
         if pruning:  # the experiment names the study and trial it ran for
             timing.update(study=link.study, trial=pruning[0].trial.number)
         write_json(args.metrics_file, metrics)

@@ -98,7 +98,9 @@ def exp(name: str, state: str, metrics: dict | None = None, outs: dict | None = 
 
 def test_dvc_exp_show_becomes_rows_with_their_state_timing_and_files():
     evaluated = {"metrics/eval.json": {"data": {"test_accuracy": 0.9, "test_loss": 0.3}}}
-    timed = {**evaluated, "metrics/timing.json": {"data": {"train": {"model_md5": "m", "train_seconds": 4.0}}}}
+    machine = "Linux x86_64, 2 CPU cores, no GPU, TensorFlow 2.21.0"
+    trained = {"model_md5": "m", "train_seconds": 4.0, "machine": machine}
+    timed = {**evaluated, "metrics/timing.json": {"data": {"train": trained}}}
     shown = [
         {"rev": "workspace", "error": {"msg": "unable to read: 'dvc.yaml'"}, "data": {}},
         {"rev": "b" * 40, "name": "main", "data": {"metrics": {**evaluated, "metrics/timing.json": {"data": {}}}},
@@ -121,7 +123,8 @@ def test_dvc_exp_show_becomes_rows_with_their_state_timing_and_files():
         4.0,
         False,
     )
-    assert a.files == {"models/model.keras": 7}, "single files only: a folder is not offered"
+    assert (a.files, a.folders) == ({"models/model.keras": 7}, {"exported": 9}), "a folder is offered as a zip"
+    assert a.machine == machine and rows["main"].machine is None, "what trained it, where its train stage said"
     assert [rows[n].state for n in ("lab-b", "lab-c", "lab-d")] == ["running", "queued", "failed"]
 
 

@@ -50,6 +50,7 @@ class Row:
     cached: bool = False  # its train stage was restored from DVC's run-cache: no training time of its own
     progress: Progress | None = None  # a running one's epochs so far; its val_accuracy is their best
     folders: dict[str, int] = field(default_factory=dict)  # its DVC-tracked folder outputs -> bytes in all
+    machine: str | None = None  # what trained it (OS, CPU cores, GPU, TensorFlow), as its train stage recorded
 
 
 def group_of(name: str, params: dict[str, object], labs: dict[str, Lab]) -> str:
@@ -98,19 +99,25 @@ def row_of(name: str, labs: dict[str, Lab], state: str, entry: dict, commit: str
         metrics["val_accuracy"] = progress.best_val_accuracy
     if state == "success" and "test_accuracy" not in metrics:
         state = "failed"  # DVC calls it a success, but it holds the baseline's metrics or none
-    rev = entry.get("rev") if entry.get("rev") not in (None, "workspace") else None
-    error = (entry.get("error") or {}).get("msg") if isinstance(entry.get("error"), dict) else None
-    outs = {
-        path: out for path, out in (data.get("outs") or {}).items() if isinstance(out, dict) and out.get("use_cache")
-    }
-    files = {path: out.get("size") or 0 for path, out in outs.items() if not is_folder(out)}
-    folders = {path: out.get("size") or 0 for path, out in outs.items() if is_folder(out)}
-    timing = (data.get("metrics") or {}).get("metrics/timing.json")
-    cached = bool(timing) and "test_accuracy" in metrics and "train_seconds" not in metrics
-    group = "baselines" if state in ("baseline", "workspace") else group_of(name, params, labs)
+    timing = (data.get("metrics") or {}).get("metrics/timing.json") or {}
+    files, folders = outputs_of(data)
     return Row(
-        name, group, state, rev, commit, metrics, params, data.get("timestamp"), error, files, cached, progress, folders
-    )
+        name=name, group="baselines" if state in ("baseline", "workspace") else group_of(name, params, labs),
+        state=state, rev=entry.get("rev") if entry.get("rev") not in (None, "workspace") else None, commit=commit,
+        metrics=metrics, params=params, timestamp=data.get("timestamp"),
+        error=(entry.get("error") or {}).get("msg") if isinstance(entry.get("error"), dict) else None,
+        files=files, folders=folders, progress=progress,
+        cached=bool(timing) and "test_accuracy" in metrics and "train_seconds" not in metrics,
+        machine=timed_for(timing.get("data") or {}, "train", model_md5).get("machine"),
+    )  # fmt: skip
+
+
+def outputs_of(data: dict) -> tuple[dict[str, int], dict[str, int]]:
+    """The DVC-tracked outputs: single files and folders, each -> its bytes."""
+    outs = [(path, out) for path, out in (data.get("outs") or {}).items() if isinstance(out, dict)]
+    cached = [(path, out) for path, out in outs if out.get("use_cache")]
+    files = {path: out.get("size") or 0 for path, out in cached if not is_folder(out)}
+    return files, {path: out.get("size") or 0 for path, out in cached if is_folder(out)}
 
 
 def is_folder(out: dict) -> bool:
