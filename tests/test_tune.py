@@ -399,5 +399,11 @@ def test_apply_is_refused_while_a_committed_file_has_changes_it_would_overwrite(
     (tmp_path / "reports" / "r.md").write_text("this run's report\n")
     refuse_uncommitted(tmp_path, Path("reports"))
     (tmp_path / "params.yaml").write_text("a: 2\n")
-    with pytest.raises(PipelineError, match=r"--apply: params.yaml has uncommitted changes that `dvc exp apply`"):
+    with pytest.raises(PipelineError, match=r"--apply: params.yaml: uncommitted changes that `dvc exp apply` would "
+                       "overwrite, which no experiment keeps"):  # fmt: skip
         refuse_uncommitted(tmp_path, Path("reports"))
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "as `dvc exp run` keeps its results")
+    git("update-ref", f"refs/exps/{head[:2]}/{head[2:]}/algal-soke", "HEAD")
+    git("reset", "-q", "HEAD~1")  # the workspace holds that experiment's results, as after `dvc exp run`
+    refuse_uncommitted(tmp_path, Path("reports"))  # applying loses nothing: the experiment keeps them

@@ -47,7 +47,7 @@ def test_an_action_without_the_sessions_token_is_refused(project, client):
 
 def test_apply_says_what_it_changes_is_refused_over_uncommitted_work_then_applies(project, client):
     page = client.get("/act/apply/demo-0000").get_data(as_text=True)
-    assert "dvc exp apply demo-0000" in page and "params.yaml: demo-0000&#39;s version" in page
+    assert "dvc exp apply demo-0000" in page and "params.yaml: train.lr 0.2 -&gt; 0.3" in page
     params = project / "params.yaml"
     params.write_text(params.read_text().replace("lr: 0.2", "lr: 0.25"))
     refused = client.get("/act/apply/demo-0000").get_data(as_text=True)
@@ -57,6 +57,10 @@ def test_apply_says_what_it_changes_is_refused_over_uncommitted_work_then_applie
     run(["git", "checkout", "--", "params.yaml"], project)
     done = client.post("/act/apply/demo-0000", data={"session_token": session_token(page)})
     assert done.status_code == 200 and lr_in_workspace(project) == "0.3"
+    kept = client.get("/act/apply/demo-0001").get_data(as_text=True)  # the workspace: demo-0000's results
+    assert "demo-0000&#39;s results, which DVC keeps as that experiment" in kept and "Refused" not in kept
+    client.post("/act/apply/demo-0001", data={"session_token": session_token(kept)})
+    assert lr_in_workspace(project) == "0.1"
     run(["git", "checkout", "--", "."], project)
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.dvc_command import dvc
+from imgclf.experiments.workspace_saved import experiment_holding
 from imgclf.search.record import Settings
 from imgclf.search.trial_lines import WIDTH
 from imgclf.search.trial_run import git
@@ -23,9 +24,10 @@ def refuse_uncommitted(project: Path, reports: Path) -> None:
     them, and the undo it prints returns to HEAD. New files, and the reports under `reports`, do not count."""
     mine = str(reports).rstrip("/") + "/"
     changed = [p for p, status in changed_files(project).items() if status != "??" and not p.startswith(mine)]
-    if changed:
+    if changed and not experiment_holding(project, changed):  # a workspace `dvc exp run`'s results: kept by DVC
         raise PipelineError(
-            f"--apply: {', '.join(sorted(changed)[:3])} has uncommitted changes that `dvc exp apply` would overwrite; "
+            f"--apply: {', '.join(sorted(changed)[:3])}{' and more' if len(changed) > 3 else ''}: uncommitted "
+            "changes that `dvc exp apply` would overwrite, which no experiment keeps; "
             "commit or stash them first, then run the same command"
         )
 
