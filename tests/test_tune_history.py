@@ -104,7 +104,7 @@ def test_only_experiments_of_commits_with_heads_code_count_unless_all(repo: Path
 def search(project: Path, objective_cost: str | None = None) -> Search:
     from imgclf.search.objectives import Objective
 
-    return Search(project, "lab", "lab-tune", Storage("sqlite:///unused.db"), {}, {}, {}, SPACE, trials=4,
+    return Search(project, "lab", "lab-tune", Storage(f"sqlite:///{project}/study.db"), {}, {}, {}, SPACE, trials=4,
                   objective=Objective(objective_cost))  # fmt: skip
 
 

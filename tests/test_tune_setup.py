@@ -19,9 +19,17 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A git repository whose dvc.yaml names one code file as a stage's dep."""
-    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python train.py\n    deps: [train.py, data.npz]\n")
+    """A git repository whose dvc.yaml names a code file as each stage's dep, and the plot stage reads the DVCLive
+    log the train stage writes, which git keeps."""
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  train:\n    cmd: python train.py\n    deps: [train.py, data.npz]\n"
+        "    plots:\n      - dvclive/plots:\n          cache: false\n"
+        "  plot:\n    cmd: python plot.py\n    deps: [plot.py, dvclive/plots/accuracy.tsv]\n"
+    )
     (tmp_path / "train.py").write_text("print('train')\n")
+    (tmp_path / "plot.py").write_text("print('plot')\n")
+    (tmp_path / "dvclive/plots").mkdir(parents=True)
+    (tmp_path / "dvclive/plots/accuracy.tsv").write_text("step\taccuracy\n0\t0.5\n")  # git keeps it
     (tmp_path / "notes.md").write_text("notes\n")
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
         subprocess.run([*GIT, *command], cwd=tmp_path, check=True)
@@ -37,6 +45,7 @@ def test_uncommitted_code_changes_the_setup_and_says_so(project: Path):
     clean = code_state(project)
     assert clean["dirty"] is False
     (project / "notes.md").write_text("more notes\n")  # no stage reads it
+    (project / "dvclive/plots/accuracy.tsv").write_text("step\taccuracy\n0\t0.9\n")  # a result, not code
     assert code_state(project) == clean
     (project / "train.py").write_text("print('train twice')\n")
     dirty = code_state(project)

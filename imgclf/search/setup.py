@@ -22,11 +22,21 @@ NEW_PART = "--new-part"  # the option that starts a new part of a study whose se
 
 
 def code_files(project: Path) -> list[str]:
-    """dvc.yaml and the files its stages depend on that git tracks: the code a trial runs."""
+    """dvc.yaml and the files its stages depend on that git tracks: the code a trial runs. A stage's outputs that
+    git keeps (the DVCLive log, the predictions the plot stage reads) are results, not code."""
     stages = (yaml.safe_load((project / "dvc.yaml").read_text()) or {}).get("stages") or {}
     deps = {d for stage in stages.values() for d in stage.get("deps") or [] if isinstance(d, str)}
+    made = {out for stage in stages.values() for out in outputs_of(stage)}
     tracked = git(["ls-files", "--", "dvc.yaml", *sorted(deps)], project).splitlines()
-    return sorted(set(tracked))
+    return sorted(p for p in set(tracked) if not any(p == out or p.startswith(out + "/") for out in made))
+
+
+def outputs_of(stage: dict) -> list[str]:
+    """A dvc.yaml stage's outs, metrics and plots: each a path, or a one-key map of a path to its options."""
+    found = []
+    for entry in [*(stage.get("outs") or []), *(stage.get("metrics") or []), *(stage.get("plots") or [])]:
+        found += [entry] if isinstance(entry, str) else list(entry) if isinstance(entry, dict) else []
+    return [str(path).rstrip("/") for path in found]
 
 
 def code_state(project: Path) -> dict:
