@@ -1,12 +1,14 @@
 """The web app's table logic: conditions as a user types them, sorting with missing values last, which lab or study
 an experiment belongs to, and which of an experiment's pictures are an older run's."""
 
+import subprocess
+
 import pytest
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.labs import Lab, load_labs
 from imgclf.ui.plots import stale_outputs
-from imgclf.ui.query import QueryError, check_keys, parse_conditions, select
+from imgclf.ui.query import QueryError, check_keys, check_orders, parse_conditions, select
 from imgclf.ui.rows import Row, group_of, read_rows
 from imgclf.ui.serve import check_host
 from tests.helpers import REPO
@@ -40,10 +42,26 @@ def test_a_percentage_reads_as_the_table_shows_it_and_an_unknown_key_is_named():
         check_keys(parse_conditions("lr < 0.1"), {"train.lr", "train.epochs"})
 
 
+def test_a_condition_that_would_hide_every_row_in_silence_says_why():
+    assert len(parse_conditions("train.lr<0.05; val_accuracy>0.8")) == 2, "; joins conditions too"
+    with pytest.raises(QueryError, match=r"^val_accuracy > abc: abc is not a number; > compares numbers"):
+        parse_conditions("val_accuracy > abc")
+    with pytest.raises(QueryError, match="`or` is not offered"):
+        parse_conditions("train.lr < 0.01 or train.lr > 0.1")
+    widths = [Row("w", "g", "success", "abc", "def", {}, {"train.mlp.hidden_units": [800, 500]})]
+    with pytest.raises(QueryError, match=r"holds no numbers \(e.g. \[800,500\]\): compare it with = or !="):
+        check_orders(parse_conditions("train.mlp.hidden_units > 500"), widths)
+    assert select(widths, "", parse_conditions("train.mlp.hidden_units = [800,500]"), None, False) == widths
+
+
 def test_sorting_puts_the_best_first_and_rows_without_the_value_last():
     assert [r.name for r in select(ROWS, "", [], "test_accuracy", True)] == ["c", "a", "d", "b"]
     assert [r.name for r in select(ROWS, "", [], "test_accuracy", False)] == ["d", "a", "c", "b"]
     assert [r.name for r in select(ROWS, "", [], "train.lr", False)][:3] == ["b", "a", "c"], "numbers before text"
+    tied = [row("s-0003", 0.84), row("s-0001", 0.84), row("s-0002", 0.80)]  # DVC lists the newest first
+    assert [r.name for r in select(tied, "", [], "test_accuracy", True)] == ["s-0001", "s-0003", "s-0002"], (
+        "a tie: the earlier trial first, as the study and tune --apply choose"
+    )
 
 
 def test_a_trial_and_its_seed_repeats_belong_to_the_study_a_sweep_run_to_its_lab():
@@ -51,6 +69,8 @@ def test_a_trial_and_its_seed_repeats_belong_to_the_study_a_sweep_run_to_its_lab
     assert group_of("mnist_mlp-tune-0007", {}, labs) == "mnist_mlp-tune"
     assert group_of("mnist_mlp-tune-0007-seed43", {}, labs) == "mnist_mlp-tune"
     assert group_of("mnist_mlp-hidden_units-800", {}, labs) == "mnist_mlp"
+    assert group_of("mnist_mlp-hidden_units-1200", {}, labs) == "mnist_mlp", "a sweep's value, not a trial number"
+    assert group_of("mnist_mlp-wide-0002", {}, labs, frozenset({"mnist_mlp-wide"})) == "mnist_mlp-wide", "--study"
     assert group_of("tawny-arms", {}, labs) == "other"
 
 
@@ -114,7 +134,7 @@ def test_dvc_exp_show_becomes_rows_with_their_state_timing_and_files():
     ]  # fmt: skip
     rows = {r.name: r for r in read_rows(shown, {"lab": LAB})}
     assert rows["workspace"].error == "unable to read: 'dvc.yaml'"
-    assert rows["main"].state == "baseline" and rows["main"].cached, "timing.json holds no run of its model"
+    assert rows["main"].state == "baseline" and not rows["main"].cached, "a commit's timing.json is empty: no times"
     a = rows["lab-a"]
     assert (a.state, a.group, a.commit, a.metrics["train_seconds"], a.cached) == (
         "success",
@@ -132,10 +152,15 @@ def test_a_running_experiment_shows_the_epochs_dvclive_has_logged_in_its_folder(
     series = tmp_path / "dvclive/plots/metrics/eval/accuracy.tsv"
     series.parent.mkdir(parents=True)
     series.write_text("step\taccuracy\n0\t0.81\n1\t0.93\n2\t0.90\n3\t")  # the last line half-written
-    running = exp("lab-live", "running")
+    running = exp("lab-live", "running", {"metrics/eval.json": {"data": {"test_accuracy": 0.5}}})  # its copy's
     running["executor"]["local"] = {"root": str(tmp_path), "pid": 1, "log": "x"}  # as `dvc exp show --json` has it
     shown = [{"rev": "b" * 40, "name": "main", "data": {}, "experiments": [running, exp("lab-next", "running")]}]
     rows = {r.name: r for r in read_rows(shown, {"lab": LAB})}
     live = rows["lab-live"]
-    assert (live.progress.epochs, live.metrics["val_accuracy"]) == (3, 0.93), "the best epoch, as train.json will say"
-    assert rows["lab-next"].progress is None and "val_accuracy" not in rows["lab-next"].metrics, "nothing logged yet"
+    assert live.metrics == {"val_accuracy": 0.93}, "the best epoch, as train.json will say; no earlier run's figures"
+    assert live.progress.epochs == 3
+    assert rows["lab-next"].progress is None and rows["lab-next"].metrics == {}, "nothing logged yet"
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "c"], cwd=tmp_path, check=True)
+    assert read_rows(shown, {"lab": LAB})[1].progress is None, "the log its commit holds is an earlier run's"

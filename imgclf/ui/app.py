@@ -62,7 +62,9 @@ def guard(app: Flask, token: str | None) -> None:
 
     @app.errorhandler(PipelineError)
     def dvc_failed(error):
-        return render_template("problem.html", title="DVC could not list the experiments", problem=str(error)), 500
+        hint = "While DVC starts or ends a queued run, this can pass: reload the page in a few seconds."
+        return render_template("problem.html", title="DVC could not list the experiments", problem=str(error),
+                               hint=hint), 500  # fmt: skip
 
     @app.errorhandler(404)
     def not_found(error):

@@ -16,7 +16,7 @@ from imgclf.experiments.workspace_params import mismatch_warning
 from imgclf.ui.action_pages import ON_EXPERIMENTS
 from imgclf.ui.files import chunks, report_text, zipped_folder
 from imgclf.ui.plots import experiment_plots, stale_outputs
-from imgclf.ui.query import QueryError, check_keys, differing_params, parse_conditions, select
+from imgclf.ui.query import QueryError, check_keys, check_orders, differing_params, parse_conditions, select
 from imgclf.ui.rows import METRICS, ExperimentList, Row
 
 TEXT_FILES = (".json", ".txt", ".csv", ".tsv", ".yaml", ".md", ".log")
@@ -35,12 +35,13 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
         try:
             conditions, problem = parse_conditions(where), None
             check_keys(conditions, set(every_param))
+            check_orders(conditions, rows)
         except QueryError as e:
             conditions, problem = [], str(e)
         varied = differing_params([r for r in rows if r.state != "workspace"])
         return render_template(
             "experiments.html", rows=select(rows, text, conditions, sort, descending), total=len(rows),
-            metrics=list(METRICS), params=[c for c in request.args.getlist("col") if c in every_param] or varied,
+            metrics=list(METRICS), params=chosen_columns(request.args.getlist("col"), every_param, varied),
             short={k: short_key(k, tuple(every_param)) for k in every_param}, every_param=every_param,
             varied=varied, text=text, where=where, sort=sort, descending=descending, problem=problem,
             refresh=any(r.state in ("queued", "running") for r in rows),
@@ -99,6 +100,14 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
         )  # fmt: skip
 
     return pages
+
+
+def chosen_columns(chosen: list[str], every_param: list[str], varied: list[str]) -> list[str]:
+    """The params columns ticked (the ones that vary where none is), those that vary first, in the table's order."""
+    ticked = set(chosen) & set(every_param)
+    if not ticked:
+        return varied
+    return [k for k in varied if k in ticked] + [k for k in every_param if k in ticked and k not in varied]
 
 
 def started(stream: Iterator[bytes], name: str, path: str) -> Iterator[bytes]:

@@ -1,6 +1,7 @@
 """A running experiment's progress, read from the DVCLive log in the folder DVC runs it in. `dvc exp show` names
 that folder but reads only the metrics files dvc.yaml declares, which the train stage writes when it ends."""
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +17,18 @@ class Progress:
 
 
 def progress_in(root: str | None) -> Progress | None:
-    """The progress logged under a running experiment's folder; None where it has logged nothing yet."""
+    """The progress logged under a running experiment's folder; None where it has logged nothing yet. Until its
+    train stage logs, the folder holds the log its commit holds (an earlier run's), which is not its progress."""
     if not root:
         return None
     try:
-        lines = (Path(root) / VAL_SERIES).read_text().splitlines()[1:]
+        text = (Path(root) / VAL_SERIES).read_text()
     except (OSError, UnicodeDecodeError):
         return None
+    committed = subprocess.run(["git", "show", f"HEAD:{VAL_SERIES}"], cwd=root, capture_output=True, text=True)
+    if committed.returncode == 0 and committed.stdout == text:
+        return None
+    lines = text.splitlines()[1:]
     values = []
     for line in lines:
         fields = line.split("\t")

@@ -11,6 +11,7 @@ from imgclf.ui.rows import METRICS, Row
 
 OPERATORS = {">=": operator.ge, "<=": operator.le, "!=": operator.ne, "==": operator.eq, "=": operator.eq,
              ">": operator.gt, "<": operator.lt}  # fmt: skip
+ORDERS = (">=", "<=", ">", "<")
 CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|!=|==|=|>|<)\s*(\S+)\s*$")
 
 
@@ -26,16 +27,21 @@ class QueryError(ValueError):
 
 
 def parse_conditions(text: str) -> list[Condition]:
-    """`val_accuracy > 0.98, train.lr < 0.05` (or joined by `and`) -> conditions."""
+    """`val_accuracy > 0.98, train.lr < 0.05` (or joined by `;` or `and`) -> conditions, all of which must hold."""
+    if re.search(r"\bor\b|\|", text or ""):
+        raise QueryError("every condition must hold (joined by , ; or and): `or` is not offered, filter twice instead")
     found = []
-    for part in re.split(r",|\band\b", text or ""):
+    for part in re.split(r"[,;](?![^\[]*\])|\band\b", text or ""):  # not the commas of a list
         if not part.strip():
             continue
         matched = CONDITION.match(part)
         if not matched:
             raise QueryError(f"cannot read the condition {part.strip()!r}: write e.g. val_accuracy > 0.98")
         key, op, raw = matched.groups()
-        found.append(Condition(key, op, number_or_text(raw)))
+        value = number_or_text(raw)
+        if op in ORDERS and not isinstance(value, float):
+            raise QueryError(f"{part.strip()}: {raw} is not a number; {op} compares numbers (= and != compare text)")
+        found.append(Condition(key, op, value))
     return found
 
 
@@ -61,6 +67,20 @@ def check_keys(conditions: list[Condition], params: set[str]) -> None:
             raise QueryError(f"no metric or param is called {condition.key}{hint}")
 
 
+def check_orders(conditions: list[Condition], rows: list[Row]) -> None:
+    """An order on a key whose values are not numbers (layer widths are lists) would hide every row: say so."""
+    for condition in (c for c in conditions if c.op in ORDERS):
+        values = [v for v in (value_of(r, condition.key) for r in rows) if v is not None]
+        if values and not any(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            example = param_example(values[0])
+            raise QueryError(f"{condition.key} holds no numbers (e.g. {example}): compare it with = or !=, e.g. "
+                             f"{condition.key} = {example}")  # fmt: skip
+
+
+def param_example(value: object) -> str:
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else str(value)
+
+
 def holds(row: Row, condition: Condition) -> bool:
     value = value_of(row, condition.key)
     if value is None:
@@ -69,7 +89,7 @@ def holds(row: Row, condition: Condition) -> bool:
     if isinstance(value, int | float) and not isinstance(value, bool) and isinstance(condition.value, float):
         return compare(float(value), condition.value)
     if condition.op in ("=", "==", "!="):
-        return compare(str(value).lower(), str(condition.value).lower())
+        return compare(param_example(value).lower(), str(condition.value).lower())
     return False  # an order between a number and a text has no meaning
 
 
@@ -97,7 +117,8 @@ def select(rows: list[Row], text: str, conditions: list[Condition], sort: str | 
         named = sort in ("name", "group", "state")
         present = [r for r in chosen if named or value_of(r, sort) is not None]
         absent = [r for r in chosen if not named and value_of(r, sort) is None]
-        chosen = sorted(present, key=sort_key(sort), reverse=descending) + absent
+        by_name = sorted(present, key=lambda r: r.name)  # ties keep this order: a study's earlier trial first
+        chosen = sorted(by_name, key=sort_key(sort), reverse=descending) + absent
     return chosen
 
 

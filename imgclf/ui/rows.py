@@ -53,14 +53,15 @@ class Row:
     machine: str | None = None  # what trained it (OS, CPU cores, GPU, TensorFlow), as its train stage recorded
 
 
-def group_of(name: str, params: dict[str, object], labs: dict[str, Lab]) -> str:
+def group_of(name: str, params: dict[str, object], labs: dict[str, Lab], studies: frozenset[str] = frozenset()) -> str:
     """A trial's study (STUDY-NNNN), a sweep's lab (LAB-...), else the one lab whose setup it ran (a `dvc exp run`
-    under DVC's random name), or "other"; a --seeds repeat (NAME-seedS) belongs where NAME does."""
+    under DVC's random name), or "other"; a --seeds repeat (NAME-seedS) belongs where NAME does. A sweep's
+    LAB-KEY-1200 is no trial: a study is one of `studies`, or named LAB-tune..., or not after a lab."""
     name = repeat_of(name)[0]
     study = STUDY_TRIAL.match(name)
-    if study:
-        return study["study"]
     lab = name.split("-", 1)[0]
+    if study and (study["study"] in studies or lab not in labs or "tune" in study["study"].split("-")[1:]):
+        return study["study"]
     if lab in labs:
         return lab
     holding = [lab.name for lab in labs.values() if runs_setup_of(params, lab)]
@@ -88,12 +89,15 @@ def metrics_of(data: dict, model_md5: str | None) -> dict[str, float]:
     return found
 
 
-def row_of(name: str, labs: dict[str, Lab], state: str, entry: dict, commit: str | None, root: str | None) -> Row:
+def row_of(
+    name: str, labs: dict[str, Lab], state: str, entry: dict, commit: str | None, root: str | None,
+    studies: frozenset[str] = frozenset(),
+) -> Row:  # fmt: skip
     """One row; `root` is the folder a running experiment runs in, where its progress is read."""
     data = entry.get("data") or {}
     params = params_of(data)
     model_md5 = ((data.get("outs") or {}).get("models/model.keras") or {}).get("hash")
-    metrics = metrics_of(data, model_md5) if state != "queued" else {}
+    metrics = metrics_of(data, model_md5) if state not in ("queued", "running") else {}  # a running one's: stale
     progress = progress_in(root) if state == "running" else None
     if progress and progress.best_val_accuracy is not None:
         metrics["val_accuracy"] = progress.best_val_accuracy
@@ -102,12 +106,13 @@ def row_of(name: str, labs: dict[str, Lab], state: str, entry: dict, commit: str
     timing = (data.get("metrics") or {}).get("metrics/timing.json") or {}
     files, folders = outputs_of(data)
     return Row(
-        name=name, group="baselines" if state in ("baseline", "workspace") else group_of(name, params, labs),
+        name=name, group="baselines" if state in ("baseline", "workspace") else group_of(name, params, labs, studies),
         state=state, rev=entry.get("rev") if entry.get("rev") not in (None, "workspace") else None, commit=commit,
         metrics=metrics, params=params, timestamp=data.get("timestamp"),
         error=(entry.get("error") or {}).get("msg") if isinstance(entry.get("error"), dict) else None,
         files=files, folders=folders, progress=progress,
-        cached=bool(timing) and "test_accuracy" in metrics and "train_seconds" not in metrics,
+        cached=state not in ("baseline", "workspace")  # a commit holds no times: only an experiment has them
+        and bool(timing) and "test_accuracy" in metrics and "train_seconds" not in metrics,
         machine=timed_for(timing.get("data") or {}, "train", model_md5).get("machine"),
     )  # fmt: skip
 
@@ -124,7 +129,7 @@ def is_folder(out: dict) -> bool:
     return str(out.get("hash") or "").endswith(".dir")  # DVC's hash of a folder's listing
 
 
-def read_rows(shown: list[dict], labs: dict[str, Lab]) -> list[Row]:
+def read_rows(shown: list[dict], labs: dict[str, Lab], studies: frozenset[str] = frozenset()) -> list[Row]:
     """`dvc exp show --json` -> rows in DVC's order: each baseline, then its experiments (newest run of a name)."""
     rows: list[Row] = []
     for baseline in shown:
@@ -143,7 +148,7 @@ def read_rows(shown: list[dict], labs: dict[str, Lab]) -> list[Row]:
                 if exp_name in seen:
                     continue
                 seen.add(exp_name)
-                rows.append(row_of(exp_name, labs, state, exp, rev, root))
+                rows.append(row_of(exp_name, labs, state, exp, rev, root, studies))
     return rows
 
 
@@ -198,7 +203,8 @@ class ExperimentList:
                 when = time.strftime("%H:%M:%S", time.localtime(self.listed_at))
                 self.problem, self.failed_at = f"{e}: the table is DVC's listing of {when}", time.monotonic()
                 return self.rows
-            self.rows, self.key, self.listed_at = read_rows(shown, self.labs), key, time.time()
+            studies = frozenset(p.stem for p in (self.project / ".tune").glob("*.db"))
+            self.rows, self.key, self.listed_at = read_rows(shown, self.labs, studies), key, time.time()
             self.problem = self.failed_at = None
             return self.rows
         finally:
