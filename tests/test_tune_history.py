@@ -10,8 +10,9 @@ from pathlib import Path
 import optuna
 import pytest
 
+from imgclf.experiments.exp_refs import baselines
 from imgclf.experiments.search_space import Range, distributions_of, sample, sampled_params
-from imgclf.search.history import Past, baselines, history_trial, reason_skipped, same_code, summary
+from imgclf.search.history import Past, history_trial, reason_skipped, same_code, summary
 from imgclf.search.plan import Search
 from imgclf.search.storage import Storage
 

@@ -1,6 +1,7 @@
 """The web app's listing when DVC fails or hangs: the last listing stays, saying why and as of when, DVC is asked
 again later, and a request that comes while another asks DVC gets the last listing at once."""
 
+import subprocess
 import threading
 import time
 
@@ -43,3 +44,21 @@ def test_a_request_while_another_asks_dvc_gets_the_last_listing_at_once(tmp_path
         reader.start()
         reader.join(timeout=5)
     assert answered == [[ROW]]
+
+
+def test_experiments_of_commits_the_listing_leaves_out_are_counted(tmp_path):
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=tmp_path,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "the sweep ran here")
+    swept = git("rev-parse", "HEAD")
+    for name in ("lab-a", "lab-b"):
+        git("update-ref", f"refs/exps/{swept[:2]}/{swept[2:]}/{name}", swept)
+    git("commit", "-q", "--allow-empty", "-m", "its report")
+    experiments = ExperimentList(tmp_path, {})
+    experiments.rows = [Row("main", "baselines", "baseline", git("rev-parse", "HEAD"), git("rev-parse", "HEAD"))]
+    assert experiments.elsewhere() == 2, "DVC lists HEAD's experiments: the page says two more ran before"
+    assert ExperimentList(tmp_path, {}, all_commits=True).elsewhere() == 0

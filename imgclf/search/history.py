@@ -15,6 +15,7 @@ from pathlib import Path
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.dvc_command import dvc
+from imgclf.experiments.exp_refs import baselines
 from imgclf.experiments.exp_show import data_md5_of, experiment_runs, lock_at, params_of
 from imgclf.experiments.labs import apply, flatten
 from imgclf.experiments.search_space import Space, distributions_of, sampled_params
@@ -24,7 +25,6 @@ from imgclf.search.trial_objective import same_value
 from imgclf.search.trial_run import EVAL_SERIES, git, read_result
 
 HISTORY = ("code", "all", "none")  # --history: experiments of commits with HEAD's code (default), of any, none
-EXPERIMENT_REF = "refs/exps/"  # DVC's: refs/exps/AB/CDEF.../NAME for an experiment of baseline ABCDEF...
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,6 @@ class Past:
     baseline: str  # the commit it ran on
     params: dict[str, object]  # its params.yaml, flattened
     timestamp: str
-
-
-def baselines(project: Path) -> Counter:
-    """The commits DVC holds experiments of, each with how many."""
-    refs = git(["for-each-ref", "--format=%(refname)", EXPERIMENT_REF], project).splitlines()
-    parts = [ref.removeprefix(EXPERIMENT_REF).split("/") for ref in refs]
-    return Counter(p[0] + p[1] for p in parts if len(p) == 3 and len(p[0] + p[1]) == 40)
 
 
 def same_code(project: Path, commits: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from imgclf.errors import PipelineError
 from imgclf.experiments.dvc_command import dvc
+from imgclf.experiments.exp_refs import baselines
 from imgclf.experiments.exp_show import params_of
 from imgclf.experiments.labs import Lab, repeat_of
 from imgclf.timing import timed_for
@@ -184,6 +185,13 @@ class ExperimentList:
         self.listed_at: float | None = None  # time.time() of the last listing
         self.failed_at: float | None = None  # time.monotonic() of the last failure since
         self.problem: str | None = None
+
+    def elsewhere(self) -> int:
+        """Experiments of commits the listing leaves out (DVC lists HEAD's): after a report is committed, a sweep's."""
+        if self.all_commits:
+            return 0
+        shown = {r.commit for r in self.rows}
+        return sum(n for commit, n in baselines(self.project).items() if commit not in shown)
 
     def read(self) -> list[Row]:
         if not self.lock.acquire(blocking=self.listed_at is None):
