@@ -8,8 +8,8 @@ from pathlib import Path
 from imgclf.cli import exit_on_error
 from imgclf.config.params import load_params
 from imgclf.errors import PipelineError
-from imgclf.experiments.provenance import machine
 from imgclf.fitting.memory import keep_large_blocks_returnable
+from imgclf.machine import machine
 
 
 def main() -> None:

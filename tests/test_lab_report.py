@@ -12,10 +12,11 @@ from imgclf.experiments.labs import (
     experiments,
     pinned,
 )
-from imgclf.experiments.provenance import gpu_names, partial_reason, provenance
+from imgclf.experiments.provenance import partial_reason, provenance
 from imgclf.experiments.repeats import Group, group, within_noise
 from imgclf.experiments.report import sweep_axis, sweep_figure
 from imgclf.experiments.report_markdown import markdown as markdown_of
+from imgclf.machine import gpu_names
 
 
 def exp(name: str, stamp: str, accuracy: float, state: str = "success", epochs: int = 10) -> dict:

@@ -15,7 +15,7 @@ LAYERS = [  # top first; the rooms of a layer sit side by side and import nothin
     ["imgclf.config", "imgclf.livelog", "imgclf.timing"],
     ["imgclf.cli"],
     ["imgclf.experiments.dvc_command", "imgclf.exp_workspace", "imgclf.native_log", "imgclf.scratch"],
-    ["imgclf.atomic", "imgclf.markdown_table", "imgclf.progress"],
+    ["imgclf.atomic", "imgclf.markdown_table", "imgclf.progress", "imgclf.machine"],
     ["imgclf.disk_space"],
     ["imgclf.errors"],
 ]

@@ -4,16 +4,13 @@ one. A lab's report (provenance(), partial_reason()) and a search's (imgclf/sear
 provenance_of() and partial_reason_of()."""
 
 import json
-import os
-import platform
 import socket
-import subprocess
 from collections.abc import Iterable
-from pathlib import Path
 
 from imgclf.experiments.exp_show import shown_value
 from imgclf.experiments.labs import SEED_KEY, Experiment, pinned
 from imgclf.experiments.repeats import Group
+from imgclf.machine import machine
 
 # Where the data comes from, not what it is: a run from a local mirror or another copy of the folder is the same
 # experiment (the data's md5, recorded beside, says whether the data is the same).
@@ -30,28 +27,6 @@ def dataset_name(params: dict[str, object]) -> str:
     dataset = str(params.get("data.dataset", ""))
     folder = str(params.get("data.folder") or "").rstrip("/")
     return folder.rsplit("/", 1)[-1] if dataset == "folder" and folder else dataset
-
-
-def machine() -> str:
-    """This machine in one line, for the numbers it produced: OS, CPU cores, GPU, TensorFlow's version."""
-    from importlib.metadata import version
-
-    gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
-    gpu = "no GPU" if not Path("/dev/nvidia0").exists() or gpus == "" else gpu_names() or "an NVIDIA GPU"
-    tensorflow = version("tensorflow")
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, TensorFlow {tensorflow}"
-
-
-def gpu_names() -> str:
-    """The NVIDIA cards nvidia-smi lists, e.g. "1 x NVIDIA H100 80GB HBM3" ("" without nvidia-smi)."""
-    try:
-        listed = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
-        ).stdout.split("\n")
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    names = [name.strip() for name in listed if name.strip()]
-    return ", ".join(f"{names.count(name)} x {name}" for name in dict.fromkeys(names))
 
 
 def data_md5s(groups: list[Group]) -> list[dict[str, str]]:
