@@ -34,7 +34,7 @@ import yaml
 from benchmarks.labs import run
 from imgclf.config.yaml_file import read_yaml
 from imgclf.experiments.labs import apply, load_labs
-from imgclf.experiments.provenance import machine
+from imgclf.machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_OF = {"recipe_mnist": "mnist_mlp", "recipe_fashion_mnist": None, "recipe_cifar10_fast": "cifar10_cnn",

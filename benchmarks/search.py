@@ -213,7 +213,7 @@ def main() -> None:
         parser.error("--mnist DIR, or --tiny")
     sets = [] if args.tiny else ["-S", f"data.mirrors.mnist=[{args.mnist.resolve()}]"]
     sys.path.insert(0, str(REPO))
-    from imgclf.experiments.provenance import machine
+    from imgclf.machine import machine
 
     data = "tiny sample" if args.tiny else "MNIST"
     saved = args.out / "search.json"
