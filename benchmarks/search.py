@@ -2,7 +2,9 @@
 
 - grid: `sweep LAB` then `sweep LAB --best` (sweeps.yaml's runs, each sweep's best together), its wall time measured;
 - random: `tune LAB --sampler random --pruner none`, for the same wall budget (default: half the grid's time);
-- tpe: `tune LAB` (TPE, median pruning), for that budget;
+- tpe: `tune LAB --history none` (TPE, median pruning, from nothing: cold), for that budget;
+- warm: `tune LAB` (TPE, median pruning) starting from the grid's experiments, which it takes as trials to learn
+  from (--history; the grid's refs reach each search's clone through a git bundle kept beside the results);
 each search once per --seeds value. --parts runs some of these and merges them into --out's search.json, each part
 naming its own commit (the grid's time sets the searches' budget). Each run starts from a fresh clone (its own DVC
 cache: no run-cache shared between them). For each: the best validation accuracy over time, the test accuracy of its
@@ -13,6 +15,8 @@ time.
     python benchmarks/search.py --mnist ../shared/datasets/mnist --seeds 1 2 --out benchmarks/results
     python benchmarks/search.py --mnist ../shared/datasets/mnist --parts grid tpe --seeds 1 --out benchmarks/results
     python benchmarks/search.py --tiny --budget-s 120 --seeds 1 --out /tmp/search   # a quick check, offline
+    python benchmarks/search.py --mnist ../shared/datasets/mnist --parts grid random tpe warm --seeds 1 2 3 \
+        --budget-share 0.25 --name search_history --out benchmarks/results   # history against none (issue 53)
     python benchmarks/search.py --redraw --out benchmarks/results   # search.md and search.png from search.json
 
 Latest result: benchmarks/results/search.md (docs/benchmarks.md names the commit it ran at).
@@ -30,8 +34,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 LAB = "mnist_mlp"
-GOAL = 0.98
-PARTS = {"grid": None, "random": ("random", "none"), "tpe": ("tpe", "median")}
+GOAL = 0.98  # test accuracy
+VAL_GOAL = 0.981  # validation accuracy (issue: warm TPE reaches it in half the others' median time)
+PARTS = {  # part -> sampler, pruner, --history (what the study learns from: the grid's experiments, shared as refs)
+    "grid": None,
+    "random": ("random", "none", "none"),
+    "tpe": ("tpe", "median", "none"),
+    "warm": ("tpe", "median", "code"),
+}
 
 
 def fresh_clone(root: Path, name: str) -> Path:
@@ -63,11 +73,17 @@ def keep_grid_report(clone: Path) -> None:
         shutil.copytree(report, REPO / "reports" / LAB)
 
 
-def grid(root: Path, sets: list[str], tiny: bool) -> dict:
+def grid(root: Path, sets: list[str], tiny: bool, bundle: Path) -> dict:
+    """The hand grid, timed; its experiments are kept in `bundle` (their git refs) for the searches that learn from
+    history."""
     clone = fresh_clone(root, "grid")
     options = [*sets, *(["--tiny"] if tiny else [])]
     seconds = run(["imgclf.experiments.sweep", LAB, *options], clone)
     seconds += run(["imgclf.experiments.sweep", LAB, "--best", *options], clone)
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], cwd=clone, capture_output=True,
+                          text=True, check=True).stdout.split()  # fmt: skip
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "bundle", "create", "-q", str(bundle.resolve()), *refs], cwd=clone, check=True)
     shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=clone, capture_output=True)
     runs = []
     for baseline in json.loads(shown.stdout):
@@ -84,13 +100,17 @@ def grid(root: Path, sets: list[str], tiny: bool) -> dict:
             "best_by_val_val": by_val[1], "best_by_val_test": by_val[2]}  # fmt: skip
 
 
-def search(root: Path, sampler: str, pruner: str, seed: int, budget: float, sets: list[str], tiny: bool) -> dict:
+def search(root: Path, part: str, seed: int, budget: float, sets: list[str], tiny: bool, bundle: Path) -> dict:
+    """One search of `part` (PARTS) in a fresh clone holding the grid's experiments, for the wall budget."""
     import optuna
 
     from imgclf.search.storage import storage_url
 
-    clone = fresh_clone(root, f"{sampler}-{seed}")
+    sampler, pruner, history = PARTS[part]
+    clone = fresh_clone(root, f"{part}-{seed}")
+    subprocess.run(["git", "fetch", "-q", str(bundle.resolve()), "refs/exps/*:refs/exps/*"], cwd=clone, check=True)
     options = ["--sampler", sampler, "--pruner", pruner, "--seed", str(seed), "--timeout", str(budget)]
+    options += ["--history", history]
     options += ["--trials", "10000", *sets, *(["--tiny"] if tiny else [])]
     seconds = run(["imgclf.search.tune", LAB, *options], clone)
     study = optuna.load_study(study_name=f"{LAB}-tune", storage=storage_url(None, f"{LAB}-tune", clone))
@@ -99,15 +119,23 @@ def search(root: Path, sampler: str, pruner: str, seed: int, budget: float, sets
     for t in sorted(study.trials, key=lambda t: t.datetime_complete or t.datetime_start):
         if t.datetime_complete is None:
             continue
-        at = (t.datetime_complete - start).total_seconds()
+        learned = "history" in t.user_attrs  # the grid's experiment, held from the start
+        at = 0.0 if learned else (t.datetime_complete - start).total_seconds()
         trials.append({"number": t.number, "state": t.state.name.lower(), "at_s": round(at, 1), "val": t.value,
-                       "test": t.user_attrs.get("test_accuracy")})  # fmt: skip
+                       "test": t.user_attrs.get("test_accuracy"), "history": learned})  # fmt: skip
     complete = [t for t in trials if t["state"] == "complete"]
     best = max(complete, key=lambda t: t["val"]) if complete else None
-    return {"commit": head_commit(clone), "sampler": sampler, "pruner": pruner, "seed": seed,
+    return {"commit": head_commit(clone), "part": part, "sampler": sampler, "pruner": pruner, "seed": seed,
+            "history": sum(t["history"] for t in trials),
             "seconds": round(seconds, 1), "trials": trials,
             "best_val": best and best["val"], "best_test": best and best["test"],
             "pruned": sum(t["state"] == "pruned" for t in trials)}  # fmt: skip
+
+
+def first_val_time(trials: list[dict], target: float) -> float | None:
+    """Seconds until the search first holds a setting with validation accuracy at or above `target` (a setting
+    learned from history is held from the start)."""
+    return next((t["at_s"] for t in trials if t["state"] == "complete" and t["val"] >= target), None)
 
 
 def first_time(trials: list[dict], target: float) -> float | None:
@@ -121,30 +149,50 @@ def first_time(trials: list[dict], target: float) -> float | None:
     return None
 
 
+WARM = " A warm search starts from the grid's experiments (shared as git refs), as trials it learns from (`--history`)."
+
+
+def shown(seconds: float | None) -> str:
+    return "not reached" if seconds is None else f"{seconds:.0f}"
+
+
+def label(search: dict) -> str:
+    part = search.get("part", search["sampler"])  # runs made before `part` named the sampler alone
+    pruning = "no" if search["pruner"] == "none" else search["pruner"]
+    kind = {"warm": "warm tpe (history)", "tpe": "tpe"}.get(part, part)
+    return f"{kind}, {pruning} pruning, seed {search['seed']}"
+
+
 def markdown(results: dict) -> str:
     g = results["grid"]
+    target = g["best_by_val_val"]
     lines = [
         f"# Search against the hand grid: {LAB}",
         "",
         f"{results['machine']}; data: {results['data']}. Each run from a fresh clone of the commit its row names; "
-        f"each search's wall budget: {results.get('budget_s', g['seconds'] / 2):.0f} s.",
+        f"each search's wall budget: {results.get('budget_s', g['seconds'] / 2):.0f} s."
+        + WARM
+        * any(s.get("part") == "warm" for s in results["searches"]),
         "",
-        "| search | commit | wall s | trials (pruned) | best val | its test | s to the grid's best test |",
-        "|---|---|---|---|---|---|---|",
-        f"| grid + --best | {g['commit']} | {g['seconds']:.0f} | {g['experiments']} | {g['best_by_val_val']:.2%} | "
+        f"| search | commit | wall s | trials (pruned) | from history | best val | its test | s to the grid's best "
+        f"test | s to val >= {target:.2%} | s to val >= {VAL_GOAL:.1%} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| grid + --best | {g['commit']} | {g['seconds']:.0f} | {g['experiments']} | | {g['best_by_val_val']:.2%} | "
         f"{g['best_by_val_test']:.2%} (best by test: {g['best_by_test']}, {g['test_accuracy']:.2%}) | "
-        f"{g['seconds']:.0f} |",
+        f"{g['seconds']:.0f} | {g['seconds']:.0f} | |",
     ]
     for s in results["searches"]:
-        reach = first_time(s["trials"], g["test_accuracy"])
-        pruning = "no" if s["pruner"] == "none" else s["pruner"]
+        new = [t for t in s["trials"] if not t.get("history")]
+        reach = [
+            first_time(s["trials"], g["test_accuracy"]),
+            *(first_val_time(s["trials"], v) for v in (target, VAL_GOAL)),
+        ]
         lines.append(
-            f"| {s['sampler']}, {pruning} pruning, seed {s['seed']} | {s['commit']} | {s['seconds']:.0f} | "
-            f"{len(s['trials'])} ({s['pruned']}) | {s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | "
-            f"{'not reached' if reach is None else f'{reach:.0f}'} |"
+            f"| {label(s)} | {s['commit']} | {s['seconds']:.0f} | {len(new)} ({s['pruned']}) | {s.get('history', 0)} | "
+            f"{s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | " + " | ".join(map(shown, reach)) + " |"
         )
-    lines += ["", "![best validation accuracy over time](search.png)"]
-    goal = [s for s in results["searches"] if s["sampler"] == "tpe"]
+    lines += ["", f"![best validation accuracy over time]({results.get('name', 'search')}.png)"]
+    goal = [s for s in results["searches"] if s.get("part", s["sampler"]) == "tpe"]
     met = [(s["seed"], first_time(s["trials"], GOAL)) for s in goal]
     reached = ", ".join(f"seed {seed}: " + ("not reached" if m is None else f"{m:.0f} s") for seed, m in met)
     lines += [
@@ -172,16 +220,16 @@ def draw(results: dict, path: Path) -> None:
     g, budget = results["grid"], results.get("budget_s", results["grid"]["seconds"] / 2)
     figure = Figure(figsize=(8, 5.5), layout="constrained")
     axes = figure.subplots()
-    colors = {"tpe": "tab:blue", "random": "tab:orange"}
+    colors = {"tpe": "tab:blue", "random": "tab:orange", "warm": "tab:green"}
     for s in results["searches"]:
         times, values = best_so_far(s["trials"])
         if not times:
             continue
-        pruning = "no" if s["pruner"] == "none" else s["pruner"]
-        label = f"{s['sampler']}, {pruning} pruning, seed {s['seed']} (test of best {s['best_test']:.2%})"
-        style = {"color": colors.get(s["sampler"]), "linestyle": "-" if s["seed"] % 2 else "--", "marker": "o"}
+        style = {"color": colors.get(s.get("part", s["sampler"])), "linestyle": "-" if s["seed"] % 2 else "--",
+                 "marker": "o"}  # fmt: skip
+        text = f"{label(s)} (test of best {s['best_test']:.2%})"
         axes.step([*times, s["seconds"]], [*values, values[-1]], where="post", markevery=range(len(times)),
-                  label=label, **style)  # fmt: skip
+                  label=text, **style)  # fmt: skip
     grid_label = f"hand grid + --best: its best at the end (test {g['best_by_val_test']:.2%})"
     axes.plot([g["seconds"]], [g["best_by_val_val"]], "ks", label=grid_label)
     axes.axvline(budget, color="gray", linestyle=":", label=f"each search's budget ({budget:.0f} s)")
@@ -200,14 +248,17 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="the lab's tiny sample: a quick check of this script")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which runs (default all)")
-    parser.add_argument("--budget-s", type=float, help="each search's wall budget (default: half the grid's time)")
+    parser.add_argument("--budget-s", type=float, help="each search's wall budget (default: a share of the grid's)")
+    parser.add_argument("--budget-share", type=float, default=0.5, help="that share of the grid's time (default 0.5)")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--redraw", action="store_true", help="only rewrite --out's search.md and .png from its json")
+    parser.add_argument("--name", default="search", help="the results' files: NAME.json, .md, .png (default search)")
+    parser.add_argument("--redraw", action="store_true", help="only rewrite --out's NAME.md and .png from its json")
     args = parser.parse_args()
+    saved = args.out / f"{args.name}.json"
     if args.redraw:
-        if not (args.out / "search.json").is_file():
-            sys.exit(f"{args.out / 'search.json'}: not found; run the benchmark first")
-        write(args.out, json.loads((args.out / "search.json").read_text()))
+        if not saved.is_file():
+            sys.exit(f"{saved}: not found; run the benchmark first")
+        write(args.out, json.loads(saved.read_text()))
         return
     if not args.tiny and not args.mnist:
         parser.error("--mnist DIR, or --tiny")
@@ -216,25 +267,25 @@ def main() -> None:
     from imgclf.machine import machine
 
     data = "tiny sample" if args.tiny else "MNIST"
-    saved = args.out / "search.json"
+    bundle = args.out / f"{args.name}-grid.bundle"  # the grid's experiments, for the searches' clones
     results = json.loads(saved.read_text()) if saved.exists() and args.parts != list(PARTS) else {}
     if results and (results.get("data") != data or results.get("machine") != machine()):
         sys.exit(f"{saved} holds runs on other data or another machine; give another --out")
-    results.update({"machine": machine(), "data": data})
+    results.update({"machine": machine(), "data": data, "name": args.name})
     with tempfile.TemporaryDirectory() as tmp:
         if "grid" in args.parts:
-            results["grid"] = grid(Path(tmp), sets, args.tiny)
+            results["grid"] = grid(Path(tmp), sets, args.tiny, bundle)
             results["searches"] = []  # a new grid sets a new budget: earlier searches no longer compare
             write(args.out, results)
         if "grid" not in results:
             sys.exit(f"{saved} has no grid run yet: run --parts grid first")
-        budget = args.budget_s or results["grid"]["seconds"] / 2
+        budget = args.budget_s or results["grid"]["seconds"] * args.budget_share
         results["budget_s"] = budget
         kept = results.get("searches", [])
-        for sampler, pruner in (PARTS[part] for part in ("random", "tpe") if part in args.parts):
+        for part in (part for part in ("random", "tpe", "warm") if part in args.parts):
             for seed in args.seeds:
-                kept = [s for s in kept if (s["sampler"], s["seed"]) != (sampler, seed)]
-                kept.append(search(Path(tmp), sampler, pruner, seed, budget, sets, args.tiny))
+                kept = [s for s in kept if (s.get("part", s["sampler"]), s["seed"]) != (part, seed)]
+                kept.append(search(Path(tmp), part, seed, budget, sets, args.tiny, bundle))
                 results["searches"] = kept
                 write(args.out, results)  # each finished search is kept, should a later one be cut off
         results["searches"] = kept
@@ -243,10 +294,11 @@ def main() -> None:
 
 
 def write(out: Path, results: dict) -> None:
+    name = results.get("name", "search")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "search.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "search.md").write_text(markdown(results))
-    draw(results, out / "search.png")
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown(results))
+    draw(results, out / f"{name}.png")
 
 
 if __name__ == "__main__":
