@@ -68,15 +68,11 @@ def trial_setup(search: Search) -> dict[str, object]:
 def reason_skipped(past: Past, setup: dict[str, object], space: Space) -> str | None:
     """Why an experiment is not one of this search's (a short reason, counted in the summary), or None."""
     searched = {r.key for r in space}
-    if any(not same(past.params.get(k), setup.get(k)) for k in (set(setup) | set(past.params)) - searched):
+    if any(not same_value(past.params.get(k), setup.get(k)) for k in (set(setup) | set(past.params)) - searched):
         return "other setup"
     if sampled_params(past.params, space)[1] is not None:
         return "outside the space"
     return None
-
-
-def same(a: object, b: object) -> bool:
-    return a == b or (a is not None and b is not None and same_value(a, b))
 
 
 def add_history(study, search: Search, mode: str) -> list[str]:
