@@ -97,8 +97,9 @@ def test_a_trial_on_other_data_is_named_with_what_moved():
 
 
 def test_an_experiment_s_params_are_matched_against_the_trial_s_as_yaml_reads_them_back():
-    from imgclf.search.trial_objective import same_value
+    from imgclf.experiments.search_space import same_value
 
     assert same_value("1e-07", 1e-07) and same_value(1.0e-7, 1e-07) and same_value([800, 500], [800, 500])
     assert not same_value(0.01, 0.02) and not same_value(None, 3) and not same_value([800], [800, 500])
     assert not same_value("relu", "tanh")
+    assert not same_value(True, 1.0) and same_value(True, True)  # a switch is no number

@@ -123,7 +123,7 @@ def sampled_params(values: dict[str, object], space: Space) -> tuple[dict[str, o
 
 def in_range(value: object, r: Range) -> object | None:
     if r.choice:
-        return next((json.dumps(c, sort_keys=True) for c in r.choice if same_number_or_json(value, c)), None)
+        return next((json.dumps(c, sort_keys=True) for c in r.choice if same_value(value, c)), None)
     number = as_number(value)
     if number is None or not r.low <= number <= r.high:
         return None
@@ -144,9 +144,11 @@ def as_number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def same_number_or_json(a: object, b: object) -> bool:
+def same_value(a: object, b: object) -> bool:
+    """Two params' values are the same setting: numbers by value (YAML 1.1 reads `1e-07` as text), lists item by
+    item, anything else (a bool is no number) by its JSON."""
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(map(same_number_or_json, a, b))
+        return len(a) == len(b) and all(map(same_value, a, b))
     x, y = as_number(a), as_number(b)
     if x is not None and y is not None:
         return x == y

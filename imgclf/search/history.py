@@ -18,10 +18,9 @@ from imgclf.experiments.dvc_command import dvc
 from imgclf.experiments.exp_refs import baselines
 from imgclf.experiments.exp_show import data_md5_of, experiment_runs, lock_at, params_of
 from imgclf.experiments.labs import apply, flatten
-from imgclf.experiments.search_space import Space, distributions_of, sampled_params
+from imgclf.experiments.search_space import Space, distributions_of, same_value, sampled_params
 from imgclf.search.plan import Search
 from imgclf.search.setup import code_files
-from imgclf.search.trial_objective import same_value
 from imgclf.search.trial_run import EVAL_SERIES, git, read_result
 
 HISTORY = ("code", "all", "none")  # --history: experiments of commits with HEAD's code (default), of any, none

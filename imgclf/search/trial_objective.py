@@ -7,7 +7,7 @@ import yaml
 from imgclf.errors import PipelineError
 from imgclf.experiments.exp_show import data_md5_of, lock_at
 from imgclf.experiments.labs import Experiment, check, flatten
-from imgclf.experiments.search_space import sample
+from imgclf.experiments.search_space import same_value, sample
 from imgclf.search.link import TrialLink
 from imgclf.search.objectives import ACCURACY
 from imgclf.search.plan import Search
@@ -93,16 +93,6 @@ class TrialObjective:
         trial.set_user_attr("error", error)
         trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
         raise TrialFailed(error)
-
-
-def same_value(written: object, sampled: object) -> bool:
-    """A params.yaml value as read back against the sampled one: YAML 1.1 reads `1e-07` as text."""
-    if isinstance(written, list) and isinstance(sampled, list):
-        return len(written) == len(sampled) and all(map(same_value, written, sampled))
-    try:
-        return written == sampled or float(written) == float(sampled)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def attrs_now(trial) -> dict:
