@@ -8,6 +8,7 @@ import time
 from imgclf.errors import PipelineError
 from imgclf.ui import rows as rows_module
 from imgclf.ui.rows import ExperimentList, Row
+from imgclf.ui.rows import baselines as rows_module_baselines
 
 ROW = Row("lab-a", "lab", "running", "e" * 40, "b" * 40)
 
@@ -46,7 +47,7 @@ def test_a_request_while_another_asks_dvc_gets_the_last_listing_at_once(tmp_path
     assert answered == [[ROW]]
 
 
-def test_experiments_of_commits_the_listing_leaves_out_are_counted(tmp_path):
+def test_experiments_of_commits_the_listing_leaves_out_are_counted_once_per_listing(tmp_path, monkeypatch):
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=tmp_path,
                               capture_output=True, text=True, check=True)  # fmt: skip
@@ -58,7 +59,16 @@ def test_experiments_of_commits_the_listing_leaves_out_are_counted(tmp_path):
     for name in ("lab-a", "lab-b"):
         git("update-ref", f"refs/exps/{swept[:2]}/{swept[2:]}/{name}", swept)
     git("commit", "-q", "--allow-empty", "-m", "its report")
+    head = git("rev-parse", "HEAD")
+    monkeypatch.setattr(rows_module, "dvc", lambda *args, **kwargs: "[]")
+    monkeypatch.setattr(rows_module, "read_rows", lambda *args: [Row("main", "baselines", "baseline", head, head)])
+    counted = []
+    monkeypatch.setattr(rows_module, "baselines", lambda project: counted.append(1) or rows_module_baselines(project))
     experiments = ExperimentList(tmp_path, {})
-    experiments.rows = [Row("main", "baselines", "baseline", git("rev-parse", "HEAD"), git("rev-parse", "HEAD"))]
-    assert experiments.elsewhere() == 2, "DVC lists HEAD's experiments: the page says two more ran before"
-    assert ExperimentList(tmp_path, {}, all_commits=True).elsewhere() == 0
+    experiments.read()
+    assert experiments.elsewhere == 2, "DVC lists HEAD's experiments: the page says two more ran before"
+    experiments.read()
+    assert experiments.elsewhere == 2 and len(counted) == 1, "the refs did not change: no page counts them again"
+    everything = ExperimentList(tmp_path, {}, all_commits=True)
+    everything.read()
+    assert everything.elsewhere == 0

@@ -47,7 +47,7 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
             refresh=any(r.state in ("queued", "running") for r in rows),
             unreadable=[f"{r.name}: {r.error}" for r in rows if r.error],
             none_yet=all(r.state in ("baseline", "workspace") for r in rows), stale=mismatch_warning(project),
-            listing_problem=experiments.problem, elsewhere=experiments.elsewhere(),
+            listing_problem=experiments.problem, elsewhere=experiments.elsewhere,
         )  # fmt: skip
 
     @pages.get("/exp/<name>")

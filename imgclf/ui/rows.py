@@ -185,8 +185,9 @@ class ExperimentList:
         self.listed_at: float | None = None  # time.time() of the last listing
         self.failed_at: float | None = None  # time.monotonic() of the last failure since
         self.problem: str | None = None
+        self.elsewhere = 0  # experiments of commits the listing leaves out (counted with it)
 
-    def elsewhere(self) -> int:
+    def count_elsewhere(self) -> int:
         """Experiments of commits the listing leaves out (DVC lists HEAD's): after a report is committed, a sweep's."""
         if self.all_commits:
             return 0
@@ -213,6 +214,7 @@ class ExperimentList:
                 return self.rows
             studies = frozenset(p.stem for p in (self.project / ".tune").glob("*.db"))
             self.rows, self.key, self.listed_at = read_rows(shown, self.labs, studies), key, time.time()
+            self.elsewhere = self.count_elsewhere()  # the refs are part of the key: the count changes only with it
             self.problem = self.failed_at = None
             return self.rows
         finally:
