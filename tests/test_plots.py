@@ -14,6 +14,7 @@ from imgclf.evaluation.plots import (
     plot_training_curves,
     training_curves,
 )
+from imgclf.livelog import read_series
 from tests.helpers.data import blobs, sharded
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -89,6 +90,18 @@ def test_missing_inputs_are_named(tmp_path: Path):
     with pytest.raises(PipelineError, match="missing column 'actual'"):
         plot_confusion_matrix(tmp_path / "predictions.csv", ["a", "b"], tmp_path / "cm.png")
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "cm.png").exists()
+
+
+def test_a_live_log_cut_in_its_last_line_is_read_up_to_it_and_a_bad_line_before_is_named(tmp_path: Path):
+    write_live_log(tmp_path, 2)
+    path = tmp_path / "plots" / "metrics" / "eval" / "accuracy.tsv"
+    path.write_text(path.read_text() + "2\t0.3")  # DVCLive is writing epoch 3
+    assert read_series(tmp_path, "eval", "accuracy") == ([1, 2, 3], [1.0, 0.5, 0.3])
+    path.write_text(path.read_text() + "\n3\t")  # and now epoch 4
+    assert read_series(tmp_path, "eval", "accuracy") == ([1, 2, 3], [1.0, 0.5, 0.3])
+    path.write_text("step\taccuracy\n0\tnan?\n1\t0.5\n")
+    with pytest.raises(PipelineError, match=r"accuracy.tsv: not a DVCLive log .*line 2"):
+        read_series(tmp_path, "eval", "accuracy")
 
 
 def test_misclassified_grid_shows_the_wrong_ones_and_checks_it_matches_the_test_set(tmp_path: Path, drawn):

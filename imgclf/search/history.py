@@ -19,6 +19,7 @@ from imgclf.experiments.exp_refs import baselines
 from imgclf.experiments.exp_show import data_md5_of, experiment_runs, lock_at, params_of
 from imgclf.experiments.labs import apply, flatten
 from imgclf.experiments.search_space import Space, distributions_of, same_value, sampled_params
+from imgclf.livelog import parse_series
 from imgclf.search.plan import Search
 from imgclf.search.setup import code_files
 from imgclf.search.trial_run import EVAL_SERIES, git, read_result
@@ -141,17 +142,9 @@ def history_trial(past: Past, search: Search, data: dict | None):
 def curve(rev: str, project: Path) -> dict[int, float]:
     """The experiment's val accuracy after each epoch, numbered as a trial reports it to the pruner (from 1)."""
     try:
-        lines = git(["show", f"{rev}:{EVAL_SERIES}"], project).splitlines()[1:]
-    except PipelineError:
+        return parse_series(git(["show", f"{rev}:{EVAL_SERIES}"], project), "accuracy")
+    except (PipelineError, ValueError):
         return {}
-    found = {}
-    for line in lines:
-        step, _, value = line.partition("\t")
-        try:
-            found[int(step) + 1] = float(value)
-        except ValueError:
-            continue
-    return found
 
 
 def summary(trials: list, skipped: Counter) -> list[str]:

@@ -19,6 +19,7 @@ import yaml
 from imgclf.errors import PipelineError
 from imgclf.experiments.dvc_command import busy_pause, dvc, is_busy
 from imgclf.experiments.labs import Experiment, pinned, set_param_args
+from imgclf.livelog import parse_series
 from imgclf.search.link import TrialLink
 
 TARGET = "evaluate"  # the test figures for the report; plots and export are for the one you keep (dvc exp apply)
@@ -166,8 +167,7 @@ def read_result(commit: str, project: Path, keeps_best_epoch: bool) -> TrialResu
     timing = json.loads(git(["show", f"{commit}:metrics/timing.json"], project) or "{}")
     val = train["val_accuracy"]
     if keeps_best_epoch:
-        series = git(["show", f"{commit}:{EVAL_SERIES}"], project).splitlines()[1:]
-        val = float(series[train["best_epoch"] - 1].split()[1])
+        val = parse_series(git(["show", f"{commit}:{EVAL_SERIES}"], project), "accuracy")[train["best_epoch"]]
     return TrialResult(
         commit,
         float(val),

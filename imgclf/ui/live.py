@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgclf.experiments.vega import LIVE_SERIES
+from imgclf.livelog import parse_series
 
 VAL_SERIES = f"{LIVE_SERIES}/eval/accuracy.tsv"  # validation accuracy per epoch, as DVCLive logs it
 
@@ -28,12 +29,8 @@ def progress_in(root: str | None) -> Progress | None:
     committed = subprocess.run(["git", "show", f"HEAD:{VAL_SERIES}"], cwd=root, capture_output=True, text=True)
     if committed.returncode == 0 and committed.stdout == text:
         return None
-    lines = text.splitlines()[1:]
-    values = []
-    for line in lines:
-        fields = line.split("\t")
-        try:
-            values.append(float(fields[1]))
-        except (IndexError, ValueError):
-            continue  # the line DVCLive is writing now
-    return Progress(len(values), max(values, default=None)) if values else None
+    try:
+        values = list(parse_series(text, "accuracy").values())
+    except ValueError:
+        return None
+    return Progress(len(values), max(values)) if values else None
