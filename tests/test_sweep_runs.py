@@ -81,7 +81,8 @@ def test_photo_lab_runs_whole_and_reports(project: Path, photos: Path):
     committed = tree(project / "reports" / "photos")
     done = sweep(project, "photos", "-S", f"data.folder={photos}")
     assert tree(project / "reports" / "photos") == committed, "a tiny run never touches the committed report"
-    partial = "reports/partial/photos/report.md: 4 of the 4 experiments (photos-best not run); a partial run ("
+    partial = "reports/partial/photos/report.md: 4 of the 4 swept experiments; "
+    partial += "photos-best not yet (`imgclf sweep photos --best`); a partial run ("
     partial += "photos-model-mlp ran with"
     assert partial in done.stdout and "reports/photos/ is kept as it was" in done.stdout
     results = report(project, "photos")

@@ -156,9 +156,10 @@ def write_report(
         write_json(tmp / "results.json", {**summary, "experiments": [group_json(g) for g in groups]})
         write_text(tmp / "report.md", markdown(lab, groups, unfinished, not_run, source, pictures, curves))
     done = sum(run.name in found for run in planned)
-    where = f"{lab_dir / 'report.md'}: {done} of the {len(planned)} experiments"
+    where = f"{lab_dir / 'report.md'}: {done} of the {len(planned)} swept experiments"
     if only_sweep is None:  # LAB-best is not planned: `sweep LAB --best` runs it once the sweeps are done
-        where += f", and {best_name(lab)}" if best_name(lab) in found else f" ({best_name(lab)} not run)"
+        later = f"; {best_name(lab)} not yet (`imgclf sweep {lab.name} --best`)"
+        where += f", and {best_name(lab)}" if best_name(lab) in found else later
     print(where if reason is None else f"{where}; a partial run ({reason}): {out / lab.name}/ is kept as it was")
     return groups, lab_dir
 
