@@ -19,7 +19,7 @@ from imgclf.experiments.search_space import parse_space, sample, values_of
 from imgclf.search.checks import check_space
 from imgclf.search.link import TrialLink, trial_link
 from imgclf.search.objectives import Objective
-from imgclf.search.storage import Storage, redacted, storage_url, tuner
+from imgclf.search.storage import Storage, named, redacted, storage_url, tuner
 from imgclf.search.study import make_pruner, make_sampler, open_study, requeue_interrupted
 from imgclf.search.trial_lines import WIDTH, trial_line
 from imgclf.search.trial_run import experiment_name, last_error
@@ -109,6 +109,14 @@ def test_the_default_study_lives_at_the_repository_root(tmp_path: Path):
     assert redacted("postgresql+psycopg2://tune:secret@db/studies") == "postgresql+psycopg2://tune:***@db/studies"
     with pytest.raises(PipelineError, match="give a database URL"):
         storage_url("studies.db", "x", tmp_path)
+
+
+def test_the_tuner_names_a_study_file_of_the_repository_by_its_short_path(tmp_path: Path):
+    assert named(storage_url(None, "lab-tune", tmp_path), tmp_path) == ".tune/lab-tune.db"
+    assert named("sqlite:////elsewhere/a.db", tmp_path) == "sqlite:////elsewhere/a.db"
+    assert (
+        named("postgresql+psycopg2://tune:secret@db/studies", tmp_path) == "postgresql+psycopg2://tune:***@db/studies"
+    )
 
 
 def test_a_resumed_study_draws_new_params_from_the_same_seed():

@@ -46,6 +46,14 @@ def redacted(url: str) -> str:
     return f"{scheme}{sep}{credentials.split(':')[0]}:***@{host}" if at and ":" in credentials else url
 
 
+def named(url: str, project: Path) -> str:
+    """The storage as a line names it: a SQLite file of the repository by its path from the root (the default
+    .tune/STUDY.db), else the URL without its password."""
+    path = Path(url.removeprefix("sqlite:///"))
+    inside = url.startswith("sqlite:///") and path.is_relative_to(project.resolve())
+    return str(path.relative_to(project.resolve())) if inside else redacted(url)
+
+
 @dataclass
 class Storage:
     """Optuna's storage at `url` (steady through a server that blinks: steady_storage.py), and the callback that

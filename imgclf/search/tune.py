@@ -48,7 +48,7 @@ from imgclf.search.run_trials import run_trials
 from imgclf.search.seeds import rerun_with_seeds, verdict
 from imgclf.search.setup import open_part, study_setup
 from imgclf.search.steady_storage import storage_faults_as_lines
-from imgclf.search.storage import GRACE_S, Storage, redacted, storage_url
+from imgclf.search.storage import GRACE_S, Storage, named, redacted, storage_url
 from imgclf.search.study import PRUNERS, SAMPLERS, counted, make_pruner, make_sampler, open_study, requeue_interrupted
 from imgclf.search.trial_objective import TrialObjective
 from imgclf.search.trial_run import TrialProcesses, remove_experiments
@@ -131,9 +131,10 @@ def tune(args: argparse.Namespace, search: Search, lab: Lab) -> None:
     prepare(study, s)
     for line in add_history(study, s, s.history):
         print(line)
-    dirty = " (uncommitted changes to the code DVC tracks run in every trial)" if setup["dirty"] else ""
-    print(f"study {s.study} in {redacted(s.storage.url)}: {counted(study)} of {s.trials} trials done; {s.sampler} "
-          f"sampler, {s.pruner} pruner, objective {s.objective.text}{dirty}")  # fmt: skip
+    print(f"study {s.study} in {named(s.storage.url, s.project)}: {counted(study)} of {s.trials} trials done; "
+          f"{s.sampler} sampler, {s.pruner} pruner, objective {s.objective.text}")  # fmt: skip
+    if setup["dirty"]:
+        print("uncommitted changes to the code DVC tracks run in every trial")
     processes = TrialProcesses()
     started = time.monotonic()
     with interrupts_passed_on(processes):
