@@ -66,3 +66,24 @@ def test_the_slices_show_the_first_trial_on_the_grey_and_a_colour_bar_of_whole_t
     assert bar.ax.get_ylabel() == "trial"
     assert whole(bar.get_ticks(), *bar.ax.get_ylim()), bar.get_ticks()
     plt.close("all")
+
+
+def test_the_parallel_coordinates_name_each_param_whole():
+    from optuna.visualization.matplotlib import plot_parallel_coordinate
+
+    from imgclf.ui.studies import uncut
+
+    study = optuna.create_study(direction="maximize")
+    for units, size in (("[800]", 32), ("[800, 500]", 64)):
+        study.enqueue_trial({"train.mlp.hidden_units": units, "train.batch_size": size})
+        trial = study.ask()
+        trial.suggest_categorical("train.mlp.hidden_units", ["[800]", "[800, 500]"])
+        trial.suggest_int("train.batch_size", 32, 64)
+        study.tell(trial, 0.9 + size / 1000)
+    axes = plot_parallel_coordinate(study, target_name="validation accuracy")
+    shown = [label.get_text() for label in axes.get_xticklabels()]
+    plt.close("all")
+    assert "train.mlp.hidden_..." in shown, "Optuna cuts the name"
+    names = ["validation accuracy", "train.batch_size", "train.mlp.hidden_units"]
+    assert uncut(shown, sorted(study.best_params)) == names
+    assert uncut(shown, ["other.a", "other.b"]) == shown, "axes that are not these params' are left as drawn"

@@ -135,8 +135,21 @@ def parallel_coordinates(study, folder: Path, goal) -> list[str]:
             return []
     for lines in axes.collections:
         lines.set_cmap("viridis")  # Optuna's blues draw the best trial's line nearly white
+    shown = [label.get_text() for label in axes.get_xticklabels()]
+    params = sorted({name for t in study.trials for name in t.params})  # Optuna's order
+    axes.set_xticks(axes.get_xticks(), uncut(shown, params), rotation=20, ha="right")
     figure = axes.figure
     figure.set_size_inches(10, 5)
     figure.savefig(folder / "parallel.png", dpi=100, bbox_inches="tight")
     plt.close(figure)
     return ["parallel.png"]
+
+
+def uncut(shown: list[str], params: list[str]) -> list[str]:
+    """The parallel coordinates' axis names whole: Optuna cuts a name of 20 characters or more to 17 and "...",
+    and `train.mlp.hidden_units` loses what it is. Its axes are the target's, then the params'."""
+    names = [shown[0], *params]
+    if len(names) != len(shown):
+        return shown
+    same = all(a == b or (a.endswith("...") and b.startswith(a[:-3])) for a, b in zip(shown, names, strict=True))
+    return names if same else shown
