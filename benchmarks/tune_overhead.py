@@ -7,16 +7,19 @@ From one fresh clone each (no DVC cache, so no run-cache), the commands a user r
 - the same with `--jobs 2`: two trials at once, what it gives on this machine.
 For each: the wall time, the experiments it made, the sum of their training seconds (model.fit, metrics/timing.json)
 and the rest an experiment: the overhead (DVC, process start-up, TensorFlow's import, evaluation). For tune, the
-trials' own seconds (Optuna's start to end of each) split that rest into the trial's part and the tuner's.
+trials' own seconds (Optuna's start to end of each) split that rest into the trial's part and the tuner's. With
+`--mnist`, full MNIST instead of the tiny sample; `--sampler random` then gives both tune runs the same trials, and
+each trial's training seconds alone and two at once are set side by side.
 
     python benchmarks/tune_overhead.py --trials 8 --out benchmarks/results
+    python benchmarks/tune_overhead.py --mnist ../shared/datasets/mnist --runs tune tune2 --trials 4 \
+        --sampler random --seed 33 --name tune_jobs_mnist --out benchmarks/results   # --jobs 2 on full MNIST
 
 Latest result: benchmarks/results/tune_overhead.md (docs/benchmarks.md names the commit it ran at).
 """
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,9 +30,10 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.search import fresh_clone, head_commit, run  # noqa: E402
 from benchmarks.sweep_overhead import training_seconds  # noqa: E402
+from imgclf.machine import machine as this_machine  # noqa: E402
 from imgclf.search.storage import storage_url  # noqa: E402
 
-RUNS = (("sweep", 1), ("tune", 1), ("tune", 2))  # (command, jobs): the baseline, then tune alone and two at once
+RUNS = {"sweep": ("sweep", 1), "tune": ("tune", 1), "tune2": ("tune", 2)}  # name: (command, jobs)
 
 
 def trial_seconds(project: Path, study: str) -> list[float]:
@@ -40,15 +44,27 @@ def trial_seconds(project: Path, study: str) -> list[float]:
     return [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials if t.state.name == "COMPLETE"]
 
 
-def measure(command: str, jobs: int, lab: str, trials: int, rev: str, work: Path) -> dict:
+def trials_of(project: Path, study: str) -> list[dict]:
+    """Each completed trial's params, training seconds (metrics/timing.json) and seconds from start to end."""
+    import optuna
+
+    trials = optuna.load_study(study_name=study, storage=storage_url(None, study, project)).get_trials(deepcopy=False)
+    return [{"params": t.params, "train_s": t.user_attrs.get("train_seconds"),
+             "trial_s": round((t.datetime_complete - t.datetime_start).total_seconds(), 1)}
+            for t in trials if t.state.name == "COMPLETE"]  # fmt: skip
+
+
+def measure(run_name: str, data: list[str], args: argparse.Namespace, work: Path) -> dict:
+    command, jobs = RUNS[run_name]
     label = f"{command} --jobs {jobs}" if jobs > 1 else command
     project = fresh_clone(work, label.replace(" ", "_"))
-    subprocess.run(["git", "checkout", "-q", rev], cwd=project, check=True)
+    subprocess.run(["git", "checkout", "-q", args.rev], cwd=project, check=True)
     if command == "sweep":
-        wall = run(["imgclf.experiments.sweep", lab, "--tiny"], project)
+        wall = run(["imgclf.experiments.sweep", args.lab, *data], project)
     else:
-        options = ["--tiny", "--trials", str(trials), "--pruner", "none", "--seed", "1", "--jobs", str(jobs)]
-        wall = run(["imgclf.search.tune", lab, *options], project)
+        options = [*data, "--trials", str(args.trials), "--pruner", "none", "--seed", str(args.seed)]
+        options += ["--jobs", str(jobs), *(["--sampler", args.sampler] if args.sampler else [])]
+        wall = run(["imgclf.search.tune", args.lab, *options], project)
     count, trained = training_seconds(project)
     result = {
         "command": label,
@@ -58,16 +74,20 @@ def measure(command: str, jobs: int, lab: str, trials: int, rev: str, work: Path
         "training_s": round(trained, 1),
         "overhead_s_per_experiment": round((wall - trained) / max(count, 1), 1),
     }
+    if command == "tune":
+        result["trials"] = trials_of(project, f"{args.lab}-tune")
     if command == "tune" and jobs == 1:  # trials at once overlap: their seconds no longer split the wall time
-        own = trial_seconds(project, f"{lab}-tune")
+        own = [t["trial_s"] for t in result["trials"]]
         result["in_trials_s_per_experiment"] = round((sum(own) - trained) / len(own), 1)
         result["tuner_s_per_experiment"] = round((wall - sum(own)) / len(own), 1)
     return result
 
 
-def markdown(lab: str, machine: str, results: list[dict]) -> str:
+def markdown(lab: str, machine: str, data: str, tune: str, results: list[dict]) -> str:
     lines = [
-        f"# Overhead an experiment: {lab} --tiny from a fresh clone, {machine}",
+        f"# Overhead an experiment: {lab} on {data} from a fresh clone, {machine}",
+        "",
+        f"tune ran with {tune}.",
         "",
         "| command | commit | experiments | wall (s) | training (s) | overhead an experiment (s) |"
         " of it in the trial (s) | of it in the tuner (s) |",
@@ -87,27 +107,52 @@ def markdown(lab: str, machine: str, results: list[dict]) -> str:
     if tune and jobs:
         ratio = jobs["wall_s"] / tune["wall_s"]
         lines += ["", f"tune --jobs 2 took {ratio:.2f}x tune's wall time for as many trials, in the same run."]
+        lines += side_by_side(tune["trials"], jobs["trials"])
     return "\n".join(lines) + "\n"
+
+
+def side_by_side(alone: list[dict], paired: list[dict]) -> list[str]:
+    """The training seconds of the trials both runs made (the same params), alone and two at once."""
+    pairs = [(a, next((p for p in paired if p["params"] == a["params"]), None)) for a in alone]
+    pairs = [(a, p) for a, p in pairs if p and a["train_s"] and p["train_s"]]
+    if not pairs:
+        return []
+    lines = ["", "| trial's params | training s alone | training s two at once | ratio |", "|---|---|---|---|"]
+    for a, p in pairs:
+        shown = ", ".join(f"{k.removeprefix('train.')}={v}" for k, v in sorted(a["params"].items()))
+        lines.append(f"| {shown} | {a['train_s']:.0f} | {p['train_s']:.0f} | {p['train_s'] / a['train_s']:.2f}x |")
+    ratio = sum(p["train_s"] for _, p in pairs) / sum(a["train_s"] for a, _ in pairs)
+    return [*lines, "", f"Two at once, the same trials trained {ratio:.2f}x as long as alone, on this machine."]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lab", default="mnist_mlp")
+    parser.add_argument("--mnist", type=Path, help="a folder of MNIST's four IDX .gz files (default: --tiny)")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="which runs (default all)")
     parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--sampler", choices=("tpe", "random"), help="tune's sampler (default tune's own)")
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rev", default="HEAD", help="the git revision both clones check out")
-    parser.add_argument("--out", type=Path, help="write tune_overhead.{json,md} here")
+    parser.add_argument("--out", type=Path, help="write NAME.{json,md} here")
+    parser.add_argument("--name", default="tune_overhead", help="the results' files (default tune_overhead)")
     args = parser.parse_args()
-    machine = f"{os.uname().sysname} {os.uname().machine}, {os.cpu_count()} CPU cores"
+    machine = this_machine()
+    data = ["-S", f"data.mirrors.mnist=[{args.mnist.resolve()}]"] if args.mnist else ["--tiny"]
+    shown = "MNIST" if args.mnist else "the tiny sample"
+    sampler = f" --sampler {args.sampler}" if args.sampler else ""
+    tune = f"--trials {args.trials} --pruner none --seed {args.seed}{sampler}"
     results = []
     with tempfile.TemporaryDirectory() as work:
-        for command, jobs in RUNS:
-            results.append(measure(command, jobs, args.lab, args.trials, args.rev, Path(work)))
+        for run_name in args.runs:
+            results.append(measure(run_name, data, args, Path(work)))
             print(json.dumps(results[-1]), flush=True)
-    text = markdown(args.lab, machine, results)
+    text = markdown(args.lab, machine, shown, tune, results)
     print(text)
     if args.out:
-        (args.out / "tune_overhead.json").write_text(json.dumps({"machine": machine, "runs": results}, indent=2) + "\n")
-        (args.out / "tune_overhead.md").write_text(text)
+        saved = {"machine": machine, "data": shown, "sampler": args.sampler, "seed": args.seed, "runs": results}
+        (args.out / f"{args.name}.json").write_text(json.dumps(saved, indent=2) + "\n")
+        (args.out / f"{args.name}.md").write_text(text)
 
 
 if __name__ == "__main__":
