@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 LAB = "mnist_mlp"
 GOAL = 0.98  # test accuracy
 VAL_GOAL = 0.981  # validation accuracy (issue: warm TPE reaches it in half the others' median time)
+TRIALS = 20  # tune's default --trials, as a user runs `tune --timeout`: it sizes TPE's random start (5 trials)
 PARTS = {  # part -> sampler, pruner, --history (what the study learns from: the grid's experiments, shared as refs)
     "grid": None,
     "random": ("random", "none", "none"),
@@ -111,7 +112,7 @@ def search(root: Path, part: str, seed: int, budget: float, sets: list[str], tin
     subprocess.run(["git", "fetch", "-q", str(bundle.resolve()), "refs/exps/*:refs/exps/*"], cwd=clone, check=True)
     options = ["--sampler", sampler, "--pruner", pruner, "--seed", str(seed), "--timeout", str(budget)]
     options += ["--history", history]
-    options += ["--trials", "10000", *sets, *(["--tiny"] if tiny else [])]
+    options += ["--trials", str(TRIALS), *sets, *(["--tiny"] if tiny else [])]
     seconds = run(["imgclf.search.tune", LAB, *options], clone)
     study = optuna.load_study(study_name=f"{LAB}-tune", storage=storage_url(None, f"{LAB}-tune", clone))
     start = min(t.datetime_start for t in study.trials)
@@ -122,7 +123,7 @@ def search(root: Path, part: str, seed: int, budget: float, sets: list[str], tin
         learned = "history" in t.user_attrs  # the grid's experiment, held from the start
         at = 0.0 if learned else (t.datetime_complete - start).total_seconds()
         trials.append({"number": t.number, "state": t.state.name.lower(), "at_s": round(at, 1), "val": t.value,
-                       "test": t.user_attrs.get("test_accuracy"), "history": learned})  # fmt: skip
+                       "test": t.user_attrs.get("test_accuracy"), "history": learned, "params": t.params})  # fmt: skip
     complete = [t for t in trials if t["state"] == "complete"]
     best = max(complete, key=lambda t: t["val"]) if complete else None
     return {"commit": head_commit(clone), "part": part, "sampler": sampler, "pruner": pruner, "seed": seed,
