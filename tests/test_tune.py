@@ -20,7 +20,7 @@ from imgclf.search.checks import check_space
 from imgclf.search.link import TrialLink, trial_link
 from imgclf.search.objectives import Objective
 from imgclf.search.storage import Storage, named, redacted, storage_url, tuner
-from imgclf.search.study import make_pruner, make_sampler, open_study, requeue_interrupted
+from imgclf.search.study import make_pruner, make_sampler, open_study, requeue_interrupted, startup_trials
 from imgclf.search.trial_lines import WIDTH, trial_line
 from imgclf.search.trial_run import experiment_name, last_error
 from tests.helpers.project import REPO
@@ -140,6 +140,11 @@ def test_tpe_guides_the_trials_after_a_quarter_of_the_budget_not_after_ten():
     assert guided[:3] == randomly[:3] and guided[3:] != randomly[3:]
     warm = drawn(make_sampler("tpe", 3, budget=12), finished_before=9)
     assert all(abs(x - 0.8) < 0.25 for x in warm[:3]), f"nine finished trials: TPE from the first draw, {warm}"
+
+
+def test_tpe_s_random_start_is_a_quarter_of_the_trials_between_3_and_optuna_s_10():
+    assert [startup_trials(n) for n in (4, 12, 20, 40)] == [3, 3, 5, 10]
+    assert startup_trials(10_000) == 10, "`--timeout 3600 --trials 10000`: not 2,500 random trials"
 
 
 def test_interrupted_trials_run_again_once_and_dead_tuners_trials_fail(tmp_path: Path):

@@ -13,8 +13,9 @@ PRUNERS = ("median", "hyperband", "halving", "none")
 
 def startup_trials(budget: int) -> int:
     """TPE's random start: a quarter of the study's --trials, at least 3 (Optuna's default of 10 left a study of 10
-    trials or fewer random search). Finished trials the study already holds count towards it."""
-    return max(3, budget // 4)
+    trials or fewer random search) and at most those 10 (a --timeout search's --trials is a bound it may never
+    reach). Finished trials the study already holds count towards it."""
+    return min(10, max(3, budget // 4))
 
 
 def make_sampler(name: str, seed: int | None, trials_before: int = 0, budget: int = 20, jobs: int = 1):
