@@ -87,6 +87,14 @@ def test_one_experiment_shows_its_metrics_changed_params_plots_and_commands(clie
     assert page.count("<svg") >= 2, "the curve and the confusion matrix, drawn inline"
 
 
+def test_a_trial_s_page_says_its_study_and_whether_it_is_the_study_s_best(client):
+    best = 'Trial 0 of study <a href="/study/demo">demo</a>: the best of its 2 complete trials (val_accuracy).'
+    assert best in client.get("/exp/demo-0000").get_data(as_text=True)
+    other = 'Trial 1 of study <a href="/study/demo">demo</a>; its best is <a href="/exp/demo-0000">demo-0000</a>'
+    assert other + ", 79.00%." in client.get("/exp/demo-0001").get_data(as_text=True)
+    assert 'id="study"' not in client.get("/exp/lr-big").get_data(as_text=True), "no study's trial"
+
+
 def test_an_experiments_report_shows_and_its_tracked_files_download_and_nothing_else(client):
     page = client.get("/exp/demo-0000").get_data(as_text=True)
     assert '<pre class="report">' in page and "&lt;img src=x onerror=alert(1)&gt;  0.80" in page

@@ -18,6 +18,7 @@ from imgclf.ui.files import chunks, report_text, zipped_folder
 from imgclf.ui.plots import experiment_plots, stale_outputs
 from imgclf.ui.query import QueryError, check_keys, check_orders, differing_params, parse_conditions, select
 from imgclf.ui.rows import METRICS, ExperimentList, Row
+from imgclf.ui.studies import standing
 
 TEXT_FILES = (".json", ".txt", ".csv", ".tsv", ".yaml", ".md", ".log")
 MOST_COMPARED = 8  # experiments on one comparison page: more curves than colours tell apart
@@ -61,6 +62,7 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
             "experiment.html", row=row, metrics=list(METRICS), data_md5=data_md5_of(lock), plots=plots, notes=notes,
             commands=commands_for(row, baseline), changed=changed, baseline=baseline, actions=ON_EXPERIMENTS,
             stale=stale_outputs(lock), report=report_text(project, row.rev, row.files) if row.rev else None,
+            in_study=standing(project, row.group, row.name),
         )  # fmt: skip
 
     @pages.get("/exp/<name>/file/<path:path>")

@@ -56,6 +56,17 @@ def read_only(file: Path) -> str:
     return f"sqlite:///file:{file.resolve()}?mode=ro&uri=true"
 
 
+def standing(project: Path, study: str, experiment: str) -> tuple[Study, Trial] | None:
+    """The trial that made this experiment, and its study, when the experiment is a trial of a study under .tune/
+    (its group names the study); None otherwise."""
+    files = {f.stem: f for f in (project / STUDY_DIR).glob("*.db")}
+    if study not in files:
+        return None
+    found = next((s for s in read_studies([read_only(files[study])]) if s.name == study and not s.problem), None)
+    trial = next((t for t in found.trials if t.experiment == experiment), None) if found else None
+    return (found, trial) if found and trial else None
+
+
 def trial_of(trial) -> Trial:
     seconds = trial.duration.total_seconds() if trial.duration else None
     return Trial(
