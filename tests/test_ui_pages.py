@@ -95,6 +95,10 @@ def test_a_trial_s_page_says_its_study_and_whether_it_is_the_study_s_best(client
     assert 'id="study"' not in client.get("/exp/lr-big").get_data(as_text=True), "no study's trial"
 
 
+def test_the_workspace_s_page_shows_its_plots(client):
+    assert client.get("/exp/workspace").get_data(as_text=True).count("<svg") >= 2, "as `dvc plots show` draws them"
+
+
 def test_an_experiments_report_shows_and_its_tracked_files_download_and_nothing_else(client):
     page = client.get("/exp/demo-0000").get_data(as_text=True)
     assert '<pre class="report">' in page and "&lt;img src=x onerror=alert(1)&gt;  0.80" in page

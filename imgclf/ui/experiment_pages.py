@@ -56,7 +56,8 @@ def experiment_pages(project: Path, experiments: ExperimentList) -> Blueprint:
         row = find(experiments.read(), name)
         baseline = next((r for r in experiments.read() if r.state == "baseline"), None)
         lock = lock_at(project)(row.rev) if row.rev else {}
-        plots, notes = experiment_plots(project, {row.name: row.rev}) if row.rev else ([], [])
+        shown = {row.name: row.rev} if row.rev else {}  # none: the workspace's own (`dvc plots show`)
+        plots, notes = experiment_plots(project, shown) if row.rev or row.state == "workspace" else ([], [])
         changed = {k: v for k, v in row.params.items() if baseline and baseline.params.get(k) != v}
         return render_template(
             "experiment.html", row=row, metrics=list(METRICS), data_md5=data_md5_of(lock), plots=plots, notes=notes,

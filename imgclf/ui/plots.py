@@ -22,8 +22,8 @@ def stale_outputs(lock: dict) -> dict[str, str]:
 
 
 def experiment_plots(project: Path, revisions: dict[str, str]) -> tuple[list[str], list[str]]:
-    """The plot sections of `revisions` (as DVC names them -> their commit) overlaid, and a note for each one's
-    pictures left out."""
+    """The plot sections of `revisions` (as DVC names them -> their commit) overlaid, or of the workspace where
+    there are none, and a note for each one's pictures left out."""
     plots = plots_json(list(revisions) * (2 if len(revisions) == 1 else 1), project)
     read_lock = lock_at(project)
     stale = {name: stale_outputs(read_lock(commit)) for name, commit in revisions.items()}
