@@ -192,6 +192,10 @@ def markdown(results: dict) -> str:
             f"| {label(s)} | {s['commit']} | {s['seconds']:.0f} | {len(new)} ({s['pruned']}) | {s.get('history', 0)} | "
             f"{s['best_val'] or 0:.2%} | {s['best_test'] or 0:.2%} | " + " | ".join(map(shown, reach)) + " |"
         )
+    if g.get("hung_s"):
+        hang = f"The grid's time leaves out {g['hung_s']:.0f} s its sweep hung after its last experiment (measured "
+        hang += f"{g['measured_s']:.0f} s): DVC's queue worker, whose idle monitor had died, never stopped, and the "
+        lines += ["", hang + "sweep waited for it (fixed since: it follows `dvc exp run --run-all` until that ends)."]
     lines += ["", f"![best validation accuracy over time]({results.get('name', 'search')}.png)"]
     goal = [s for s in results["searches"] if s.get("part", s["sampler"]) == "tpe"]
     met = [(s["seed"], first_time(s["trials"], GOAL)) for s in goal]
