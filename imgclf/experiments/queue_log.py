@@ -3,9 +3,6 @@ hints. The sweep says itself what to do next (its report, `dvc exp show`), and D
 "Ran experiment(s): " comes out empty (it names the experiments from a generator it has already used up).
 Errors are untouched: DVC writes them to stderr, which the sweep does not read."""
 
-import os
-import selectors
-import subprocess
 from collections.abc import Iterable, Iterator
 
 # DVC's hints after a queue run: "dvc exp apply" (3.x) and "dvc exp branch" (2.x), and the Ctrl-C note of its
@@ -18,7 +15,6 @@ HINTS = (
     "dvc exp branch <exp> <branch>",
 )
 RAN = "Ran experiment(s):"
-POLL_S = 1.0  # how often lines_until_exit looks whether the process has exited, while it prints nothing
 
 
 def dropped(line: str) -> bool:
@@ -41,24 +37,3 @@ def relayed(lines: Iterable[str]) -> Iterator[str]:
             yield from blank
             blank.clear()
             yield line
-
-
-def lines_until_exit(process: subprocess.Popen) -> Iterator[str]:
-    """`process`'s output lines as they come, until it has exited and said all it had. Not until the pipe's end:
-    `dvc exp run --run-all` leaves its queue worker's keeper, a daemon, holding the pipe, and a worker whose idle
-    monitor died (a broker message read half-written) never stops, so that end may never come."""
-    fd = process.stdout.fileno()  # type: ignore[union-attr]
-    pending = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            if selector.select(timeout=POLL_S):
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                *lines, pending = (pending + chunk).split(b"\n")
-                yield from (line.decode(errors="replace") + "\n" for line in lines)
-            elif process.poll() is not None:
-                break
-    if pending:
-        yield pending.decode(errors="replace")

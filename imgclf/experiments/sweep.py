@@ -48,7 +48,7 @@ from imgclf.experiments.labs import (
     set_param_values,
     with_seeds,
 )
-from imgclf.experiments.queue_log import lines_until_exit, relayed
+from imgclf.experiments.queue_log import relayed
 from imgclf.experiments.repeats import group
 from imgclf.experiments.report import write_report
 
@@ -92,15 +92,14 @@ def queue(runs: list[Experiment], committed: dict, project: Path) -> None:
 
 
 def run_queue(jobs: int, project: Path) -> None:
-    """`dvc exp run --run-all`: starts DVC's queue workers and follows their logs until the queue is empty and it
-    ends (queue_log.lines_until_exit: not until its pipe's end, which DVC's worker may keep open). Ctrl-C
+    """`dvc exp run --run-all`: starts DVC's queue workers and follows their logs until the queue is empty. Ctrl-C
     reaches this process alone, and run_or_stop stops the experiments; DVC's generic hints, and its line saying they
     would go on, are left out (queue_log.relayed)."""
     command = [sys.executable, "-m", "dvc", "exp", "run", "--run-all", "--jobs", str(jobs)]
     print(f"running the queue, {jobs} at once (Ctrl-C stops the sweep's experiments)", flush=True)
-    with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, start_new_session=True) as follow:
+    with subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, text=True, start_new_session=True) as follow:
         try:
-            for line in relayed(lines_until_exit(follow)):
+            for line in relayed(follow.stdout or []):
                 print(line, end="", flush=True)
         finally:
             follow.kill()
