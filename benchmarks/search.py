@@ -197,7 +197,7 @@ def markdown(results: dict) -> str:
     if g.get("hung_s"):
         hang = f"The grid's time leaves out {g['hung_s']:.0f} s its sweep hung after its last experiment (measured "
         hang += f"{g['measured_s']:.0f} s): DVC's queue worker, whose idle monitor had died, never stopped, and the "
-        lines += ["", hang + "sweep waited for it (fixed since: it follows `dvc exp run --run-all` until that ends)."]
+        lines += ["", hang + "sweep waited for it until `dvc queue stop`."]
     lines += ["", f"![best validation accuracy over time]({results.get('name', 'search')}.png)"]
     parts = {s.get("part", s["sampler"]) for s in results["searches"]}
     lines += ["", history_goal(results["searches"]) if "warm" in parts else grid_goal(results["searches"], g)]
